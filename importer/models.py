@@ -1,0 +1,85 @@
+"""The vocabulary of a run: rows in, issues found, outcomes out.
+
+Small frozen dataclasses passed between the stages (read -> validate -> send -> record).
+No third-party types cross a stage boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """The status of one input row in the results. Values are stable: scripts read them."""
+
+    CREATED = "created"
+    ALREADY_EXISTS = "already_exists"
+    DUPLICATE_ROW = "duplicate_row"
+    INVALID = "invalid"
+    FAILED = "failed"
+    NOT_SENT = "not_sent"
+    VALID = "valid"  # dry run only: the row a real run would send
+
+
+#: Statuses that mean "the relation is on the server": a run where every row has one exits 0.
+SETTLED_OK = frozenset({Status.CREATED, Status.ALREADY_EXISTS})
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A problem in the data (never an exception): a stable code and a sentence for a person."""
+
+    code: str
+    message: str
+    column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One data row as the user sees it.
+
+    ``number`` is the row number a spreadsheet program shows for it (the header is usually 1).
+    ``cells`` are text, stripped of surrounding whitespace, one per header column (padded or cut
+    to the header's width; the difference is reported in ``issues``). ``numeric`` holds the
+    indexes of cells that the file stored as numbers (XLSX), so an id mangled by Excel can be
+    reported instead of used.
+    """
+
+    number: int
+    cells: tuple[str, ...]
+    issues: tuple[Issue, ...] = ()
+    numeric: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """The definition of a link type between two object kinds, as the API returns it."""
+
+    id: str
+    key: str
+    first_object_key: str
+    first_object_label: str
+    second_object_key: str
+    second_object_label: str
+    association_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A relation to create: the record on the association's first side, then the second."""
+
+    first_id: str
+    second_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one row. ``error_code`` is stable; ``error`` is for a person."""
+
+    status: Status
+    relation_id: str = ""
+    error_code: str = ""
+    error: str = ""
+    http_status: int | None = None
+    attempts: int = 0
