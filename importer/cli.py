@@ -1,0 +1,217 @@
+"""The ``relimport`` command: parse, load settings, draw progress, print, return an exit code.
+
+Exit codes: 0 every row created or already there; 1 finished, but some rows are invalid,
+failed or not sent; 2 nothing was sent (usage, config, input or auth problem found first);
+3 the run stopped part-way on a fatal error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from importer.config import Settings, load_settings
+from importer.errors import ApiError, RelimportError
+from importer.models import Status
+from importer.pipeline import RunSummary, connect, limiter_for, run_import
+
+EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def _common(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            help="Config file (default: ./config.yaml when present).",
+        ),
+        click.option("--base-url", "target", help="'sandbox' (the default) or the API's base URL."),
+        click.option("--location-id", help="The location (sub-account) id."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
+        _common,
+        click.option("--association", help="Association key or id."),
+        click.option("--first-column", help="Column holding the first record ids."),
+        click.option("--second-column", help="Column holding the second record ids."),
+        click.option("--sheet", help="XLSX sheet to read (default: the first)."),
+        click.option("--encoding", help="CSV encoding (default: detected)."),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help="Result CSV (default: results/<input>-results.csv, never overwritten).",
+        ),
+        click.option("--concurrency", type=int, help="Requests in flight at once."),
+        click.option(
+            "--strict-ids",
+            is_flag=True,
+            default=None,
+            help="Treat ids of an unexpected shape as invalid, not as warnings.",
+        ),
+        click.option("--quiet", is_flag=True, help="Print nothing but errors."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _settings(config_path: Path | None, **flags: Any) -> Settings:
+    return load_settings(config_path=config_path, flags=flags)
+
+
+def _fail(error: RelimportError) -> None:
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(EXIT_NOT_STARTED)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="relimport")
+def main() -> None:
+    """Create relations in bulk in Leadway CRM from CSV and Excel files."""
+
+
+@main.command()
+@_input_options
+@click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
+def run(
+    input_path: Path, config_path: Path | None, quiet: bool, dry_run: bool, **flags: Any
+) -> None:
+    """Import the relations listed in INPUT (CSV, TSV or XLSX)."""
+    _import(input_path, config_path, quiet=quiet, dry_run=dry_run, flags=flags)
+
+
+@main.command()
+@_input_options
+def validate(input_path: Path, config_path: Path | None, quiet: bool, **flags: Any) -> None:
+    """Read and validate INPUT without creating anything (same as run --dry-run)."""
+    _import(input_path, config_path, quiet=quiet, dry_run=True, flags=flags)
+
+
+def _import(
+    input_path: Path, config_path: Path | None, *, quiet: bool, dry_run: bool, flags: dict[str, Any]
+) -> None:
+    show_progress = not quiet and sys.stderr.isatty()
+    bar: tqdm[None] | None = None
+
+    def on_total(total: int) -> None:
+        nonlocal bar
+        if show_progress:
+            bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True)
+
+    def on_row(_: Status) -> None:
+        if bar is not None:
+            bar.update()
+
+    def on_notice(message: str) -> None:
+        if not quiet:
+            tqdm.write(message, file=sys.stderr)
+
+    try:
+        settings = _settings(config_path, **flags)
+        summary = run_import(
+            input_path,
+            settings,
+            dry_run=dry_run,
+            on_total=on_total,
+            on_row=on_row,
+            on_notice=on_notice,
+        )
+    except (RelimportError, ApiError) as error:
+        if bar is not None:
+            bar.close()
+        _fail(error)
+        return
+    if bar is not None:
+        bar.close()
+    if not quiet:
+        click.echo(format_summary(summary))
+    sys.exit(summary.exit_code)
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The closing report a person reads: counts, requests, speed, where the results are."""
+    a = summary.association
+    title = "Dry run" if summary.dry_run else "Import"
+    lines = [
+        f"{title} of {summary.input_path} under {a.key or a.id} "
+        f"({a.first_object_label or a.first_object_key} -> "
+        f"{a.second_object_label or a.second_object_key}): {summary.rows} rows",
+    ]
+    order = [
+        Status.VALID,
+        Status.CREATED,
+        Status.ALREADY_EXISTS,
+        Status.DUPLICATE_ROW,
+        Status.INVALID,
+        Status.FAILED,
+        Status.NOT_SENT,
+    ]
+    for status in order:
+        if summary.counts.get(status):
+            lines.append(f"  {status.value:<15} {summary.counts[status]:>8}")
+    rate = summary.rows / summary.elapsed if summary.elapsed > 0 else 0.0
+    lines.append(
+        f"Requests: {summary.requests} ({summary.rate_limited} rate-limited). "
+        f"Time: {summary.elapsed:.1f} s, {rate:.1f} rows/s."
+    )
+    if summary.warnings:
+        lines.append(f"Warnings: {summary.warnings} rows have ids of an unexpected shape.")
+    for reason in summary.not_sent_reasons:
+        lines.append(f"Stopped a location: {reason}")
+    if summary.stopped:
+        lines.append(f"The run stopped part-way: {summary.stopped}")
+    lines.append(f"Results: {summary.result_path}")
+    if summary.exit_code == EXIT_PARTIAL:
+        lines.append("Some rows need attention: see the status and error columns of the results.")
+    return "\n".join(lines)
+
+
+@main.command()
+@_common
+def associations(config_path: Path | None, **flags: Any) -> None:
+    """List the location's associations (id, key, both object keys and labels)."""
+    try:
+        settings = _settings(config_path, **flags)
+        if not settings.location_id:
+            raise RelimportError("No location: set location_id in config.yaml or --location-id.")
+        found = asyncio.run(_list_associations(settings))
+    except RelimportError as error:
+        _fail(error)
+        return
+    rows = [("ID", "KEY", "FIRST (LABEL)", "SECOND (LABEL)", "TYPE")]
+    rows += [
+        (
+            a.id,
+            a.key,
+            f"{a.first_object_key} ({a.first_object_label})",
+            f"{a.second_object_key} ({a.second_object_label})",
+            a.association_type,
+        )
+        for a in found
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+async def _list_associations(settings: Settings) -> list[Any]:
+    client = connect(settings, limiter_for(settings))
+    try:
+        return list(await client.list_associations(settings.location_id or ""))
+    finally:
+        await client.aclose()

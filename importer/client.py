@@ -1,0 +1,268 @@
+"""A typed async client of the API endpoints relimport uses, and ``classify()`` of answers.
+
+Every request goes through the location's rate limiter (acquire before sending, release with
+the answer's status and headers), so the limiter sees every request the run makes, look-ups
+included. The client raises only :class:`importer.errors.ApiError` subclasses; which one is
+decided by the pure :func:`classify`, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from importer.errors import (
+    ApiError,
+    AuthError,
+    DuplicateRelationError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+)
+from importer.models import Association, Pair
+from importer.ratelimit import RateLimiter
+
+PAGE = 100
+
+
+def classify(status: int, message: str) -> type[ApiError] | None:
+    """The error class for an answer, or None when it is a success.
+
+    401 means three different things (bad token, missing scope) and 403 a token that may not
+    touch the location: all stop the run. The duplicate-relation 400 is the API's way of
+    saying "already exists" (it is not idempotent).
+    """
+    if 200 <= status < 300:
+        return None
+    if status == 400 and "duplicate relation" in message.lower():
+        return DuplicateRelationError
+    if status in (401, 403):
+        return AuthError
+    if status == 429:
+        return RateLimitedError
+    if status in (408, 425) or status >= 500:
+        return RetryableError
+    return RejectedError
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date); None when absent or garbage."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        from datetime import UTC, datetime
+
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), 3600.0)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or response.reason_phrase
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, list):
+        return "; ".join(str(part) for part in message)
+    return str(message) if message else response.reason_phrase
+
+
+def _auth_message(status: int, message: str, location_id: str, token_env: str) -> str:
+    if "scope" in message.lower():
+        return (
+            f"The API says the token is not authorized for this operation ({status} {message}). "
+            f"Give the token in ${token_env} the associations scopes it needs."
+        )
+    if status == 403:
+        return (
+            f"The token may not access location {location_id} ({status} {message}). "
+            f"Check location_id, or use a token of that location in ${token_env}."
+        )
+    return (
+        f"The API refused the token ({status} {message}). "
+        f"Put a valid, unexpired token in the environment variable ${token_env}."
+    )
+
+
+class Client:
+    """The API seen from relimport. ``transport`` is the seam for the sandbox and tests."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: SecretStr,
+        api_version: str,
+        limiter: RateLimiter,
+        token_env: str = "LEADWAY_TOKEN",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        max_connections: int = 16,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token_env = token_env
+        self._limiter = limiter
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {token.get_secret_value()}",
+                "Version": api_version,
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=max_connections),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={str(self._http.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        location_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> Any:
+        permit = await self._limiter.location(location_id).acquire()
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as error:
+            permit.release(None, None)
+            sent = not isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise RetryableError(
+                f"no answer within the timeout ({type(error).__name__})", maybe_written=sent
+            ) from None
+        except httpx.ConnectError as error:
+            permit.release(None, None)
+            raise RetryableError(f"could not connect to the API ({error})") from None
+        except httpx.TransportError as error:
+            permit.release(None, None)
+            raise RetryableError(
+                f"the connection dropped before an answer ({type(error).__name__})",
+                maybe_written=True,
+            ) from None
+        permit.release(response.status_code, response.headers)
+        error_class = classify(
+            response.status_code, "" if response.is_success else _message(response)
+        )
+        if error_class is None:
+            return response.json() if response.content else {}
+        message = _message(response)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if error_class is AuthError:
+            message = _auth_message(response.status_code, message, location_id, self._token_env)
+        if issubclass(error_class, RetryableError):
+            raise error_class(
+                message,
+                status=response.status_code,
+                retry_after=retry_after,
+                maybe_written=response.status_code >= 500,
+            )
+        raise error_class(message, status=response.status_code, retry_after=retry_after)
+
+    async def list_associations(self, location_id: str) -> list[Association]:
+        found: list[Association] = []
+        while True:
+            body = await self._request(
+                "GET",
+                "/associations/",
+                location_id,
+                params={"locationId": location_id, "skip": len(found), "limit": PAGE},
+            )
+            page = body.get("associations", []) if isinstance(body, dict) else body
+            found.extend(_association(item) for item in page)
+            if len(page) < PAGE:
+                return found
+
+    async def get_association(self, location_id: str, key_or_id: str) -> Association | None:
+        """The association with this id or key, or None when neither exists."""
+        attempts = [
+            (f"/associations/{quote(key_or_id, safe='')}", {}),
+            (f"/associations/key/{quote(key_or_id, safe='')}", {"locationId": location_id}),
+        ]
+        for path, params in attempts:
+            try:
+                body = await self._request("GET", path, location_id, params=params)
+            except RejectedError:
+                continue
+            if isinstance(body, dict) and body.get("id"):
+                return _association(body)
+        return None
+
+    async def create_relation(self, location_id: str, association_id: str, pair: Pair) -> str:
+        """Create one relation; return its id. Raises DuplicateRelationError when it exists."""
+        body = await self._request(
+            "POST",
+            "/associations/relations",
+            location_id,
+            json={
+                "locationId": location_id,
+                "associationId": association_id,
+                "firstRecordId": pair.first_id,
+                "secondRecordId": pair.second_id,
+            },
+        )
+        return str(body.get("id", "")) if isinstance(body, dict) else ""
+
+    async def find_relation(self, location_id: str, association_id: str, pair: Pair) -> str | None:
+        """The id of the relation linking this pair under the association, if it exists."""
+        skip = 0
+        while True:
+            body = await self._request(
+                "GET",
+                f"/associations/relations/{quote(pair.first_id, safe='')}",
+                location_id,
+                params={
+                    "locationId": location_id,
+                    "skip": skip,
+                    "limit": PAGE,
+                    "associationIds": [association_id],
+                },
+            )
+            relations = body.get("relations", []) if isinstance(body, dict) else []
+            for relation in relations:
+                if (
+                    relation.get("firstRecordId") == pair.first_id
+                    and relation.get("secondRecordId") == pair.second_id
+                ):
+                    return str(relation.get("id", ""))
+            if len(relations) < PAGE:
+                return None
+            skip += PAGE
+
+    async def delete_relation(self, location_id: str, relation_id: str) -> None:
+        await self._request(
+            "DELETE",
+            f"/associations/relations/{quote(relation_id, safe='')}",
+            location_id,
+            params={"locationId": location_id},
+        )
+
+
+def _association(item: Mapping[str, Any]) -> Association:
+    return Association(
+        id=str(item.get("id", "")),
+        key=str(item.get("key", "")),
+        first_object_key=str(item.get("firstObjectKey", "")),
+        first_object_label=str(item.get("firstObjectLabel", "")),
+        second_object_key=str(item.get("secondObjectKey", "")),
+        second_object_label=str(item.get("secondObjectLabel", "")),
+        association_type=str(item.get("associationType", "")),
+    )

@@ -1,0 +1,225 @@
+"""Settings of a run, from four layers: flag > environment > config file > default.
+
+``load_settings()`` is the only place that reads ``config.yaml`` and the environment. Every
+problem becomes one :class:`ConfigError` naming where the bad value came from (the file and
+key, the environment variable, or the flag) and what was expected.
+
+The token is never a setting of the file or a flag: it is read from the environment variable
+named by ``token_env`` and held as a ``SecretStr``, so no repr, log or exception shows it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from importer.errors import ConfigError
+
+SANDBOX = "sandbox"
+DEFAULT_CONFIG = Path("config.yaml")
+API_VERSIONS = ("2021-07-28", "v3", "2023-02-21", "2021-04-15")
+
+#: Environment variables that set a top-level key (flag > environment > file > default).
+ENVIRONMENT = {
+    "RELIMPORT_TARGET": "target",
+    "RELIMPORT_LOCATION_ID": "location_id",
+    "RELIMPORT_ASSOCIATION": "association",
+    "RELIMPORT_FIRST_COLUMN": "first_column",
+    "RELIMPORT_SECOND_COLUMN": "second_column",
+    "RELIMPORT_CONCURRENCY": "concurrency",
+    "RELIMPORT_OUT": "out",
+    "RELIMPORT_API_VERSION": "api_version",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimitSettings(_Strict):
+    max_requests: int = Field(100, ge=1, description="Requests allowed per window and location.")
+    window_seconds: float = Field(10.0, gt=0, description="Length of the burst window.")
+    daily_limit: int = Field(200_000, ge=1, description="Requests allowed per day and location.")
+    daily_reserve: int = Field(
+        0, ge=0, description="Stop when the day's remaining budget falls to this."
+    )
+
+
+class RetrySettings(_Strict):
+    max_attempts: int = Field(6, ge=1, le=50, description="Attempts per request, first included.")
+    backoff_initial: float = Field(0.5, ge=0, description="First back-off, seconds.")
+    backoff_max: float = Field(30.0, ge=0, description="Longest back-off, seconds.")
+
+
+class TimeoutSettings(_Strict):
+    connect: float = Field(10.0, gt=0, description="Seconds to open a connection.")
+    read: float = Field(30.0, gt=0, description="Seconds to wait for an answer.")
+
+
+class Settings(_Strict):
+    """Everything a run needs except the input file. Defaults are the documented ones."""
+
+    target: str = Field(SANDBOX, description="'sandbox' or the API's base URL.")
+    api_version: str = Field("2021-07-28", description="Value of the Version header.")
+    token_env: str = Field("LEADWAY_TOKEN", description="Environment variable holding the token.")
+    location_id: str | None = Field(None, description="The location (sub-account) id.")
+    association: str | None = Field(None, description="Association key or id.")
+    first_column: str | None = Field(None, description="Column holding the first record ids.")
+    second_column: str | None = Field(None, description="Column holding the second record ids.")
+    sheet: str | None = Field(None, description="XLSX sheet to read (default: the first).")
+    encoding: str | None = Field(None, description="CSV encoding (default: detected).")
+    strict_ids: bool = Field(False, description="Id shape mismatches are errors, not warnings.")
+    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    retry: RetrySettings = RetrySettings()
+    timeouts: TimeoutSettings = TimeoutSettings()
+    out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
+    token: SecretStr | None = Field(None, exclude=True, repr=False)
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, value: str) -> str:
+        if value == SANDBOX:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "expected 'sandbox' or a URL such as https://services.leadconnectorhq.com"
+            )
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("plain http:// is only allowed for 127.0.0.1/localhost; use https://")
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if value not in API_VERSIONS:
+            raise ValueError(f"expected one of {', '.join(API_VERSIONS)}")
+        return value
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.target == SANDBOX
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One source of values, named the way the user would find it."""
+
+    values: Mapping[str, Any]
+    names: Mapping[str, str]  # top-level key -> "config.yaml", "$RELIMPORT_X", "--flag"
+
+
+def load_settings(
+    *,
+    config_path: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings: flag > environment > config file > default.
+
+    ``config_path`` None means ``./config.yaml`` when it exists. ``flags`` maps setting names
+    to values given on the command line (None = not given).
+    """
+    environ = os.environ if environ is None else environ
+    file_layer = _file_layer(config_path)
+    env_layer = _Layer(
+        {key: environ[var] for var, key in ENVIRONMENT.items() if environ.get(var)},
+        {key: f"the environment variable {var}" for var, key in ENVIRONMENT.items()},
+    )
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    flag_layer = _Layer(given, {k: "--" + k.replace("_", "-") for k in given})
+    merged: dict[str, Any] = {}
+    for layer in (file_layer, env_layer, flag_layer):
+        merged.update(layer.values)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_explain(error, (flag_layer, env_layer, file_layer))) from None
+    token = environ.get(settings.token_env, "").strip()
+    if token:
+        return settings.model_copy(update={"token": SecretStr(token)})
+    return settings
+
+
+def _file_layer(config_path: Path | None) -> _Layer:
+    path = config_path if config_path is not None else DEFAULT_CONFIG
+    if config_path is None and not path.exists():
+        return _Layer({}, {})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: the config file does not exist. Check the --config path."
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: the config file cannot be read ({error}).") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"{path}: not valid YAML{where}. Check the indentation and quotes."
+        ) from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected keys and values (a YAML mapping) at the top level.")
+    for secret in ("token", "api_key", "access_token"):
+        if secret in data:
+            raise ConfigError(
+                f"{path}: key '{secret}': the token is never read from the config file. "
+                f"Remove it and set the environment variable named by token_env instead."
+            )
+    return _Layer(data, dict.fromkeys(data, str(path)))
+
+
+def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
+    """One line per problem: where the value came from, the key, what was expected."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        top = str(problem["loc"][0]) if problem["loc"] else ""
+        source = next((layer.names[top] for layer in layers if top in layer.values), "settings")
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the README's configuration reference)"
+        elif "input" in problem and not isinstance(problem["input"], dict):
+            message += f" (got {problem['input']!r})"
+        lines.append(f"{source}: '{key}': {message}.")
+    return "\n".join(lines)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(key, default, description) for every setting: the configuration reference."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            if name == "token":
+                continue
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name}.")
+                continue
+            rows.append((prefix + name, repr(field.default), field.description or ""))
+
+    walk(Settings, "")
+    return rows

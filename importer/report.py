@@ -1,0 +1,116 @@
+"""The result CSV: every input row exactly once, in input order, formula-safe, written atomically.
+
+Outcomes arrive out of order (many requests in flight); :class:`ResultWriter` holds each row
+until every earlier row has its outcome, then writes it, so memory stays bounded by the rows in
+flight. The file is written under a temporary name beside the target and renamed into place
+at the end: a crash never leaves a half-written result under the final name.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from importer.models import Outcome, SourceRow, Status
+
+RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """Make a cell inert in Excel and LibreOffice: a leading formula character gets a quote."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
+    """Input columns, then the result columns (prefixed ``result_`` where a name is taken)."""
+    taken = set(input_header)
+    added = tuple(f"result_{name}" if name in taken else name for name in RESULT_COLUMNS)
+    return (*input_header, *added)
+
+
+def default_result_path(input_path: Path, *, suffix: str = "results") -> Path:
+    """``results/<input stem>-<suffix>.csv``, numbered so an earlier result is never replaced."""
+    folder = Path("results")
+    candidate = folder / f"{input_path.stem}-{suffix}.csv"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{input_path.stem}-{suffix}-{number}.csv"
+        number += 1
+    return candidate
+
+
+class ResultWriter:
+    """Writes rows in input order as their outcomes arrive. Use as a context manager.
+
+    ``add(seq, row, outcome)`` with ``seq`` = 0, 1, 2, ... (input order; each exactly once).
+    On a clean exit with every row written the file is renamed into place; otherwise the
+    temporary file is removed and no result file appears (the pipeline gives every row an
+    outcome, ``not_sent`` included, so this only happens on a bug or a hard crash).
+    """
+
+    def __init__(self, path: Path, input_header: tuple[str, ...]) -> None:
+        self.path = path
+        self.counts: Counter[Status] = Counter()
+        self._width = len(input_header)
+        self._header = result_header(input_header)
+        self._temporary = path.with_name(f".{path.name}.partial")
+        self._file: IO[str] | None = None
+        self._pending: dict[int, tuple[SourceRow, Outcome]] = {}
+        self._next = 0
+
+    def __enter__(self) -> ResultWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self._temporary, "w", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._file)
+        self._csv.writerow([neutralise(name) for name in self._header])
+        return self
+
+    @property
+    def backlog(self) -> int:
+        """Rows waiting for an earlier row's outcome."""
+        return len(self._pending)
+
+    @property
+    def written(self) -> int:
+        return self._next
+
+    def add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
+        if seq < self._next or seq in self._pending:
+            raise ValueError(f"row sequence {seq} reported twice")
+        self._pending[seq] = (row, outcome)
+        while self._next in self._pending:
+            self._write(*self._pending.pop(self._next))
+            self._next += 1
+
+    def _write(self, row: SourceRow, outcome: Outcome) -> None:
+        self.counts[outcome.status] += 1
+        cells = list(row.cells[: self._width])
+        cells.extend("" for _ in range(self._width - len(cells)))
+        cells += [
+            str(row.number),
+            outcome.status.value,
+            outcome.relation_id,
+            outcome.error_code,
+            outcome.error,
+            "" if outcome.http_status is None else str(outcome.http_status),
+            str(outcome.attempts),
+        ]
+        self._csv.writerow([neutralise(cell) for cell in cells])
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._file is not None
+        self._file.close()
+        if kind is None and not self._pending:
+            os.replace(self._temporary, self.path)
+        else:
+            self._temporary.unlink(missing_ok=True)

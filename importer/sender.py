@@ -1,0 +1,204 @@
+"""Workers that send creates concurrently, retry what is safe to retry, and report outcomes.
+
+A fixed pool of ``concurrency`` workers pulls jobs from a bounded queue (no task per row), so
+memory stays flat whatever the file's size. Pacing is the rate limiter's job (inside the
+client); retries are tenacity's: 429s, 5xx, timeouts and dropped connections are tried again
+with exponential back-off and jitter (at least the server's Retry-After), a bounded number of
+times. A create that may have been written before it failed (5xx, read timeout, dropped
+connection) is *in doubt*: when its retry is answered "duplicate relation", the relation is
+looked up and recorded as ``created`` with its id, never as ``already_exists``.
+
+An :class:`AuthError` stops the whole run; a :class:`BudgetExhaustedError` stops one location.
+Either way every later job still gets an outcome (``not_sent``, with the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from importer.client import Client
+from importer.errors import (
+    AuthError,
+    BudgetExhaustedError,
+    DuplicateRelationError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+)
+from importer.models import Outcome, Pair, Status
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One valid row to send. ``seq`` identifies the row to whoever records outcomes."""
+
+    seq: int
+    location_id: str
+    association_id: str
+    pair: Pair
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+
+OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
+
+
+class Sender:
+    """Sends jobs through ``client``; ``fatal`` holds the error that stopped the run, if any."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        retry: RetryPolicy,
+        concurrency: int,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._concurrency = concurrency
+        self._sleep = sleep
+        self._backoff = wait_exponential_jitter(
+            initial=retry.backoff_initial, max=retry.backoff_max
+        )
+        self.fatal: AuthError | None = None
+        self.stopped_locations: dict[str, str] = {}
+
+    def _stop_reason(self, job: Job) -> str | None:
+        if self.fatal is not None:
+            return f"not sent: the run stopped because {self.fatal.message}"
+        return self.stopped_locations.get(job.location_id)
+
+    async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:
+        """Send every job and report exactly one outcome for each."""
+        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self._concurrency * 2)
+
+        async def worker() -> None:
+            while (job := await queue.get()) is not None:
+                await on_outcome(job, await self._settle(job))
+
+        workers = [asyncio.create_task(worker()) for _ in range(self._concurrency)]
+        try:
+            async for job in jobs:
+                reason = self._stop_reason(job)
+                if reason is not None:
+                    await on_outcome(
+                        job, Outcome(Status.NOT_SENT, error_code="not_sent", error=reason)
+                    )
+                else:
+                    await queue.put(job)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+
+    async def _settle(self, job: Job) -> Outcome:
+        reason = self._stop_reason(job)
+        if reason is not None:
+            return Outcome(Status.NOT_SENT, error_code="not_sent", error=reason)
+        attempts = 0
+        in_doubt = False
+
+        async def create() -> str:
+            nonlocal attempts, in_doubt
+            attempts += 1
+            try:
+                return await self._client.create_relation(
+                    job.location_id, job.association_id, job.pair
+                )
+            except RetryableError as error:
+                in_doubt = in_doubt or error.maybe_written
+                raise
+
+        try:
+            relation_id = await self._with_retries(create)
+            return Outcome(
+                Status.CREATED, relation_id=relation_id, http_status=201, attempts=attempts
+            )
+        except DuplicateRelationError as error:
+            if in_doubt:
+                return await self._resolve_in_doubt(job, attempts)
+            return Outcome(Status.ALREADY_EXISTS, http_status=error.status, attempts=attempts)
+        except RejectedError as error:
+            return Outcome(
+                Status.FAILED,
+                error_code="rejected",
+                error=error.message,
+                http_status=error.status,
+                attempts=attempts,
+            )
+        except RetryableError as error:
+            doubt = " (it may have been created: a re-run will tell)" if in_doubt else ""
+            return Outcome(
+                Status.FAILED,
+                error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
+                error=f"gave up after {attempts} attempts: {error.message}{doubt}",
+                http_status=error.status,
+                attempts=attempts,
+            )
+        except BudgetExhaustedError as error:
+            self.stopped_locations.setdefault(error.location_id, str(error))
+            return Outcome(
+                Status.NOT_SENT, error_code="daily_budget", error=str(error), attempts=attempts
+            )
+        except AuthError as error:
+            if self.fatal is None:
+                self.fatal = error
+            return Outcome(
+                Status.NOT_SENT,
+                error_code="auth",
+                error=error.message,
+                http_status=error.status,
+                attempts=attempts,
+            )
+
+    async def _resolve_in_doubt(self, job: Job, attempts: int) -> Outcome:
+        """A retry of a create that may have been written says 'duplicate': look it up."""
+        relation_id = await self._with_retries(
+            lambda: self._client.find_relation(job.location_id, job.association_id, job.pair)
+        )
+        if relation_id is None:  # it existed under another guise; the API said duplicate
+            return Outcome(Status.ALREADY_EXISTS, http_status=400, attempts=attempts)
+        return Outcome(
+            Status.CREATED,
+            relation_id=relation_id,
+            http_status=201,
+            attempts=attempts,
+            error_code="",
+            error="",
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError):
+            return error.retry_after or 0.0  # the limiter already paused the whole location
+        backoff = float(self._backoff(state))
+        if isinstance(error, RetryableError) and error.retry_after:
+            return max(backoff, error.retry_after)
+        return backoff
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return await retrying(call)
