@@ -1,0 +1,73 @@
+"""Regenerate samples/: the ids match the sandbox's seed data (importer/sandbox/seed.py).
+
+Run with `.venv/bin/python scripts/make_samples.py`; tests check the committed files against it.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+HEADER = ["Student ID", "Teacher ID", "Student name", "Note"]
+NAMES = ["Ana Ruiz", "Ben Okafor", "Chloe Martin", "Diego Lopez", "Emma Schmidt", "Farid Haddad",
+         "Grace Kim", "Hugo Silva", "Ines Moreau", "Jonas Berg", "Keira Walsh", "Luis Ortega"]
+SEEDED = {(1, 1), (2, 1)}
+PAIRS = [(1, 1), (2, 1), (1, 2), (2, 3), (3, 1), (3, 4), (4, 2), (4, 5), (5, 3), (5, 6),
+         (6, 7), (6, 8), (7, 1), (7, 2), (8, 3), (8, 4), (9, 5), (10, 6), (11, 7), (12, 8)]
+
+
+def student(n: int) -> str:
+    return f"67a349a79b28947ec1f6{n:04d}"
+
+
+def teacher(n: int) -> str:
+    return f"cTeacher{n:012d}"
+
+
+def clean_rows() -> list[list[str]]:
+    return [HEADER] + [
+        [student(s), teacher(t), NAMES[s - 1],
+         "already linked in the sandbox" if (s, t) in SEEDED else ""]
+        for s, t in PAIRS
+    ]
+
+
+def problem_rows() -> list[list[str]]:
+    return [
+        HEADER,
+        [student(3), teacher(2), "Chloe Martin", "created"],
+        [student(1), teacher(1), "Ana Ruiz", "already_exists: linked in the sandbox's seed data"],
+        [student(3), teacher(2), "Chloe Martin", "duplicate_row: same pair as row 2"],
+        ["", teacher(3), "", "invalid: blank student id"],
+        [student(4), "cTeacher 00000000003", "Diego Lopez", "invalid: a space inside the id"],
+        [teacher(4), teacher(4), "", "invalid: the same record on both sides"],
+        [student(5), "", "Emma Schmidt", "invalid: blank teacher id"],
+        ["67a349a79b28947ec1f69999", teacher(5), "Nobody", "failed: no such student"],
+        [teacher(6), student(6), "Farid Haddad", "failed: columns swapped (warned about)"],
+        [student(7), teacher(3)],
+        [student(8), teacher(8), "Hugo Silva", '=HYPERLINK("http://example.invalid")'],
+    ]
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+
+
+def write_xlsx(path: Path, rows: list[list[str]]) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Relations"
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+
+
+if __name__ == "__main__":
+    write_csv(SAMPLES / "relations.csv", clean_rows())
+    write_xlsx(SAMPLES / "relations.xlsx", clean_rows())
+    write_csv(SAMPLES / "relations-with-problems.csv", problem_rows())
