@@ -73,7 +73,7 @@ class Sender:
         self._concurrency = concurrency
         self._sleep = sleep
         self._backoff = wait_exponential_jitter(
-            initial=retry.backoff_initial, max=retry.backoff_max
+            multiplier=retry.backoff_initial, max=retry.backoff_max
         )
         self.fatal: AuthError | None = None
         self.stopped_locations: dict[str, str] = {}
@@ -170,9 +170,10 @@ class Sender:
 
     async def _resolve_in_doubt(self, job: Job, attempts: int) -> Outcome:
         """A retry of a create that may have been written says 'duplicate': look it up."""
-        relation_id = await self._with_retries(
-            lambda: self._client.find_relation(job.location_id, job.association_id, job.pair)
-        )
+        async def find() -> str | None:
+            return await self._client.find_relation(job.location_id, job.association_id, job.pair)
+
+        relation_id = await self._with_retries(find)
         if relation_id is None:  # it existed under another guise; the API said duplicate
             return Outcome(Status.ALREADY_EXISTS, http_status=400, attempts=attempts)
         return Outcome(

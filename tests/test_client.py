@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from importer.client import Client, classify, retry_after_seconds
+from importer.errors import (
+    ApiError,
+    AuthError,
+    DuplicateRelationError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+)
+from importer.models import Pair
+from importer.ratelimit import RateLimiter, RateLimits
+
+TOKEN = "pit-very-secret-token-0000"
+DUPLICATE = (
+    "Could not create relation: duplicate relation of object Ids for given association abc"
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (200, "", None),
+        (201, "", None),
+        (400, DUPLICATE, DuplicateRelationError),
+        (400, "Invalid record", RejectedError),
+        (401, "Invalid JWT", AuthError),
+        (401, "The token is not authorized for this scope.", AuthError),
+        (403, "The token does not have access to this location.", AuthError),
+        (404, "Not found", RejectedError),
+        (408, "", RetryableError),
+        (422, "firstRecordId must be a string", RejectedError),
+        (429, "Too many requests", RateLimitedError),
+        (500, "", RetryableError),
+        (502, "", RetryableError),
+        (503, "", RetryableError),
+    ],
+)
+def test_classify(status: int, message: str, expected: type[ApiError] | None) -> None:
+    assert classify(status, message) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("3", 3.0), ("0.5", 0.5), ("-4", 0.0), ("soon", None),
+     ("99999", 3600.0)],
+)
+def test_retry_after(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value) == expected
+
+
+def make_client(handler: Callable[[httpx.Request], httpx.Response]) -> Client:
+    return Client(
+        base_url="https://api.test",
+        token=SecretStr(TOKEN),
+        api_version="2021-07-28",
+        limiter=RateLimiter(RateLimits()),
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def answer(status: int, body: object) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status, json=body)
+
+
+@pytest.mark.anyio
+async def test_create_sends_the_documented_request_and_returns_the_id() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"id": "rel1"})
+
+    client = make_client(handler)
+    assert await client.create_relation("loc", "assoc", Pair("a", "b")) == "rel1"
+    await client.aclose()
+    request = seen[0]
+    assert (request.method, request.url.path) == ("POST", "/associations/relations")
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["Version"] == "2021-07-28"
+    assert json.loads(request.content) == {
+        "locationId": "loc", "associationId": "assoc", "firstRecordId": "a", "secondRecordId": "b"
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "body", "error", "text"),
+    [
+        (400, {"statusCode": 400, "message": DUPLICATE}, DuplicateRelationError, "duplicate"),
+        (422, {"statusCode": 422, "message": ["a must be", "b must be"]}, RejectedError,
+         "a must be; b must be"),
+        (401, {"statusCode": 401, "message": "Invalid JWT"}, AuthError,
+         "Put a valid, unexpired token in the environment variable $LEADWAY_TOKEN"),
+        (403, {"statusCode": 403, "message": "nope"}, AuthError, "may not access location loc"),
+        (503, {"statusCode": 503, "message": "Service Unavailable"}, RetryableError,
+         "Service Unavailable"),
+    ],
+)
+async def test_errors_carry_the_api_message_and_never_the_token(
+    status: int, body: object, error: type[ApiError], text: str
+) -> None:
+    client = make_client(answer(status, body))
+    with pytest.raises(error) as caught:
+        await client.create_relation("loc", "assoc", Pair("a", "b"))
+    await client.aclose()
+    assert text in str(caught.value)
+    assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
+    assert TOKEN not in repr(client)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("exception", "maybe_written"),
+    [
+        (httpx.ConnectError("refused"), False),
+        (httpx.ConnectTimeout("slow"), False),
+        (httpx.ReadTimeout("slow"), True),
+        (httpx.RemoteProtocolError("Server disconnected"), True),
+    ],
+)
+async def test_network_failures_are_retryable_and_say_whether_the_write_may_have_happened(
+    exception: httpx.TransportError, maybe_written: bool
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exception
+
+    client = make_client(handler)
+    with pytest.raises(RetryableError) as caught:
+        await client.create_relation("loc", "assoc", Pair("a", "b"))
+    await client.aclose()
+    assert caught.value.maybe_written is maybe_written
+
+
+@pytest.mark.anyio
+async def test_get_association_tries_the_id_then_the_key() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path.startswith("/associations/key/"):
+            return httpx.Response(200, json={"id": "x1", "key": "student_teacher"})
+        return httpx.Response(404, json={"statusCode": 404, "message": "Not found"})
+
+    client = make_client(handler)
+    found = await client.get_association("loc", "student_teacher")
+    await client.aclose()
+    assert found is not None and found.id == "x1"
+    assert paths == ["/associations/student_teacher", "/associations/key/student_teacher"]
+
+
+@pytest.mark.anyio
+async def test_find_relation_pages_and_matches_the_exact_pair() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        skip = int(request.url.params["skip"])
+        assert request.url.params.get_list("associationIds") == ["assoc"]
+        if skip == 0:
+            page = [{"id": f"r{n}", "firstRecordId": "a", "secondRecordId": f"z{n}"}
+                    for n in range(100)]
+        else:
+            page = [{"id": "wanted", "firstRecordId": "a", "secondRecordId": "b"}]
+        return httpx.Response(200, json={"relations": page})
+
+    client = make_client(handler)
+    assert await client.find_relation("loc", "assoc", Pair("a", "b")) == "wanted"
+    assert await client.find_relation("loc", "assoc", Pair("a", "nope")) is None
+    await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_every_request_goes_through_the_location_limiter() -> None:
+    limiter = RateLimiter(RateLimits())
+    client = Client(
+        base_url="https://api.test",
+        token=SecretStr(TOKEN),
+        api_version="2021-07-28",
+        limiter=limiter,
+        transport=httpx.MockTransport(answer(201, {"id": "r"})),
+    )
+    for _ in range(3):
+        await client.create_relation("locA", "assoc", Pair("a", "b"))
+    await client.create_relation("locB", "assoc", Pair("a", "b"))
+    await client.aclose()
+    assert {k: v.requests for k, v in limiter.stats.items()} == {"locA": 3, "locB": 1}

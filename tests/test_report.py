@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from importer.models import Outcome, SourceRow, Status
+from importer.report import ResultWriter, default_result_path, neutralise, result_header
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33", "'+33"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_neutralise(cell: str, expected: str) -> None:
+    assert neutralise(cell) == expected
+
+
+def test_result_columns_are_prefixed_when_the_input_has_them() -> None:
+    assert result_header(("status", "id")) == (
+        "status", "id", "row", "result_status", "relation_id", "error_code", "error",
+        "http_status", "attempts",
+    )
+
+
+def read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.reader(file))
+
+
+def test_rows_are_written_in_input_order_whatever_order_outcomes_arrive(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    rows = [SourceRow(n + 2, (f"a{n}", f"b{n}")) for n in range(5)]
+    with ResultWriter(path, ("A", "B")) as writer:
+        for seq in (3, 1, 4, 0, 2):
+            writer.add(seq, rows[seq], Outcome(Status.CREATED, relation_id=f"r{seq}", attempts=1))
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    table = read(path)
+    assert table[0] == ["A", "B", "row", "status", "relation_id", "error_code", "error",
+                        "http_status", "attempts"]
+    assert [line[2] for line in table[1:]] == ["2", "3", "4", "5", "6"]
+    assert [line[4] for line in table[1:]] == ["r0", "r1", "r2", "r3", "r4"]
+    assert writer.counts == {Status.CREATED: 5}
+
+
+def test_a_row_reported_twice_is_a_bug(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="reported twice"), ResultWriter(
+        tmp_path / "o.csv", ("A",)
+    ) as writer:
+        writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
+        writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
+    assert not (tmp_path / "o.csv").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_incomplete_result_is_never_left_under_the_final_name(tmp_path: Path) -> None:
+    with ResultWriter(tmp_path / "o.csv", ("A",)) as writer:
+        writer.add(1, SourceRow(3, ("x",)), Outcome(Status.VALID))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cells_that_look_like_formulas_are_neutralised(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    with ResultWriter(path, ("=A",)) as writer:
+        writer.add(0, SourceRow(2, ("=HYPERLINK(1)",)), Outcome(Status.FAILED, error="-x"))
+    assert read(path) == [
+        ["'=A", "row", "status", "relation_id", "error_code", "error", "http_status", "attempts"],
+        ["'=HYPERLINK(1)", "2", "failed", "", "", "'-x", "", "0"],
+    ]
+
+
+def test_default_path_never_replaces_an_earlier_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = default_result_path(Path("in/data.csv"))
+    assert first == Path("results/data-results.csv")
+    first.parent.mkdir()
+    first.write_text("old")
+    assert default_result_path(Path("in/data.csv")) == Path("results/data-results-2.csv")

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from importer.client import Client
+from importer.models import Outcome, Pair, Status
+from importer.ratelimit import RateLimiter, RateLimits
+from importer.sender import Job, RetryPolicy, Sender
+
+DUPLICATE = {"statusCode": 400, "message": "Could not create relation: duplicate relation of "
+             "object Ids for given association assoc"}
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Server:
+    """Scripted answers per first record id; relations remembered like the API does."""
+
+    def __init__(self, script: dict[str, list[object]]) -> None:
+        self.script = script
+        self.created: dict[tuple[str, str], str] = {}
+        self.creates = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            first = request.url.path.rsplit("/", 1)[1]
+            relations = [{"id": rid, "firstRecordId": a, "secondRecordId": b}
+                         for (a, b), rid in self.created.items() if a == first]
+            return httpx.Response(200, json={"relations": relations})
+        self.creates += 1
+        body = json.loads(request.content)
+        pair = (body["firstRecordId"], body["secondRecordId"])
+        step = self.script.get(pair[0], ["create"]).pop(0) if self.script.get(pair[0]) else "create"
+        if step == "drop_after_write":
+            self.created[pair] = f"rel-{pair[0]}"
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        if isinstance(step, int):
+            return httpx.Response(step, json={"statusCode": step, "message": f"status {step}"})
+        if pair in self.created:
+            return httpx.Response(400, json=DUPLICATE)
+        self.created[pair] = f"rel-{pair[0]}"
+        return httpx.Response(201, json={"id": f"rel-{pair[0]}"})
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps: retries and pauses cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def send(server: Server, pairs: list[Pair], *, attempts: int = 3,
+               concurrency: int = 4) -> tuple[dict[int, Outcome], Sender]:
+    time = FakeTime()
+    client = Client(
+        base_url="https://api.test",
+        token=SecretStr("t"),
+        api_version="2021-07-28",
+        limiter=RateLimiter(RateLimits(), clock=time.clock, sleep=time.sleep),
+        transport=httpx.MockTransport(server),
+    )
+    sender = Sender(client, retry=RetryPolicy(max_attempts=attempts), concurrency=concurrency,
+                    sleep=time.sleep)
+    outcomes: dict[int, Outcome] = {}
+
+    async def jobs() -> AsyncIterator[Job]:
+        for seq, pair in enumerate(pairs):
+            yield Job(seq, "loc", "assoc", pair)
+
+    async def record(job: Job, outcome: Outcome) -> None:
+        assert job.seq not in outcomes
+        outcomes[job.seq] = outcome
+
+    await sender.run(jobs(), record)
+    await client.aclose()
+    return outcomes, sender
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("script", "status", "relation_id", "attempts", "code"),
+    [
+        ([], Status.CREATED, "rel-a", 1, ""),
+        ([503, "create"], Status.CREATED, "rel-a", 2, ""),
+        ([429, 429, "create"], Status.CREATED, "rel-a", 3, ""),
+        (["drop_after_write", "create"], Status.CREATED, "rel-a", 2, ""),
+        ([503, 503, 503], Status.FAILED, "", 3, "gave_up"),
+        ([429, 429, 429], Status.FAILED, "", 3, "rate_limited"),
+        ([422], Status.FAILED, "", 1, "rejected"),
+        ([404], Status.FAILED, "", 1, "rejected"),
+    ],
+)
+async def test_one_pair(script: list[object], status: Status, relation_id: str, attempts: int,
+                        code: str) -> None:
+    outcomes, _ = await send(Server({"a": list(script)}), [Pair("a", "b")])
+    outcome = outcomes[0]
+    assert (outcome.status, outcome.relation_id, outcome.attempts, outcome.error_code) == (
+        status, relation_id, attempts, code)
+
+
+@pytest.mark.anyio
+async def test_an_existing_pair_is_already_exists_without_retry() -> None:
+    server = Server({})
+    server.created[("a", "b")] = "old"
+    outcomes, _ = await send(server, [Pair("a", "b")])
+    assert (outcomes[0].status, outcomes[0].attempts, server.creates) == (
+        Status.ALREADY_EXISTS, 1, 1)
+
+
+@pytest.mark.anyio
+async def test_a_failure_message_says_when_the_write_may_have_happened() -> None:
+    outcomes, _ = await send(Server({"a": [503, 503, 503]}), [Pair("a", "b")])
+    assert outcomes[0].error == (
+        "gave up after 3 attempts: status 503 (it may have been created: a re-run will tell)"
+    )
+
+
+@pytest.mark.anyio
+async def test_an_auth_error_stops_the_run_and_every_row_still_gets_one_outcome() -> None:
+    pairs = [Pair(f"p{n}", "b") for n in range(50)]
+    outcomes, sender = await send(Server({"p5": [401]}), pairs, concurrency=2)
+    assert sorted(outcomes) == list(range(50))
+    assert sender.fatal is not None
+    statuses = [outcomes[n].status for n in range(50)]
+    assert statuses[:5] == [Status.CREATED] * 5
+    assert statuses[5] is Status.NOT_SENT
+    assert statuses[-1] is Status.NOT_SENT
+    assert "not sent: the run stopped because The API refused the token" in outcomes[49].error
