@@ -1,12 +1,12 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and the package index:
 #   make demo   imports samples/relations.csv into the built-in sandbox
-#   make test   runs the whole test suite (lint, types, tests, benchmark smoke run)
+#   make test   runs the whole test suite (lint, format, types, tests)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/check
-
-bench: $(STAMP)
-	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,7 @@ def _common(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
         _common,
         click.option("--association", help="Association key or id."),
@@ -104,7 +104,7 @@ def _import(
     input_path: Path, config_path: Path | None, *, quiet: bool, dry_run: bool, flags: dict[str, Any]
 ) -> None:
     show_progress = not quiet and sys.stderr.isatty()
-    bar: tqdm[None] | None = None
+    bar: tqdm[Any] | None = None
 
     def on_total(total: int) -> None:
         nonlocal bar

@@ -8,7 +8,9 @@ decided by the pure :func:`classify`, in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +30,7 @@ from importer.models import Association, Pair
 from importer.ratelimit import RateLimiter
 
 PAGE = 100
+_ID_LIKE = re.compile(r"[0-9a-f]{24}|[A-Z][A-Z0-9_]+|[0-9a-fA-F-]{36}")
 
 
 def classify(status: int, message: str) -> type[ApiError] | None:
@@ -61,8 +64,6 @@ def retry_after_seconds(value: str | None) -> float | None:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        from datetime import UTC, datetime
-
         seconds = (when - datetime.now(UTC)).total_seconds()
     return min(max(seconds, 0.0), 3600.0)
 
@@ -143,21 +144,12 @@ class Client:
         permit = await self._limiter.location(location_id).acquire()
         try:
             response = await self._http.request(method, path, params=params, json=json)
-        except httpx.TimeoutException as error:
-            permit.release(None, None)
-            sent = not isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise RetryableError(
-                f"no answer within the timeout ({type(error).__name__})", maybe_written=sent
-            ) from None
-        except httpx.ConnectError as error:
-            permit.release(None, None)
-            raise RetryableError(f"could not connect to the API ({error})") from None
         except httpx.TransportError as error:
             permit.release(None, None)
-            raise RetryableError(
-                f"the connection dropped before an answer ({type(error).__name__})",
-                maybe_written=True,
-            ) from None
+            raise _network_error(error) from None
+        except BaseException:  # cancelled: free the slot, then let it through
+            permit.release(None, None)
+            raise
         permit.release(response.status_code, response.headers)
         error_class = classify(
             response.status_code, "" if response.is_success else _message(response)
@@ -193,10 +185,11 @@ class Client:
 
     async def get_association(self, location_id: str, key_or_id: str) -> Association | None:
         """The association with this id or key, or None when neither exists."""
-        attempts = [
-            (f"/associations/{quote(key_or_id, safe='')}", {}),
-            (f"/associations/key/{quote(key_or_id, safe='')}", {"locationId": location_id}),
-        ]
+        by_id: tuple[str, dict[str, str]] = (f"/associations/{quote(key_or_id, safe='')}", {})
+        by_key = (f"/associations/key/{quote(key_or_id, safe='')}", {"locationId": location_id})
+        # Ask first in the way the value looks (an id: 24 hex or a system constant): one request.
+        looks_like_id = bool(_ID_LIKE.fullmatch(key_or_id))
+        attempts = [by_id, by_key] if looks_like_id else [by_key, by_id]
         for path, params in attempts:
             try:
                 body = await self._request("GET", path, location_id, params=params)
@@ -254,6 +247,18 @@ class Client:
             location_id,
             params={"locationId": location_id},
         )
+
+
+def _network_error(error: httpx.TransportError) -> RetryableError:
+    """No answer came. ``maybe_written`` unless the request surely never left."""
+    name = type(error).__name__
+    if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return RetryableError(f"no connection within the timeout ({name})")
+    if isinstance(error, httpx.TimeoutException):
+        return RetryableError(f"no answer within the timeout ({name})", maybe_written=True)
+    if isinstance(error, httpx.ConnectError):
+        return RetryableError(f"could not connect to the API ({error})")
+    return RetryableError(f"the connection dropped before an answer ({name})", maybe_written=True)
 
 
 def _association(item: Mapping[str, Any]) -> Association:

@@ -6,7 +6,7 @@ something, and its class says what the caller should do::
 
     RelimportError                 root: every message is written for a person
     ├── ConfigError                bad settings: stop before sending (exit 2)
-    ├── InputError                 unreadable input file or missing column: stop before sending (exit 2)
+    ├── InputError                 unusable input file or missing column: stop (exit 2)
     ├── BudgetExhaustedError       a location's daily budget is spent: stop that location
     └── ApiError                   raised only by the client, for one HTTP exchange
         ├── RetryableError         429, 5xx, timeout, dropped connection: try again later

@@ -206,7 +206,7 @@ async def import_file(
                 async def jobs() -> AsyncIterator[Job]:
                     for seq, row in enumerate(table.rows):
                         verdict = validator.check(row)
-                        if verdict.warnings:
+                        if verdict.warnings and verdict.pair is not None:
                             state.warnings += 1
                             if state.warnings <= 5:
                                 notice(

@@ -20,14 +20,15 @@ grows by one per window without a 429. The window is the configured one, or a lo
 ``X-RateLimit-Interval-Milliseconds`` (a longer interval means a lower rate).
 
 **Remaining.** ``X-RateLimit-Remaining: r`` on the answer to request P means the server had
-``r`` left when it counted P. Requests started after P and still unanswered may not have
-been counted yet, so for one window at most ``r`` minus those may start. The answer to the
-latest-started request wins; older answers arriving late are stale and ignored. When other
-integrations eat the budget, ``r`` falls and we slow down instead of meeting 429s.
+``r`` left when it counted P. Any request still in flight may not have been counted yet (and
+answers come back out of order), so for one window at most ``r`` minus those may start. The
+answer to the latest-started request sets this allowance; a late answer to an earlier one
+can only lower it. When other integrations eat the budget, ``r`` falls and we slow down.
 
 **429** pauses the whole location until ``Retry-After`` (seconds, or an HTTP date measured
-against the response's ``Date``) or else one window, and cuts the AIMD max. If the answer
-says the daily budget is gone, nothing pauses: the next ``acquire`` raises instead.
+against the response's ``Date``) or else one window, and cuts the AIMD max (so starts also
+wait for the oldest fifth of the held slots to free). If the answer says the daily budget is
+gone, nothing pauses: the next ``acquire`` raises instead.
 
 **Daily budget**: the last ``X-RateLimit-Daily-Remaining`` (same freshness rule) minus the
 requests started since, or ``daily_limit`` minus our requests before any header. At or
@@ -50,16 +51,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from importer.errors import BudgetExhaustedError
-
-__all__ = [
-    "Clock",
-    "LimiterStats",
-    "LocationLimiter",
-    "Permit",
-    "RateLimiter",
-    "RateLimits",
-    "Sleep",
-]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -179,17 +170,15 @@ class LocationLimiter:
 
     def _wait_time(self, now: float) -> float | None:
         """0 if a request may start now, else seconds to wait, or None to wait for a release."""
-        while self._released and self._released[0] + self._window <= now + _EPSILON:
-            self._released.popleft()
+        self._expire(now)
         deadlines = []
         if self._paused_until > now + _EPSILON:
             deadlines.append(self._paused_until)
         if self._remaining is not None:
-            allowance, then, until = self._remaining
-            if until <= now + _EPSILON:
+            if self._remaining[2] <= now + _EPSILON:
                 self._remaining = None
-            elif allowance - (self.stats.requests - then) <= 0:
-                deadlines.append(until)
+            elif self._remaining_left() <= 0:
+                deadlines.append(self._remaining[2])
         wait_release = False
         to_free = len(self._in_flight) + len(self._released) - self._effective_max(now) + 1
         if to_free > 0:
@@ -205,6 +194,14 @@ class LocationLimiter:
         if deadlines:
             return max(deadlines) - now
         return None if wait_release else 0.0
+
+    def _expire(self, now: float) -> None:
+        while self._released and self._released[0] + self._window <= now + _EPSILON:
+            self._released.popleft()
+
+    def _remaining_left(self) -> int:
+        allowance, then, _ = self._remaining or (0, 0, 0.0)
+        return allowance - (self.stats.requests - then)
 
     def _aimd_steps(self, now: float) -> int:
         return max(0, math.floor((now + _EPSILON - self._aimd_since) / self._window))
@@ -253,25 +250,29 @@ class LocationLimiter:
         interval = _count(headers.get("x-ratelimit-interval-milliseconds"))
         if interval is not None and 0 < interval <= _MAX_INTERVAL * 1000:
             self._window = max(self._limits.window_seconds, interval / 1000)
-        later = sum(1 for other in self._in_flight if other > seq)  # may not be counted yet
+        unseen = len(self._in_flight)  # in flight: perhaps not counted by the server yet
         remaining = _count(headers.get("x-ratelimit-remaining"))
         if remaining is not None:
             self.stats.remaining = remaining
-            if seq > self._remaining_seq:
+            allowance = remaining - unseen
+            if seq > self._remaining_seq:  # the answer to the latest-started request wins
                 self._remaining_seq = seq
-                self._remaining = (remaining - later, self.stats.requests, now + self._window)
+                self._remaining = (allowance, self.stats.requests, now + self._window)
+            elif self._remaining is not None and allowance < self._remaining_left():
+                self._remaining = (allowance, self.stats.requests, self._remaining[2])
         daily_limit = _count(headers.get("x-ratelimit-limit-daily"))
         if daily_limit is not None:
             self._daily_limit = min(self._limits.daily_limit, daily_limit)
         daily = _count(headers.get("x-ratelimit-daily-remaining"))
         if daily is not None and (seq > self._daily_seq or daily == 0):
             self._daily_seq = max(seq, self._daily_seq)
-            self._daily = (daily - later, self.stats.requests)
+            self._daily = (daily - unseen, self.stats.requests)
 
     def _on_429(self, now: float, headers: Mapping[str, str]) -> None:
         self.stats.rate_limited += 1
         if self._daily_left() <= self._limits.daily_reserve:
             return  # the day is spent: the next acquire raises, pausing would only delay that
+        self._expire(now)
         held = len(self._in_flight) + len(self._released)
         self._aimd_base = min(self._aimd(now), max(1, int(_DECREASE * held)))
         self._aimd_since = now

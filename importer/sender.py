@@ -170,6 +170,7 @@ class Sender:
 
     async def _resolve_in_doubt(self, job: Job, attempts: int) -> Outcome:
         """A retry of a create that may have been written says 'duplicate': look it up."""
+
         async def find() -> str | None:
             return await self._client.find_relation(job.location_id, job.association_id, job.pair)
 

@@ -20,9 +20,7 @@ from importer.models import Pair
 from importer.ratelimit import RateLimiter, RateLimits
 
 TOKEN = "pit-very-secret-token-0000"
-DUPLICATE = (
-    "Could not create relation: duplicate relation of object Ids for given association abc"
-)
+DUPLICATE = "Could not create relation: duplicate relation of object Ids for given association abc"
 
 
 @pytest.fixture
@@ -55,8 +53,15 @@ def test_classify(status: int, message: str, expected: type[ApiError] | None) ->
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("", None), ("3", 3.0), ("0.5", 0.5), ("-4", 0.0), ("soon", None),
-     ("99999", 3600.0)],
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        ("0.5", 0.5),
+        ("-4", 0.0),
+        ("soon", None),
+        ("99999", 3600.0),
+    ],
 )
 def test_retry_after(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value) == expected
@@ -92,7 +97,10 @@ async def test_create_sends_the_documented_request_and_returns_the_id() -> None:
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Version"] == "2021-07-28"
     assert json.loads(request.content) == {
-        "locationId": "loc", "associationId": "assoc", "firstRecordId": "a", "secondRecordId": "b"
+        "locationId": "loc",
+        "associationId": "assoc",
+        "firstRecordId": "a",
+        "secondRecordId": "b",
     }
 
 
@@ -101,13 +109,25 @@ async def test_create_sends_the_documented_request_and_returns_the_id() -> None:
     ("status", "body", "error", "text"),
     [
         (400, {"statusCode": 400, "message": DUPLICATE}, DuplicateRelationError, "duplicate"),
-        (422, {"statusCode": 422, "message": ["a must be", "b must be"]}, RejectedError,
-         "a must be; b must be"),
-        (401, {"statusCode": 401, "message": "Invalid JWT"}, AuthError,
-         "Put a valid, unexpired token in the environment variable $LEADWAY_TOKEN"),
+        (
+            422,
+            {"statusCode": 422, "message": ["a must be", "b must be"]},
+            RejectedError,
+            "a must be; b must be",
+        ),
+        (
+            401,
+            {"statusCode": 401, "message": "Invalid JWT"},
+            AuthError,
+            "Put a valid, unexpired token in the environment variable $LEADWAY_TOKEN",
+        ),
         (403, {"statusCode": 403, "message": "nope"}, AuthError, "may not access location loc"),
-        (503, {"statusCode": 503, "message": "Service Unavailable"}, RetryableError,
-         "Service Unavailable"),
+        (
+            503,
+            {"statusCode": 503, "message": "Service Unavailable"},
+            RetryableError,
+            "Service Unavailable",
+        ),
     ],
 )
 async def test_errors_carry_the_api_message_and_never_the_token(
@@ -146,20 +166,34 @@ async def test_network_failures_are_retryable_and_say_whether_the_write_may_have
 
 
 @pytest.mark.anyio
-async def test_get_association_tries_the_id_then_the_key() -> None:
-    paths: list[str] = []
+@pytest.mark.parametrize(
+    ("wanted", "paths"),
+    [
+        ("student_teacher", ["/associations/key/student_teacher"]),
+        ("67c1f2a3b4c5d6e7f8a90001", ["/associations/67c1f2a3b4c5d6e7f8a90001"]),
+        (
+            "OPPORTUNITIES_CONTACTS_ASSOCIATION",
+            ["/associations/OPPORTUNITIES_CONTACTS_ASSOCIATION"],
+        ),
+        ("Mixed", ["/associations/key/Mixed", "/associations/Mixed"]),
+    ],
+)
+async def test_get_association_asks_first_the_way_the_value_looks(
+    wanted: str, paths: list[str]
+) -> None:
+    seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        paths.append(request.url.path)
-        if request.url.path.startswith("/associations/key/"):
-            return httpx.Response(200, json={"id": "x1", "key": "student_teacher"})
-        return httpx.Response(404, json={"statusCode": 404, "message": "Not found"})
+        seen.append(request.url.path)
+        if request.url.path.endswith("/Mixed") and "/key/" in request.url.path:
+            return httpx.Response(404, json={"statusCode": 404, "message": "Not found"})
+        return httpx.Response(200, json={"id": "x1", "key": wanted})
 
     client = make_client(handler)
-    found = await client.get_association("loc", "student_teacher")
+    found = await client.get_association("loc", wanted)
     await client.aclose()
     assert found is not None and found.id == "x1"
-    assert paths == ["/associations/student_teacher", "/associations/key/student_teacher"]
+    assert seen == paths
 
 
 @pytest.mark.anyio
@@ -168,8 +202,9 @@ async def test_find_relation_pages_and_matches_the_exact_pair() -> None:
         skip = int(request.url.params["skip"])
         assert request.url.params.get_list("associationIds") == ["assoc"]
         if skip == 0:
-            page = [{"id": f"r{n}", "firstRecordId": "a", "secondRecordId": f"z{n}"}
-                    for n in range(100)]
+            page = [
+                {"id": f"r{n}", "firstRecordId": "a", "secondRecordId": f"z{n}"} for n in range(100)
+            ]
         else:
             page = [{"id": "wanted", "firstRecordId": "a", "secondRecordId": "b"}]
         return httpx.Response(200, json={"relations": page})

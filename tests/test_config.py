@@ -81,7 +81,7 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_a_bad_flag_names_the_flag(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="^--target: 'target': plain http://"):
+    with pytest.raises(ConfigError, match=r"^--target: 'target': plain http://"):
         load_settings(config_path=write(tmp_path, ""), environ={}, flags={"target": "http://a.b"})
 
 

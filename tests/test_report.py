@@ -28,8 +28,15 @@ def test_neutralise(cell: str, expected: str) -> None:
 
 def test_result_columns_are_prefixed_when_the_input_has_them() -> None:
     assert result_header(("status", "id")) == (
-        "status", "id", "row", "result_status", "relation_id", "error_code", "error",
-        "http_status", "attempts",
+        "status",
+        "id",
+        "row",
+        "result_status",
+        "relation_id",
+        "error_code",
+        "error",
+        "http_status",
+        "attempts",
     )
 
 
@@ -46,17 +53,27 @@ def test_rows_are_written_in_input_order_whatever_order_outcomes_arrive(tmp_path
             writer.add(seq, rows[seq], Outcome(Status.CREATED, relation_id=f"r{seq}", attempts=1))
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     table = read(path)
-    assert table[0] == ["A", "B", "row", "status", "relation_id", "error_code", "error",
-                        "http_status", "attempts"]
+    assert table[0] == [
+        "A",
+        "B",
+        "row",
+        "status",
+        "relation_id",
+        "error_code",
+        "error",
+        "http_status",
+        "attempts",
+    ]
     assert [line[2] for line in table[1:]] == ["2", "3", "4", "5", "6"]
     assert [line[4] for line in table[1:]] == ["r0", "r1", "r2", "r3", "r4"]
     assert writer.counts == {Status.CREATED: 5}
 
 
 def test_a_row_reported_twice_is_a_bug(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="reported twice"), ResultWriter(
-        tmp_path / "o.csv", ("A",)
-    ) as writer:
+    with (
+        pytest.raises(ValueError, match="reported twice"),
+        ResultWriter(tmp_path / "o.csv", ("A",)) as writer,
+    ):
         writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
         writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
     assert not (tmp_path / "o.csv").exists()

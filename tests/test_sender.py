@@ -12,8 +12,11 @@ from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
 from importer.sender import Job, RetryPolicy, Sender
 
-DUPLICATE = {"statusCode": 400, "message": "Could not create relation: duplicate relation of "
-             "object Ids for given association assoc"}
+DUPLICATE = {
+    "statusCode": 400,
+    "message": "Could not create relation: duplicate relation of "
+    "object Ids for given association assoc",
+}
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -33,8 +36,11 @@ class Server:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             first = request.url.path.rsplit("/", 1)[1]
-            relations = [{"id": rid, "firstRecordId": a, "secondRecordId": b}
-                         for (a, b), rid in self.created.items() if a == first]
+            relations = [
+                {"id": rid, "firstRecordId": a, "secondRecordId": b}
+                for (a, b), rid in self.created.items()
+                if a == first
+            ]
             return httpx.Response(200, json={"relations": relations})
         self.creates += 1
         body = json.loads(request.content)
@@ -64,8 +70,9 @@ class FakeTime:
         self.now += seconds
 
 
-async def send(server: Server, pairs: list[Pair], *, attempts: int = 3,
-               concurrency: int = 4) -> tuple[dict[int, Outcome], Sender]:
+async def send(
+    server: Server, pairs: list[Pair], *, attempts: int = 3, concurrency: int = 4
+) -> tuple[dict[int, Outcome], Sender]:
     time = FakeTime()
     client = Client(
         base_url="https://api.test",
@@ -74,8 +81,9 @@ async def send(server: Server, pairs: list[Pair], *, attempts: int = 3,
         limiter=RateLimiter(RateLimits(), clock=time.clock, sleep=time.sleep),
         transport=httpx.MockTransport(server),
     )
-    sender = Sender(client, retry=RetryPolicy(max_attempts=attempts), concurrency=concurrency,
-                    sleep=time.sleep)
+    sender = Sender(
+        client, retry=RetryPolicy(max_attempts=attempts), concurrency=concurrency, sleep=time.sleep
+    )
     outcomes: dict[int, Outcome] = {}
 
     async def jobs() -> AsyncIterator[Job]:
@@ -105,12 +113,17 @@ async def send(server: Server, pairs: list[Pair], *, attempts: int = 3,
         ([404], Status.FAILED, "", 1, "rejected"),
     ],
 )
-async def test_one_pair(script: list[object], status: Status, relation_id: str, attempts: int,
-                        code: str) -> None:
+async def test_one_pair(
+    script: list[object], status: Status, relation_id: str, attempts: int, code: str
+) -> None:
     outcomes, _ = await send(Server({"a": list(script)}), [Pair("a", "b")])
     outcome = outcomes[0]
     assert (outcome.status, outcome.relation_id, outcome.attempts, outcome.error_code) == (
-        status, relation_id, attempts, code)
+        status,
+        relation_id,
+        attempts,
+        code,
+    )
 
 
 @pytest.mark.anyio
@@ -119,7 +132,10 @@ async def test_an_existing_pair_is_already_exists_without_retry() -> None:
     server.created[("a", "b")] = "old"
     outcomes, _ = await send(server, [Pair("a", "b")])
     assert (outcomes[0].status, outcomes[0].attempts, server.creates) == (
-        Status.ALREADY_EXISTS, 1, 1)
+        Status.ALREADY_EXISTS,
+        1,
+        1,
+    )
 
 
 @pytest.mark.anyio

@@ -1,0 +1,59 @@
+"""relimport: create relations in bulk in Leadway CRM (HighLevel API v2) from CSV and Excel.
+
+Library first: everything the command line does is available from Python::
+
+    from importer import load_settings, run_import
+    summary = run_import(Path("samples/relations.csv"), load_settings())
+    print(summary.counts, summary.result_path, summary.exit_code)
+"""
+
+from importer.client import Client, classify
+from importer.config import Settings, load_settings
+from importer.errors import (
+    ApiError,
+    AuthError,
+    BudgetExhaustedError,
+    ConfigError,
+    DuplicateRelationError,
+    InputError,
+    RateLimitedError,
+    RejectedError,
+    RelimportError,
+    RetryableError,
+)
+from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.pipeline import RunSummary, import_file, run_import
+from importer.ratelimit import RateLimiter, RateLimits
+from importer.reader import Table, open_table
+from importer.validate import RowValidator
+
+__all__ = [
+    "ApiError",
+    "Association",
+    "AuthError",
+    "BudgetExhaustedError",
+    "Client",
+    "ConfigError",
+    "DuplicateRelationError",
+    "InputError",
+    "Issue",
+    "Outcome",
+    "Pair",
+    "RateLimitedError",
+    "RateLimiter",
+    "RateLimits",
+    "RejectedError",
+    "RelimportError",
+    "RetryableError",
+    "RowValidator",
+    "RunSummary",
+    "Settings",
+    "SourceRow",
+    "Status",
+    "Table",
+    "classify",
+    "import_file",
+    "load_settings",
+    "open_table",
+    "run_import",
+]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from importer.config import Settings
+from importer.sandbox import DEMO_LOCATION
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def demo_settings(tmp_path: Path, **changes: object) -> Settings:
+    """Settings for the demo location, results under tmp_path."""
+    values: dict[str, object] = {
+        "location_id": DEMO_LOCATION,
+        "association": "student_teacher",
+        "first_column": "Student ID",
+        "second_column": "Teacher ID",
+        "out": tmp_path / "results.csv",
+    }
+    values.update(changes)
+    return Settings.model_validate(values)
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+    return path
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.DictReader(file))

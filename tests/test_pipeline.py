@@ -1,0 +1,258 @@
+"""End to end through the in-process sandbox: read -> validate -> send -> record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from importer.errors import AuthError, ConfigError, InputError
+from importer.models import Status
+from importer.pipeline import run_import
+from importer.sandbox import (
+    DEMO_LOCATION,
+    STUDENT_TEACHER_ID,
+    FaultPlan,
+    Limits,
+    Sandbox,
+    demo_seed,
+    student_id,
+    teacher_id,
+)
+from tests.conftest import SAMPLES, demo_settings, read_results, write_csv
+
+HEADER = ["Student ID", "Teacher ID"]
+
+
+def test_the_clean_sample_creates_or_finds_every_pair(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    summary = run_import(
+        SAMPLES / "relations.csv", demo_settings(tmp_path), transport=sandbox.transport()
+    )
+    assert summary.exit_code == 0
+    assert summary.counts == {Status.CREATED: 18, Status.ALREADY_EXISTS: 2}
+    rows = read_results(summary.result_path)
+    assert [row["row"] for row in rows] == [str(n) for n in range(2, 22)]
+    for row in rows:
+        assert sandbox.has_relation(
+            DEMO_LOCATION, STUDENT_TEACHER_ID, row["Student ID"], row["Teacher ID"]
+        )
+    server_ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
+    created = [row["relation_id"] for row in rows if row["status"] == "created"]
+    assert len(set(created)) == 18 and set(created) <= server_ids
+    stats = sandbox.stats(DEMO_LOCATION)
+    assert stats.by_route["POST /associations/relations"] == 20
+    assert summary.requests == stats.requests == 21  # 20 creates + 1 association look-up
+
+
+def test_the_xlsx_sample_gives_the_same_results_as_the_csv(tmp_path: Path) -> None:
+    from_csv = run_import(
+        SAMPLES / "relations.csv", demo_settings(tmp_path), transport=Sandbox().transport()
+    )
+    from_xlsx = run_import(
+        SAMPLES / "relations.xlsx",
+        demo_settings(tmp_path, out=tmp_path / "x.csv"),
+        transport=Sandbox().transport(),
+    )
+    strip = lambda rows: [(r["row"], r["status"]) for r in rows]  # noqa: E731
+    assert strip(read_results(from_xlsx.result_path)) == strip(read_results(from_csv.result_path))
+
+
+EXPECTED_PROBLEMS = [
+    ("2", "created", ""),
+    ("3", "already_exists", ""),
+    ("4", "duplicate_row", "duplicate_row"),
+    ("5", "invalid", "first_id_blank"),
+    ("6", "invalid", "second_id_malformed"),
+    ("7", "invalid", "same_record"),
+    ("8", "invalid", "second_id_blank"),
+    ("9", "failed", "rejected"),
+    ("10", "failed", "rejected"),
+    ("11", "invalid", "short_row"),
+    ("12", "created", ""),
+]
+
+
+def test_the_problem_sample_shows_each_status(tmp_path: Path) -> None:
+    notices: list[str] = []
+    summary = run_import(
+        SAMPLES / "relations-with-problems.csv",
+        demo_settings(tmp_path),
+        transport=Sandbox().transport(),
+        on_notice=notices.append,
+    )
+    assert summary.exit_code == 1
+    rows = read_results(summary.result_path)
+    assert [(r["row"], r["status"], r["error_code"]) for r in rows] == EXPECTED_PROBLEMS
+    assert rows[10]["Note"].startswith("'=HYPERLINK")  # formula neutralised
+    assert notices == [
+        f"{SAMPLES / 'relations-with-problems.csv'}: row 10: warning: the Student id in column "
+        "'Student ID' (cTeacher000000000006) does not look like a custom_objects.students id "
+        "(usually 24 hexadecimal characters); check the column order."
+    ]
+
+
+def test_strict_ids_stop_swapped_columns_before_sending(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    summary = run_import(
+        SAMPLES / "relations-with-problems.csv",
+        demo_settings(tmp_path, strict_ids=True),
+        transport=sandbox.transport(),
+    )
+    rows = read_results(summary.result_path)
+    assert (rows[8]["status"], rows[8]["error_code"]) == ("invalid", "first_id_shape")
+    assert sandbox.stats(DEMO_LOCATION).by_route["POST /associations/relations"] == 4
+
+
+def test_a_dry_run_sends_no_write_and_marks_what_would_be_sent(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    summary = run_import(
+        SAMPLES / "relations-with-problems.csv",
+        demo_settings(tmp_path),
+        dry_run=True,
+        transport=sandbox.transport(),
+    )
+    assert "POST /associations/relations" not in sandbox.stats(DEMO_LOCATION).by_route
+    statuses = Counter(row["status"] for row in read_results(summary.result_path))
+    assert statuses == {"valid": 5, "invalid": 5, "duplicate_row": 1}
+    assert summary.exit_code == 1
+
+
+@pytest.mark.slow
+def test_every_row_once_and_every_pair_once_under_faults(tmp_path: Path) -> None:
+    """The invariant: faults on, limits shrunk; nothing lost, nothing doubled."""
+    seed = demo_seed(students=40, teachers=5, relations=True)
+    sandbox = Sandbox(
+        seed,
+        limits=Limits(burst=40, interval=0.25),
+        faults=FaultPlan(
+            fail_every=5,
+            drop_after_write_every=7,
+            timeout_every=11,
+            timeout_delay=0.3,
+            latency=0.002,
+            seed=3,
+        ),
+    )
+    pairs = [[student_id(s), teacher_id(t)] for s in range(1, 41) for t in range(1, 6)]
+    rows = [HEADER, *pairs, pairs[3], ["", teacher_id(1)]]
+    path = write_csv(tmp_path / "many.csv", rows)
+    settings = demo_settings(
+        tmp_path,
+        concurrency=6,
+        timeouts={"read": 0.1, "connect": 1},
+        retry={"max_attempts": 8, "backoff_initial": 0.01, "backoff_max": 0.05},
+        rate_limit={"max_requests": 40, "window_seconds": 0.25},
+    )
+    summary = run_import(path, settings, transport=sandbox.transport())
+    results = read_results(summary.result_path)
+    assert [r["row"] for r in results] == [str(n) for n in range(2, len(rows) + 1)]
+    statuses = Counter(r["status"] for r in results)
+    assert statuses == {"created": 198, "already_exists": 2, "duplicate_row": 1, "invalid": 1}
+    on_server = [
+        (r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)
+    ]
+    assert len(on_server) == len(set(on_server)) == 200
+    ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
+    assert all(r["relation_id"] in ids for r in results if r["status"] == "created")
+    stats = sandbox.stats(DEMO_LOCATION)
+    assert stats.server_errors > 0 and stats.dropped > 0 and stats.timed_out > 0
+    assert stats.max_in_window <= 40
+
+
+class RevokedAfter(httpx.AsyncBaseTransport):
+    """The token is revoked after ``creates`` creates: every later request gets 401."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, creates: int) -> None:
+        self.inner = inner
+        self.left = creates
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            if self.left <= 0:
+                return httpx.Response(401, json={"statusCode": 401, "message": "Invalid JWT"})
+            self.left -= 1
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_token_revoked_mid_run_stops_it_and_every_row_is_still_reported(tmp_path: Path) -> None:
+    seed = demo_seed(students=30, teachers=1, relations=False)
+    path = write_csv(
+        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 31))]
+    )
+    summary = run_import(
+        path,
+        demo_settings(tmp_path, concurrency=1),
+        transport=RevokedAfter(Sandbox(seed).transport(), 10),
+    )
+    assert summary.exit_code == 3
+    assert summary.stopped is not None and "refused the token" in summary.stopped
+    statuses = [r["status"] for r in read_results(summary.result_path)]
+    assert statuses == ["created"] * 10 + ["not_sent"] * 20
+
+
+def test_an_unknown_association_lists_the_keys_that_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        run_import(
+            SAMPLES / "relations.csv",
+            demo_settings(tmp_path, association="teachers"),
+            transport=Sandbox().transport(),
+        )
+    assert str(caught.value) == (
+        f"The association 'teachers' does not exist in location {DEMO_LOCATION}. Associations "
+        "there: student_teacher (67c1f2a3b4c5d6e7f8a90001), OPPORTUNITIES_CONTACTS_ASSOCIATION "
+        "(OPPORTUNITIES_CONTACTS_ASSOCIATION), BUSINESSES_CONTACTS_ASSOCIATION "
+        "(BUSINESSES_CONTACTS_ASSOCIATION). Set association to one of these keys or ids."
+    )
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_a_missing_column_names_the_columns_found(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="Columns found: 'Student ID', 'Teacher ID', 'Student"):
+        run_import(
+            SAMPLES / "relations.csv",
+            demo_settings(tmp_path, second_column="Tutor"),
+            transport=Sandbox().transport(),
+        )
+
+
+def test_a_bad_token_stops_before_anything_is_written(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    settings = demo_settings(tmp_path).model_copy(update={"token": SecretStr("pit-wrong")})
+    with pytest.raises(AuthError, match="refused the token"):
+        run_import(SAMPLES / "relations.csv", settings, transport=Sandbox().transport())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_out_file_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "results.csv").write_text("precious")
+    with pytest.raises(ConfigError, match="never overwritten"):
+        run_import(
+            SAMPLES / "relations.csv", demo_settings(tmp_path), transport=Sandbox().transport()
+        )
+    assert (tmp_path / "results.csv").read_text() == "precious"
+
+
+def test_reading_errors_stop_the_run_before_any_request(tmp_path: Path) -> None:
+    lines = "Student ID,Teacher ID\n" + f"{student_id(1)},{teacher_id(2)}\n" * 3 + '"unclosed,x\n'
+    path = tmp_path / "broken.csv"
+    path.write_text(lines, encoding="utf-8")
+    sandbox = Sandbox()
+    with pytest.raises(InputError, match=r"broken\.csv"):
+        run_import(path, demo_settings(tmp_path), transport=sandbox.transport())
+    assert sandbox.stats(DEMO_LOCATION).requests == 0
+
+
+def test_the_library_runs_inside_an_existing_event_loop(tmp_path: Path) -> None:
+    from importer.pipeline import import_file
+
+    summary = asyncio.run(
+        import_file(
+            SAMPLES / "relations.csv", demo_settings(tmp_path), transport=Sandbox().transport()
+        )
+    )
+    assert summary.exit_code == 0

@@ -1,0 +1,542 @@
+"""Tests of importer.ratelimit, run on an event loop with virtual time.
+
+``VirtualTimeLoop`` jumps its clock to the next timer whenever every task is waiting, so the
+limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the simulated network
+latencies share one exact timeline and nothing really sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import selectors
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from importer.errors import BudgetExhaustedError
+from importer.ratelimit import LimiterStats, LocationLimiter, RateLimiter, RateLimits
+
+T = TypeVar("T")
+TOL = 1e-6  # float noise of the virtual clock, and the limiter's own tolerance
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        loop = self
+
+        class Selector(selectors.DefaultSelector):
+            def select(self, timeout: float | None = None) -> Any:
+                if timeout is None:
+                    raise RuntimeError("deadlock: every task waits and no timer is set")
+                loop.now += timeout
+                return super().select(0)
+
+        super().__init__(Selector())
+
+    def time(self) -> float:
+        return self.now
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        return runner.run(main())
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def limiter(
+    max_requests: int = 100, window: float = 10.0, sleeps: list[float] | None = None, **kw: int
+) -> RateLimiter:
+    async def sleep(seconds: float) -> None:
+        if sleeps is not None:
+            sleeps.append(seconds)
+        await asyncio.sleep(seconds)
+
+    limits = RateLimits(max_requests=max_requests, window_seconds=window, **kw)
+    return RateLimiter(limits, clock=asyncio.get_running_loop().time, sleep=sleep)
+
+
+async def start_times(loc: LocationLimiter, n: int, hold: float = 0.0) -> list[float]:
+    """Start n requests through loc, each answered 201 after hold seconds; their start times."""
+
+    async def one() -> float:
+        permit = await loc.acquire()
+        started = now()
+        await asyncio.sleep(hold)
+        permit.release(201, {})
+        return started
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+# --- 1. never more than the limit in any window ------------------------------------------
+
+
+def test_bursts_up_to_max_then_waits_a_window_after_release() -> None:
+    async def main() -> list[float]:
+        return await start_times(limiter(5).location("loc"), 7, hold=1.0)
+
+    assert run(main) == pytest.approx([0, 0, 0, 0, 0, 11, 11])
+
+
+def test_slot_stays_held_while_in_flight() -> None:
+    async def main() -> tuple[float, float]:
+        loc = limiter(2).location("loc")
+        first = await loc.acquire()
+        await loc.acquire()
+        waiter = asyncio.ensure_future(loc.acquire())
+        await asyncio.sleep(30)
+        assert not waiter.done()
+        first.release(201, {})
+        await waiter
+        return now(), loc.stats.paused_seconds
+
+    assert run(main) == pytest.approx((40, 40))
+
+
+@dataclass
+class Span:
+    start: float
+    release: float = float("inf")
+
+
+async def spans_with_latencies(
+    max_requests: int, window: float, latencies: list[float]
+) -> list[Span]:
+    """One task per latency: acquire, record, wait that long, release."""
+    loc = limiter(max_requests, window).location("loc")
+    spans: list[Span] = []
+
+    async def one(latency: float) -> None:
+        permit = await loc.acquire()
+        span = Span(now())
+        spans.append(span)
+        await asyncio.sleep(latency)
+        span.release = now()
+        permit.release(201, {})
+
+    await asyncio.gather(*(one(latency) for latency in latencies))
+    return spans
+
+
+def assert_within_limit(spans: list[Span], max_requests: int, window: float) -> None:
+    starts = sorted(span.start for span in spans)
+    for t in starts:  # every interval [t, t+W) of start times holds at most max starts
+        assert sum(t <= s < t + window - TOL for s in starts) <= max_requests
+    for t in [span.release for span in spans]:  # stronger: spans meeting any window [t, t+W)
+        met = [s for s in spans if s.start < t + window - TOL and s.release >= t]
+        assert len(met) <= max_requests
+
+
+def test_never_more_than_max_with_random_latencies() -> None:
+    rng = random.Random(7)
+    latencies = [rng.uniform(0.01, 25.0) for _ in range(300)]
+    spans = run(lambda: spans_with_latencies(10, 10.0, latencies))
+    assert len(spans) == 300
+    assert_within_limit(spans, 10, 10.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    max_requests=st.integers(1, 8),
+    window=st.sampled_from([1.0, 2.5, 10.0]),
+    latencies=st.lists(st.floats(0.0, 30.0), min_size=1, max_size=40),
+)
+def test_no_window_meets_more_than_max_spans(
+    max_requests: int, window: float, latencies: list[float]
+) -> None:
+    spans = run(lambda: spans_with_latencies(max_requests, window, latencies))
+    assert_within_limit(spans, max_requests, window)
+
+
+# --- 2. follow the headers ----------------------------------------------------------------
+
+
+async def answer(
+    loc: LocationLimiter, status: int | None, headers: Mapping[str, str] | None
+) -> None:
+    """One request through loc, answered at once."""
+    (await loc.acquire()).release(status, headers)
+
+
+@pytest.mark.parametrize(
+    ("header_max", "expected"), [("3", 3), ("10", 10), ("50", 10), ("0", 10), (" 7 ", 7)]
+)
+def test_header_max_lowers_the_cap_and_never_raises_it(header_max: str, expected: int) -> None:
+    async def main() -> int:
+        loc = limiter(10).location("loc")
+        await answer(loc, 201, {"X-RateLimit-Max": header_max})
+        return loc.stats.effective_max
+
+    assert run(main) == expected
+
+
+@pytest.mark.parametrize(("interval_ms", "expected"), [("20000", 20.0), ("5000", 10.0)])
+def test_interval_header_can_only_lengthen_the_window(interval_ms: str, expected: float) -> None:
+    async def main() -> tuple[float, list[float]]:
+        loc = limiter(2).location("loc")
+        await answer(loc, 201, {"x-ratelimit-interval-milliseconds": interval_ms})
+        return loc.stats.window_seconds, await start_times(loc, 2)
+
+    window, starts = run(main)
+    assert window == expected
+    assert starts == pytest.approx([0, expected])
+
+
+def test_remaining_minus_requests_in_flight_may_start_for_a_window() -> None:
+    async def main() -> list[float]:
+        loc = limiter(100).location("loc")
+        earlier, answered, later = [await loc.acquire() for _ in range(3)]
+        await asyncio.sleep(1)
+        # the server may not have counted either request in flight yet: 3 - 2 = 1 more
+        answered.release(201, {"X-RateLimit-Remaining": "3"})
+        starts = await start_times(loc, 3)
+        earlier.release(201, {})
+        later.release(201, {})
+        return starts
+
+    assert run(main) == pytest.approx([1, 11, 11])  # the last two wait a window from the answer
+
+
+@pytest.mark.parametrize(
+    ("newer", "older", "expected"),
+    [("5", "50", [0, 0, 0, 0, 10]), ("50", "2", [0, 0, 10]), ("9", None, [0] * 8 + [10])],
+)
+def test_an_earlier_request_answering_late_can_only_tighten_remaining(
+    newer: str, older: str | None, expected: list[float]
+) -> None:
+    async def main() -> list[float]:
+        loc = limiter(100).location("loc")
+        first, second = await loc.acquire(), await loc.acquire()
+        second.release(201, {"X-RateLimit-Remaining": newer})  # 1 still in flight
+        first.release(201, {"X-RateLimit-Remaining": older} if older else {})
+        return await start_times(loc, len(expected))
+
+    assert run(main) == pytest.approx(expected)
+
+
+@dataclass
+class FakeApi:
+    """A location's server side: admits at most `true_max` arrivals per sliding window and
+    advertises `advertised_max` in its headers; others' requests use the same budget."""
+
+    true_max: int
+    advertised_max: int
+    window: float = 10.0
+    arrivals: list[float] = field(default_factory=list)
+    rejected: int = 0
+
+    def arrive(self) -> tuple[int, dict[str, str]]:
+        t = now()
+        used = sum(1 for a in self.arrivals if a > t - self.window)
+        if used < self.true_max:
+            self.arrivals.append(t)
+            used += 1
+            status = 201
+        else:
+            self.rejected += 1
+            status = 429
+        remaining = max(0, self.advertised_max - used)
+        return status, {
+            "X-RateLimit-Max": str(self.advertised_max),
+            "X-RateLimit-Remaining": str(remaining),
+        }
+
+
+async def send_all(loc: LocationLimiter, api: FakeApi, jobs: int, workers: int) -> list[float]:
+    """Workers send `jobs` requests (a 429 is sent again) with 0.1 s each way; the times of
+    the 429s."""
+    todo = list(range(jobs))
+    limited: list[float] = []
+
+    async def worker() -> None:
+        while todo:
+            job = todo.pop()
+            async with await loc.acquire() as permit:
+                await asyncio.sleep(0.1)
+                status, headers = api.arrive()
+                await asyncio.sleep(0.1)
+                permit.release(status, headers)
+            if status == 429:
+                limited.append(now())
+                todo.append(job)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return limited
+
+
+def test_slows_down_as_others_eat_the_budget_instead_of_meeting_429s() -> None:
+    async def main() -> tuple[list[float], float]:
+        api = FakeApi(true_max=100, advertised_max=100)
+        loc = limiter(100).location("loc")
+
+        async def other_integration() -> None:  # 7 requests a second, for 60 s
+            for _ in range(420):
+                api.arrive()
+                await asyncio.sleep(1 / 7)
+
+        other = asyncio.ensure_future(other_integration())
+        await asyncio.sleep(15)  # the other integration is already busy when we start
+        limited = await send_all(loc, api, jobs=150, workers=20)
+        finished = now()
+        other.cancel()
+        return limited, finished
+
+    limited, finished = run(main)
+    assert limited == []
+    assert finished < 15 + 60  # ~30 spare a window: 150 take some 5 windows
+
+
+def test_garbage_headers_are_ignored() -> None:
+    garbage = ["", "abc", "-5", "1e3", "2.5", "NaN", "١٢", "9" * 40, "5, 6", "+3"]
+
+    async def main() -> LimiterStats:
+        loc = limiter(100).location("loc")
+        for value in garbage:
+            headers = {
+                name: value
+                for name in (
+                    "X-RateLimit-Max",
+                    "X-RateLimit-Remaining",
+                    "X-RateLimit-Interval-Milliseconds",
+                    "X-RateLimit-Limit-Daily",
+                    "X-RateLimit-Daily-Remaining",
+                    "Retry-After",
+                    "Date",
+                )
+            }
+            await answer(loc, 201, headers)
+        await answer(loc, 201, None)
+        return loc.stats
+
+    assert run(main) == LimiterStats(
+        requests=11,
+        in_flight=0,
+        effective_max=100,
+        window_seconds=10.0,
+        remaining=None,
+        daily_remaining=200_000 - 11,
+    )
+
+
+# --- 3. a 429 pauses the whole location ---------------------------------------------------
+
+DATE = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("headers", "pause"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"retry-after": " 2.5 "}, 2.5),
+        ({"Retry-After": "0"}, 0.0),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT", "Date": DATE}, 30.0),
+        ({}, 10.0),  # no Retry-After: one window
+        ({"Retry-After": "soon"}, 10.0),
+        ({"Retry-After": "-3"}, 10.0),
+        ({"Retry-After": "nan"}, 10.0),
+        ({"Retry-After": "999999"}, 10.0),  # longer than a day
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT"}, 10.0),  # a date but no Date
+        ({"Retry-After": "Wed, 21 Oct 2026 07:27:00 GMT", "Date": DATE}, 10.0),  # in the past
+    ],
+)
+def test_429_pauses_every_acquire_of_the_location(headers: dict[str, str], pause: float) -> None:
+    async def main() -> tuple[list[float], LimiterStats]:
+        loc = limiter(100).location("loc")
+        await start_times(loc, 50)  # slots held until 10
+        await asyncio.sleep(9)
+        limited, *in_flight = [await loc.acquire() for _ in range(3)]
+        await asyncio.sleep(0.5)
+        limited.release(429, headers)  # 53 slots held: the max falls to 42
+        starts = await start_times(loc, 3)
+        for permit in in_flight:  # in flight during the pause: unaffected
+            permit.release(201, {})
+        return starts, loc.stats
+
+    starts, stats = run(main)
+    resume = max(9.5 + pause, 10)  # and not before 11 of the 53 slots are free
+    assert starts == pytest.approx([resume] * 3)
+    assert stats.rate_limited == 1
+    assert stats.paused_seconds == pytest.approx(resume - 9.5)
+
+
+def test_429_cuts_the_max_then_it_grows_one_per_window() -> None:
+    async def main() -> list[int]:
+        loc = limiter(10).location("loc")
+        permits = [await loc.acquire() for _ in range(10)]
+        permits[0].release(429, {"Retry-After": "0"})  # 10 slots held: max 8
+        for permit in permits[1:]:
+            permit.release(429, {"Retry-After": "0"})  # the same burst: no further cut
+        seen = [loc.stats.effective_max]
+        for _ in range(3):
+            await asyncio.sleep(10)
+            await answer(loc, 201, {})
+            seen.append(loc.stats.effective_max)
+        return seen
+
+    assert run(main) == [8, 9, 10, 10]
+
+
+def test_server_stricter_than_its_headers_stops_429s_quickly() -> None:
+    async def main() -> tuple[list[float], float]:
+        api = FakeApi(true_max=40, advertised_max=100)
+        loc = limiter(100).location("loc")
+        limited = await send_all(loc, api, jobs=1000, workers=30)
+        return limited, now()
+
+    limited, finished = run(main)
+    assert len(limited) < 50  # most in the first two windows, before the max has come down
+    assert len([t for t in limited if t > 30]) <= finished / 60  # then a rare probe
+    assert finished < 1000 / 40 * 10 * 1.2  # at more than 80% of the true rate
+
+
+# --- 4. the daily budget ------------------------------------------------------------------
+
+
+def test_daily_budget_from_the_headers_stops_the_location_at_the_reserve() -> None:
+    async def main() -> tuple[int, str, LimiterStats, LimiterStats]:
+        limits = limiter(100, daily_reserve=2)
+        loc = limits.location("loc")
+        in_flight = await loc.acquire()
+        await answer(loc, 201, {"X-RateLimit-Daily-Remaining": "6"})  # 6 - 1 in flight
+        started = 0
+        with pytest.raises(BudgetExhaustedError) as caught:
+            while True:
+                await answer(loc, 201, {})
+                started += 1
+        in_flight.release(201, {})  # in flight when the budget ran out: unaffected
+        await answer(limits.location("other"), 201, {})  # other locations go on
+        assert caught.value.location_id == "loc"
+        return started, str(caught.value), loc.stats, limits.stats["other"]
+
+    started, message, stats, other = run(main)
+    assert started == 3
+    assert message == (
+        "location loc: the daily request budget is spent (199998 of 200000 requests used, "
+        "5 of them by this run; 2 left, 2 kept in reserve). "
+        "The daily budget resets each day: run again later to send the rest."
+    )
+    assert (stats.requests, stats.daily_remaining, other.requests) == (5, 2, 1)
+
+
+def test_daily_budget_counts_our_own_requests_when_no_header_comes() -> None:
+    async def main() -> str:
+        loc = limiter(100, daily_limit=5).location("loc")
+        await start_times(loc, 5)
+        with pytest.raises(BudgetExhaustedError, match="5 of 5 requests used, 5 of them"):
+            await loc.acquire()
+        return "raised"
+
+    assert run(main) == "raised"
+
+
+def test_429_saying_the_day_is_spent_raises_at_once_instead_of_pausing() -> None:
+    async def main() -> float:
+        loc = limiter(100).location("loc")
+        waiter_permit = await loc.acquire()
+        await answer(loc, 429, {"Retry-After": "60", "X-RateLimit-Daily-Remaining": "0"})
+        with pytest.raises(BudgetExhaustedError):
+            await loc.acquire()
+        waiter_permit.release(201, {})
+        return now()
+
+    assert run(main) == 0
+
+
+def test_a_waiter_raises_when_the_budget_runs_out_while_it_waits() -> None:
+    async def main() -> float:
+        loc = limiter(1).location("loc")
+        permit = await loc.acquire()
+        waiter = asyncio.ensure_future(loc.acquire())
+        await asyncio.sleep(1)
+        permit.release(201, {"X-RateLimit-Daily-Remaining": "0"})
+        with pytest.raises(BudgetExhaustedError):
+            await waiter
+        return now()
+
+    assert run(main) == 1
+
+
+# --- 5. per location ----------------------------------------------------------------------
+
+
+def test_locations_have_their_own_windows_pauses_and_stats() -> None:
+    async def main() -> tuple[list[float], list[float], Mapping[str, LimiterStats]]:
+        limits = limiter(2)
+        await answer(limits.location("a"), 429, {"Retry-After": "30"})
+        a = asyncio.ensure_future(start_times(limits.location("a"), 1))
+        b = await start_times(limits.location("b"), 3)
+        return await a, b, limits.stats
+
+    a, b, stats = run(main)
+    assert (a, b) == ([30], [0, 0, 10])
+    assert sorted(stats) == ["a", "b"]
+    assert (stats["a"].requests, stats["a"].rate_limited) == (2, 1)
+    assert (stats["b"].requests, stats["b"].rate_limited) == (3, 0)
+
+
+# --- 6. fairness, no busy loop, cancellation ----------------------------------------------
+
+
+def test_waiters_start_in_order_and_only_sleep_until_something_frees() -> None:
+    sleeps: list[float] = []
+
+    async def main() -> list[int]:
+        loc = limiter(2, sleeps=sleeps).location("loc")
+        order: list[int] = []
+
+        async def one(n: int) -> None:
+            await asyncio.sleep(n * 0.001)  # ask in the order 0, 1, 2...
+            async with await loc.acquire():
+                order.append(n)
+
+        await asyncio.gather(*(one(n) for n in reversed(range(9))))
+        return order
+
+    assert run(main) == list(range(9))
+    # one sleep per waiter that had to wait, each until the slot it needs is free
+    assert sleeps == pytest.approx([9.998, 0.001, 9.999, 0.001, 9.999, 0.001, 9.999])
+
+
+def test_cancelled_waiter_takes_no_slot() -> None:
+    async def main() -> tuple[list[float], LimiterStats]:
+        loc = limiter(1).location("loc")
+        permit = await loc.acquire()
+        waiters = [asyncio.ensure_future(loc.acquire()) for _ in range(2)]
+        await asyncio.sleep(1)
+        waiters[0].cancel()  # waiting for the release
+        permit.release(201, {})
+        await asyncio.sleep(1)
+        waiters[1].cancel()  # sleeping until the slot frees
+        await asyncio.gather(*waiters, return_exceptions=True)
+        starts = await start_times(loc, 2)
+        return starts, loc.stats
+
+    starts, stats = run(main)
+    assert starts == pytest.approx([11, 21])
+    assert (stats.requests, stats.in_flight) == (3, 0)
+
+
+def test_permit_is_released_once_and_by_its_context_manager() -> None:
+    async def main() -> LimiterStats:
+        loc = limiter(5).location("loc")
+        with pytest.raises(OSError):
+            async with await loc.acquire():
+                raise OSError("connection reset")  # released as (None, None)
+        permit = await loc.acquire()
+        permit.release(201, {})
+        with pytest.raises(RuntimeError, match="exactly once"):
+            permit.release(201, {})
+        return loc.stats
+
+    assert run(main).in_flight == 0
