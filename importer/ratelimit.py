@@ -131,6 +131,7 @@ class LocationLimiter:
         self._released: deque[float] = deque()  # release times of slots still held, ascending
         self._header_max = limits.max_requests
         self._window = limits.window_seconds
+        self._cap = limits.max_requests  # the configured cap, rescaled to the window in force
         self._aimd_base = limits.max_requests  # max just after the last 429
         self._aimd_since = 0.0  # time of the last 429
         self._paused_until = -math.inf
@@ -185,7 +186,7 @@ class LocationLimiter:
             frees = []
             if to_free <= len(self._released):
                 frees.append(self._released[to_free - 1] + self._window)
-            if self._aimd(now) < min(self._limits.max_requests, self._header_max):
+            if self._aimd(now) < min(self._cap, self._header_max):
                 frees.append(self._aimd_since + (self._aimd_steps(now) + 1) * self._window)
             if frees:
                 deadlines.append(min(frees))
@@ -207,10 +208,10 @@ class LocationLimiter:
         return max(0, math.floor((now + _EPSILON - self._aimd_since) / self._window))
 
     def _aimd(self, now: float) -> int:
-        return min(self._limits.max_requests, self._aimd_base + self._aimd_steps(now))
+        return min(self._cap, self._aimd_base + self._aimd_steps(now))
 
     def _effective_max(self, now: float) -> int:
-        return max(1, min(self._limits.max_requests, self._header_max, self._aimd(now)))
+        return max(1, min(self._cap, self._header_max, self._aimd(now)))
 
     def _daily_left(self) -> int:
         if self._daily is None:
@@ -249,7 +250,7 @@ class LocationLimiter:
             self._header_max = min(self._limits.max_requests, header_max)
         interval = _count(headers.get("x-ratelimit-interval-milliseconds"))
         if interval is not None and 0 < interval <= _MAX_INTERVAL * 1000:
-            self._window = max(self._limits.window_seconds, interval / 1000)
+            self._follow_window(interval / 1000)
         unseen = len(self._in_flight)  # in flight: perhaps not counted by the server yet
         remaining = _count(headers.get("x-ratelimit-remaining"))
         if remaining is not None:
@@ -267,6 +268,22 @@ class LocationLimiter:
         if daily is not None and (seq > self._daily_seq or daily == 0):
             self._daily_seq = max(seq, self._daily_seq)
             self._daily = (daily - unseen, self.stats.requests)
+
+    def _follow_window(self, seconds: float) -> None:
+        """Pace on the server's window; keep the configured cap as a rate over it.
+
+        With a shorter server window, the configured ``max_requests`` per ``window_seconds``
+        becomes ``floor(max_requests * seconds / window_seconds)`` per server window: any
+        configured window is covered by whole server windows, so both limits hold. With a
+        longer one, the configured max applies per server window, which is stricter still.
+        """
+        configured = self._limits
+        self._window = seconds
+        if seconds < configured.window_seconds:
+            share = configured.max_requests * seconds / configured.window_seconds
+            self._cap = max(1, math.floor(share + _EPSILON))
+        else:
+            self._cap = configured.max_requests
 
     def _on_429(self, now: float, headers: Mapping[str, str]) -> None:
         self.stats.rate_limited += 1

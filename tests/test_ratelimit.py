@@ -181,16 +181,26 @@ def test_header_max_lowers_the_cap_and_never_raises_it(header_max: str, expected
     assert run(main) == expected
 
 
-@pytest.mark.parametrize(("interval_ms", "expected"), [("20000", 20.0), ("5000", 10.0)])
-def test_interval_header_can_only_lengthen_the_window(interval_ms: str, expected: float) -> None:
+@pytest.mark.parametrize(
+    ("interval_ms", "window", "expected_starts"),
+    [
+        # a longer server window: the configured max (2) applies per server window
+        ("20000", 20.0, [0, 20]),
+        # a shorter one: the configured rate is rescaled, 2 per 10 s = 1 per 5 s
+        ("5000", 5.0, [5, 10]),
+    ],
+)
+def test_the_server_window_is_followed_and_the_configured_rate_kept(
+    interval_ms: str, window: float, expected_starts: list[float]
+) -> None:
     async def main() -> tuple[float, list[float]]:
         loc = limiter(2).location("loc")
         await answer(loc, 201, {"x-ratelimit-interval-milliseconds": interval_ms})
         return loc.stats.window_seconds, await start_times(loc, 2)
 
-    window, starts = run(main)
-    assert window == expected
-    assert starts == pytest.approx([0, expected])
+    seen_window, starts = run(main)
+    assert seen_window == window
+    assert starts == pytest.approx(expected_starts)
 
 
 def test_remaining_minus_requests_in_flight_may_start_for_a_window() -> None:

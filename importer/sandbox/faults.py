@@ -7,8 +7,10 @@ the sandbox harsher than the real API in precise, reproducible ways. Every field
 
 from __future__ import annotations
 
+import inspect
 import random
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from enum import Enum
 
 
@@ -16,7 +18,7 @@ from enum import Enum
 class Limits:
     """The budget of each location: a sliding burst window and a daily allowance."""
 
-    #: Accepted requests allowed in any sliding window of ``interval`` seconds.
+    #: Accepted requests allowed in any sliding window of interval seconds.
     burst: int = 100
     #: Length of the burst window, in seconds.
     interval: float = 10.0
@@ -80,6 +82,21 @@ class FaultPlan:
             raise ValueError("limit_drops_to must be at least 1")
         if self.advertised_max is not None and self.advertised_max < 1:
             raise ValueError("advertised_max must be at least 1")
+
+
+def field_docs(model: type) -> dict[str, str]:
+    """The one-line ``#:`` comment above each field of ``Limits`` or ``FaultPlan`` (for --help)."""
+    docs: dict[str, str] = {}
+    pending = ""
+    for line in inspect.getsource(model).splitlines():
+        line = line.strip()
+        if line.startswith("#:"):
+            pending = line[2:].strip()
+        elif found := re.match(r"(\w+)\s*:", line):
+            if pending:
+                docs[found.group(1)] = pending
+            pending = ""
+    return {f.name: docs.get(f.name, "") for f in fields(model)}
 
 
 class Fault(Enum):

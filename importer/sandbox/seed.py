@@ -41,6 +41,22 @@ ALL_SCOPES = READ_SCOPES | {
     "businesses.write",
 }
 
+#: Names of the 12 demo students (``samples/`` uses the same ones).
+STUDENT_NAMES = (
+    "Ana Ruiz",
+    "Ben Okafor",
+    "Chloe Martin",
+    "Diego Lopez",
+    "Emma Schmidt",
+    "Farid Haddad",
+    "Grace Kim",
+    "Hugo Silva",
+    "Ines Moreau",
+    "Jonas Berg",
+    "Keira Walsh",
+    "Luis Ortega",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -71,7 +87,7 @@ class AssociationDef:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record of an object kind (``contact``, ``opportunity``, ``business``, ``custom_objects.x``).
+    """One record of an object kind: contact, opportunity, business or custom_objects.<key>.
 
     ``fields`` is the JSON body the look-up endpoint returns, without ``id`` and ``locationId``.
     """
@@ -119,6 +135,11 @@ def teacher_id(n: int) -> str:
     return f"cTeacher{n:012d}"
 
 
+def student_name(n: int) -> str:
+    """Name of demo student ``n`` (1-based)."""
+    return STUDENT_NAMES[n - 1] if n <= len(STUDENT_NAMES) else f"Student {n}"
+
+
 def system_associations() -> tuple[AssociationDef, ...]:
     """The system associations every location has; their ids double as keys."""
     return (
@@ -154,7 +175,12 @@ def demo_seed(*, students: int = 12, teachers: int = 8, relations: bool = True) 
         Record(
             STUDENTS_KEY,
             student_id(n),
-            {"properties": {"name": f"Student {n}", "student_email": f"student{n}@example.edu"}},
+            {
+                "properties": {
+                    "name": student_name(n),
+                    "student_email": student_name(n).lower().replace(" ", ".") + "@example.edu",
+                }
+            },
         )
         for n in range(1, students + 1)
     ]

@@ -1,0 +1,181 @@
+"""Read a CSV or Excel file as a header and a stream of rows: the first stage of a run.
+
+``open_table(path)`` opens the file, finds the header and hands back a :class:`Table` whose
+``rows`` yield one :class:`~importer.models.SourceRow` per data row: text only, stripped, as wide
+as the header, numbered as a spreadsheet program numbers its rows. Nothing is kept per row, so
+memory does not grow with the file::
+
+    with open_table(Path("relations.csv")) as table:
+        print(table.header)
+        for row in table.rows:
+            ...
+
+A file that cannot be used as a whole raises :class:`~importer.errors.InputError`, whose
+message names the file, the line or row, what is wrong and what to do. A problem in one row
+(too few or too many cells) is an :class:`~importer.models.Issue` on that row.
+
+The formats live beside this module: ``reader_csv`` (the standard library's ``csv``) and
+``reader_xlsx`` (openpyxl, imported only when an Excel file is read: it is slow to import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from importer.errors import InputError
+from importer.models import SourceRow
+
+__all__ = ["CSV_SUFFIXES", "XLSX_SUFFIXES", "Table", "open_table"]
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+_NOT_YET = {
+    ".xls": "an old Excel workbook",
+    ".ods": "an OpenDocument spreadsheet",
+    ".numbers": "an Apple Numbers spreadsheet",
+}
+
+#: Stripped from both ends of every cell: what ``str.isspace`` calls whitespace (including the
+#: non-breaking space U+00A0), plus the byte-order mark and the zero-width space that copy and
+#: paste leave behind. A test checks the first part against ``str.isspace``.
+BLANK = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\ufeff\u200b"
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """An open input file: what was found at the top, and the data rows still to come.
+
+    ``header_row`` and every ``SourceRow.number`` are the row numbers a spreadsheet program
+    shows. ``encoding`` and ``delimiter`` are set for CSV only, ``sheet`` for Excel only.
+    ``notices`` are warnings for the user that do not stop the run (say, a cp1252 fallback).
+    ``rows`` can be iterated once, and only inside the ``with open_table(...)`` block.
+    """
+
+    path: Path
+    kind: str
+    header: tuple[str, ...]
+    header_row: int
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    notices: tuple[str, ...]
+    rows: Iterator[SourceRow]
+
+
+@contextmanager
+def open_table(
+    path: Path, *, sheet: str | None = None, encoding: str | None = None
+) -> Iterator[Table]:
+    """Open a .csv/.tsv/.txt or .xlsx/.xlsm file and read its header; close it on exit.
+
+    ``sheet`` picks an Excel sheet by name (default: the first sheet). ``encoding`` overrides
+    the detection of a CSV file's encoding. Either one given for the other kind of file is
+    ignored, with a notice. Raises :class:`InputError` for a file that cannot be used.
+    """
+    path = Path(path)
+    suffix = _check_file(path)
+    ignored: list[str] = []
+    opener: AbstractContextManager[Table]
+    if suffix in XLSX_SUFFIXES:
+        from importer.reader_xlsx import open_xlsx
+
+        if encoding is not None:
+            ignored.append(f"{path.name} is an Excel file: the encoding {encoding!r} is ignored.")
+        opener = open_xlsx(path, sheet=sheet)
+    else:
+        from importer.reader_csv import open_csv
+
+        if sheet is not None:
+            ignored.append(
+                f"{path.name} is a text file, which has no sheets: the sheet {sheet!r} is ignored."
+            )
+        opener = open_csv(path, encoding=encoding)
+    with opener as table:
+        yield replace(table, notices=(*ignored, *table.notices)) if ignored else table
+
+
+def _check_file(path: Path) -> str:
+    """Return the file's lower-case suffix once it is known to be a readable kind of file."""
+    if not path.exists():
+        raise InputError(f"{path}: there is no such file. Check the file name and the folder.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file. Give the path of a CSV or Excel file.")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES:
+        return suffix
+    supported = ", ".join((*CSV_SUFFIXES, *XLSX_SUFFIXES))
+    if suffix in _NOT_YET:
+        raise InputError(
+            f"{path.name} is {_NOT_YET[suffix]} ({suffix}), which is not supported yet. "
+            "Open it in your spreadsheet program and save it as .xlsx or as CSV UTF-8 (.csv)."
+        )
+    what = f"files ending in {suffix}" if suffix else "files without an extension"
+    raise InputError(
+        f"{path.name}: relimport cannot read {what}. It reads {supported}: "
+        "save the data as .xlsx or as CSV UTF-8 (.csv)."
+    )
+
+
+def make_header(
+    path: Path, cells: Sequence[str], row: int, label: Callable[[int], str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the header's names and notices from its stripped cells (not all empty).
+
+    Trailing empty cells are dropped. An empty cell between titles is named ``column N`` (its
+    1-based position) with a notice: such a column usually holds nothing the import needs, and
+    the run should not stop for it; if the mapping does need it, the missing name is reported
+    there. Two columns with the same title stop the run: either could be the one meant.
+    ``label(n)`` names column ``n`` for a person ("column 3", or "column C" for Excel).
+    """
+    width = len(cells)
+    while not cells[width - 1]:
+        width -= 1
+    names: list[str] = []
+    untitled: list[int] = []
+    seen: dict[str, int] = {}
+    for position, cell in enumerate(cells[:width], 1):
+        name = cell
+        if not name:
+            name = f"column {position}"
+            untitled.append(position)
+        if name in seen:
+            raise InputError(
+                f"{path.name}, row {row}: two columns of the header are called {name!r} "
+                f"({label(seen[name])} and {label(position)}). Rename one of them so that "
+                "each column has its own title."
+            )
+        seen[name] = position
+        names.append(name)
+    return tuple(names), _untitled_notices(path, row, untitled, label)
+
+
+def _untitled_notices(
+    path: Path, row: int, untitled: list[int], label: Callable[[int], str]
+) -> tuple[str, ...]:
+    """One notice for the columns without a title (a stray cell far right can make many)."""
+    if not untitled:
+        return ()
+    if len(untitled) == 1:
+        position = untitled[0]
+        return (
+            f"{path.name}: {label(position)} has no title in the header (row {row}); "
+            f"it is called 'column {position}'.",
+        )
+    shown = ", ".join(label(position) for position in untitled[:5])
+    more = f" and {len(untitled) - 5} more" if len(untitled) > 5 else ""
+    return (
+        f"{path.name}: {len(untitled)} columns have no title in the header (row {row}): "
+        f"{shown}{more}; each is called 'column N' after its position (1 is the first).",
+    )
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """Quote a cell's text for a message, shortened to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

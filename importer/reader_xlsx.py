@@ -1,0 +1,247 @@
+"""Read one sheet of an Excel workbook (.xlsx, .xlsm) as a :class:`Table`, through openpyxl.
+
+The workbook is opened with ``read_only=True, data_only=True``: rows stream from the zip and a
+formula gives the value Excel saved with it. A formula whose value was never saved (a file
+written by a program that does not calculate, such as openpyxl) reads as an empty cell: in
+this mode openpyxl cannot tell it from one, and a second, non-data-only pass over the sheet to
+find out would double the reading time for a rare case.
+
+Every value becomes text (see :func:`cell_text`). Cells that held numbers go into
+``SourceRow.numeric``: Excel keeps 15 significant digits, so an id typed as a number may be
+damaged, and the validator says so instead of using it. Row numbers are the sheet's own.
+
+The sheet's recorded dimension is not trusted (it may claim a million rows, or too few): rows
+are counted here, and only the header's columns plus ``MARGIN`` more are read, so that a
+stray cell far to the right costs nothing. Values beyond that margin are ignored silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import IO
+from xml.etree.ElementTree import ParseError
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+from importer.errors import InputError
+from importer.models import Issue, SourceRow
+from importer.reader import BLANK, Table, make_header, quote
+
+#: Columns read beyond the header's last one, to notice values without a column title.
+MARGIN = 50
+#: Rows fetched from openpyxl at a time (see _quietly).
+_BATCH = 256
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: What openpyxl and zipfile raise for a file that is damaged or not a workbook.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ParseError,
+    KeyError,  # a part missing from the zip
+    ValueError,  # openpyxl: invalid XML content; only openpyxl calls are guarded
+    TypeError,  # openpyxl's descriptors: an attribute of the wrong type
+    OSError,  # openpyxl: "File contains no valid workbook part"
+    InvalidFileException,
+)
+
+
+@contextmanager
+def open_xlsx(path: Path, *, sheet: str | None = None) -> Iterator[Table]:
+    """Open a workbook, pick the sheet, read its header and stream its rows; close it on exit."""
+    with path.open("rb") as raw:
+        _refuse_non_workbook(path, raw.read(512))
+        raw.seek(0)
+        workbook = _load(path, raw)
+        try:
+            worksheet = _pick_sheet(path, workbook, sheet)
+            worksheet.reset_dimensions()  # count rows and columns ourselves
+            where = f"{path.name}, sheet {worksheet.title!r}"
+            header_row, cells = _find_header(where, worksheet)
+            header, notices = make_header(path, cells, header_row, _label)
+            yield Table(
+                path=path,
+                kind="xlsx",
+                header=header,
+                header_row=header_row,
+                encoding=None,
+                delimiter=None,
+                sheet=worksheet.title,
+                notices=notices,
+                rows=_rows(where, worksheet, header_row, len(header)),
+            )
+        finally:
+            workbook.close()
+
+
+def cell_text(value: object) -> str:
+    """The text of a cell value: what a person reads in the cell, without number formatting.
+
+    Text is stripped; a whole number is written without ``.0`` (``1e16`` gives
+    ``10000000000000000``); other floats as Python's shortest form; booleans as TRUE/FALSE;
+    a date-time at midnight as its date (Excel stores dates as date-times), else ISO format.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip(BLANK)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    if isinstance(value, datetime):
+        if value.time() == time():
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value).strip(BLANK)  # int, and anything openpyxl may add
+
+
+def _rows(
+    where: str, worksheet: ReadOnlyWorksheet, header_row: int, width: int
+) -> Iterator[SourceRow]:
+    # The stubs bind Worksheet.iter_rows to ReadOnlyWorksheet (as openpyxl does), hence "misc".
+    values_by_row = worksheet.iter_rows(  # type: ignore[misc]
+        min_row=header_row + 1, max_col=width + MARGIN, values_only=True
+    )
+    for number, values in enumerate(_quietly(where, values_by_row, header_row + 1), header_row + 1):
+        if values.count(None) == len(values):  # openpyxl fills gaps with rows of None
+            continue
+        cells = [cell_text(value) for value in values[:width]]
+        extras = values[width:]
+        issues = () if extras.count(None) == len(extras) else _long_row(number, width, extras)
+        if not issues and not any(cells):
+            continue
+        cells.extend("" for _ in range(width - len(cells)))
+        numeric = frozenset(
+            index
+            for index, value in enumerate(values[:width])
+            if type(value) in (int, float) and cells[index]
+        )
+        yield SourceRow(number, tuple(cells), issues, numeric)
+
+
+def _long_row(number: int, width: int, extras: tuple[object, ...]) -> tuple[Issue, ...]:
+    """The issue of a row with a value right of the header's last column (none if blank)."""
+    for position, value in enumerate(extras, width + 1):
+        if text := cell_text(value):
+            return (
+                Issue(
+                    "long_row",
+                    f"row {number} has a value in column {get_column_letter(position)} "
+                    f"({quote(text)}), right of the header's last column "
+                    f"({get_column_letter(width)}); it is ignored.",
+                ),
+            )
+    return ()
+
+
+def _find_header(where: str, worksheet: ReadOnlyWorksheet) -> tuple[int, list[str]]:
+    """The first row with a value: its number and its cells as text."""
+    values_by_row = worksheet.iter_rows(values_only=True)  # type: ignore[misc]
+    try:
+        for number, values in enumerate(_quietly(where, values_by_row, 1), 1):
+            cells = [cell_text(value) for value in values]
+            if any(cells):
+                return number, cells
+    finally:
+        values_by_row.close()
+    raise InputError(f"{where}: the sheet is empty. Put a header row and data in it.")
+
+
+def _quietly(
+    where: str, rows: Iterator[tuple[object, ...]], first: int
+) -> Iterator[tuple[object, ...]]:
+    """openpyxl's rows (``first`` is the first one's number), fetched in small batches with its
+    warnings silenced (they are about styles and would only reach the terminal), and damage
+    turned into InputError. Batches keep the cost of silencing off each row."""
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                batch = list(islice(rows, _BATCH))
+        except _DAMAGED as error:
+            raise InputError(
+                f"{where}: the file is damaged: it cannot be read from row {first} on "
+                f"({error}). Open it in Excel and save it again."
+            ) from None
+        yield from batch
+        if len(batch) < _BATCH:
+            return
+        first += _BATCH
+
+
+def _refuse_non_workbook(path: Path, head: bytes) -> None:
+    """Stop at a file that cannot be a workbook, saying what it looks like instead."""
+    if not head:
+        raise InputError(f"{path.name} is empty (0 bytes). Save the workbook again from Excel.")
+    if head.startswith(_OLE2):
+        raise InputError(
+            f"{path.name} is password-protected, or is an old Excel (.xls) file renamed. "
+            "Remove the password (in Excel: File > Info > Protect Workbook > Encrypt with "
+            "Password, and clear it), or save it as .xlsx, then import it again."
+        )
+    if head.startswith(_ZIP):
+        return
+    if b"\0" not in head:
+        raise InputError(
+            f"{path.name} is not an Excel workbook: it looks like text (a CSV file?). "
+            "If it is CSV, rename it to .csv."
+        )
+    raise InputError(
+        f"{path.name} is not an Excel workbook. Open it in your spreadsheet program and "
+        "save it as .xlsx."
+    )
+
+
+def _load(path: Path, raw: IO[bytes]) -> Workbook:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_workbook(raw, read_only=True, data_only=True, keep_links=False)
+    except _DAMAGED as error:
+        raise InputError(
+            f"{path.name} cannot be read as an Excel workbook ({error}). It may be damaged or "
+            "be another kind of zip file: open it in Excel and save it as .xlsx."
+        ) from None
+
+
+def _pick_sheet(path: Path, workbook: Workbook, name: str | None) -> ReadOnlyWorksheet:
+    """The sheet called ``name`` (as in Excel, case does not matter), or the first worksheet."""
+    titles = workbook.sheetnames
+    if name is None:
+        found = [sheet.title for sheet in workbook.worksheets[:1]]
+    else:
+        found = [t for t in titles if t == name] or [
+            t for t in titles if t.casefold() == name.casefold()
+        ]
+    if not found:
+        names = ", ".join(repr(title) for title in titles)
+        what = "no worksheet" if name is None else f"no sheet called {name!r}"
+        raise InputError(f"{path.name} has {what}. Its sheets are: {names}.")
+    sheet = workbook[found[0]]
+    if not isinstance(sheet, ReadOnlyWorksheet):
+        raise InputError(
+            f"{path.name}: the sheet {sheet.title!r} is a chart, not a sheet of cells. "
+            "Choose another sheet."
+        )
+    return sheet
+
+
+def _label(position: int) -> str:
+    return f"column {get_column_letter(position)}"

@@ -1,0 +1,171 @@
+"""The command line as a user and a scheduler see it: exact output and exit codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from importer.cli import main
+from tests.conftest import REPO, SAMPLES, read_results
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run from a copy of the repository's config and samples, results in tmp_path."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    (tmp_path / "samples").mkdir()
+    for sample in SAMPLES.iterdir():
+        (tmp_path / "samples" / sample.name).write_bytes(sample.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEADWAY_TOKEN", raising=False)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    stdout = re.sub(r"Time: [\d.]+ s, [\d.]+ rows/s", "Time: T s, R rows/s", result.stdout)
+    return result.exit_code, stdout, result.stderr
+
+
+def test_run_the_demo(in_repo: Path) -> None:
+    code, out, err = invoke("run", "samples/relations.csv")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Import of samples/relations.csv under student_teacher (Student -> Teacher): 20 rows\n"
+        "  created               18\n"
+        "  already_exists         2\n"
+        "Requests: 21 (0 rate-limited). Time: T s, R rows/s.\n"
+        "Results: results/relations-results.csv\n"
+    )
+    assert len(read_results(in_repo / "results/relations-results.csv")) == 20
+
+
+def test_a_second_run_never_overwrites_the_first_result(in_repo: Path) -> None:
+    invoke("run", "samples/relations.csv")
+    code, out, _ = invoke("run", "samples/relations.csv", "--quiet")
+    assert (code, out) == (0, "")
+    assert (in_repo / "results/relations-results-2.csv").exists()
+
+
+def test_run_the_problem_sample(in_repo: Path) -> None:
+    code, out, err = invoke("run", "samples/relations-with-problems.csv")
+    assert code == 1
+    assert out == (
+        "Import of samples/relations-with-problems.csv under student_teacher "
+        "(Student -> Teacher): 11 rows\n"
+        "  created                2\n"
+        "  already_exists         1\n"
+        "  duplicate_row          1\n"
+        "  invalid                5\n"
+        "  failed                 2\n"
+        "Requests: 6 (0 rate-limited). Time: T s, R rows/s.\n"
+        "Warnings: 1 rows have ids of an unexpected shape.\n"
+        "Results: results/relations-with-problems-results.csv\n"
+        "Some rows need attention: see the status and error columns of the results.\n"
+    )
+    assert err == (
+        "samples/relations-with-problems.csv: row 10: warning: the Student id in column "
+        "'Student ID' (cTeacher000000000006) does not look like a custom_objects.students id "
+        "(usually 24 hexadecimal characters); check the column order.\n"
+    )
+
+
+def test_validate_is_a_dry_run(in_repo: Path) -> None:
+    code, out, _ = invoke("validate", "samples/relations.csv", "--out", "check.csv")
+    assert code == 0
+    assert out == (
+        "Dry run of samples/relations.csv under student_teacher (Student -> Teacher): 20 rows\n"
+        "  valid                 20\n"
+        "Requests: 1 (0 rate-limited). Time: T s, R rows/s.\n"
+        "Results: check.csv\n"
+    )
+    assert {row["status"] for row in read_results(in_repo / "check.csv")} == {"valid"}
+
+
+def test_associations(in_repo: Path) -> None:
+    code, out, _ = invoke("associations")
+    assert code == 0
+    assert out == (
+        "ID                                  KEY                                 "
+        "FIRST (LABEL)                      SECOND (LABEL)     TYPE\n"
+        "67c1f2a3b4c5d6e7f8a90001            student_teacher                     "
+        "custom_objects.students (Student)  contact (Teacher)  USER_DEFINED\n"
+        "OPPORTUNITIES_CONTACTS_ASSOCIATION  OPPORTUNITIES_CONTACTS_ASSOCIATION  "
+        "opportunity (Opportunity)          contact (Contact)  SYSTEM_DEFINED\n"
+        "BUSINESSES_CONTACTS_ASSOCIATION     BUSINESSES_CONTACTS_ASSOCIATION     "
+        "business (Company)                 contact (Contact)  SYSTEM_DEFINED\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "samples/nope.csv"], "samples/nope.csv"),
+        (
+            ["run", "samples/relations.csv", "--concurrency", "0"],
+            "Error: --concurrency: 'concurrency': Input should be greater than or equal to 1 "
+            "(got 0).\n",
+        ),
+        (
+            ["run", "samples/relations.csv", "--association", "nope"],
+            "Error: The association 'nope' does not exist in location ldwDemoLocation00001.",
+        ),
+        (
+            ["run", "samples/relations.csv", "--first-column", "Student"],
+            "Error: samples/relations.csv: there is no column 'Student' for the first ids.",
+        ),
+        (
+            ["run", "samples/relations.csv", "--base-url", "http://crm.example.com"],
+            "plain http:// is only allowed for 127.0.0.1/localhost; use https://",
+        ),
+        (
+            ["run", "samples/relations.csv", "--config", "missing.yaml"],
+            "Error: missing.yaml: the config file does not exist.",
+        ),
+        (
+            ["associations", "--location-id", "ldwOtherLocation0002"],
+            "Error: The token may not access location ldwOtherLocation0002 (403",
+        ),
+    ],
+)
+def test_user_mistakes_get_one_clear_line_and_exit_2(
+    in_repo: Path, args: list[str], message: str
+) -> None:
+    code, out, err = invoke(*args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+    assert not (in_repo / "results").exists()
+
+
+def test_a_real_target_needs_a_token(in_repo: Path) -> None:
+    code, _, err = invoke("run", "samples/relations.csv", "--base-url", "https://127.0.0.1:9")
+    assert code == 2
+    assert err == (
+        "Error: No API token: set the environment variable LEADWAY_TOKEN to the location's "
+        "token (a Private Integration token or an OAuth access token).\n"
+    )
+
+
+def test_every_option_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = {
+        "run": main.commands["run"],
+        "validate": main.commands["validate"],
+        "associations": main.commands["associations"],
+    }
+    group = main.commands["sandbox"]
+    assert isinstance(group, type(main))
+    commands["sandbox serve"] = group.commands["serve"]
+    for name, command in commands.items():
+        assert f"relimport {name}" in readme, name
+        for parameter in command.params:
+            for option in parameter.opts:
+                if option.startswith("--") and option != "--help":
+                    assert option in readme, f"{name} {option}"
