@@ -207,9 +207,10 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
     return "\n".join(lines)
 
 
-def describe_settings() -> list[tuple[str, str, str]]:
-    """(key, default, description) for every setting: the configuration reference."""
-    rows: list[tuple[str, str, str]] = []
+def describe_settings() -> list[tuple[str, str, str, str]]:
+    """(key, default, environment variable, description) for every setting."""
+    variables = {key: var for var, key in ENVIRONMENT.items()}
+    rows: list[tuple[str, str, str, str]] = []
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
@@ -219,7 +220,18 @@ def describe_settings() -> list[tuple[str, str, str]]:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 walk(annotation, f"{prefix}{name}.")
                 continue
-            rows.append((prefix + name, repr(field.default), field.description or ""))
+            default = "(none)" if field.default is None else str(field.default)
+            variable = variables.get(prefix + name, "")
+            rows.append((prefix + name, default, variable, field.description or ""))
 
     walk(Settings, "")
     return rows
+
+
+def reference_table() -> str:
+    """The configuration reference of the README, generated from the settings model."""
+    lines = ["| key | default | environment | meaning |", "|---|---|---|---|"]
+    for key, default, variable, description in describe_settings():
+        shown = f"`{variable}`" if variable else ""
+        lines.append(f"| `{key}` | `{default}` | {shown} | {description} |")
+    return "\n".join(lines)

@@ -56,6 +56,9 @@ _DAMAGED = (
     OSError,  # openpyxl: "File contains no valid workbook part"
     InvalidFileException,
 )
+#: Loading also meets openpyxl's own slips on unusual files: a chart sheet without a chart
+#: raises AttributeError in read-only mode (openpyxl 3.1.5).
+_UNLOADABLE = (*_DAMAGED, AttributeError)
 
 
 @contextmanager
@@ -214,7 +217,7 @@ def _load(path: Path, raw: IO[bytes]) -> Workbook:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return load_workbook(raw, read_only=True, data_only=True, keep_links=False)
-    except _DAMAGED as error:
+    except _UNLOADABLE as error:
         raise InputError(
             f"{path.name} cannot be read as an Excel workbook ({error}). It may be damaged or "
             "be another kind of zip file: open it in Excel and save it as .xlsx."

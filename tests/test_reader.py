@@ -19,6 +19,7 @@ import openpyxl
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from importer.errors import InputError
@@ -44,7 +45,7 @@ def cells_of(rows: list[SourceRow]) -> list[tuple[str, ...]]:
 
 
 def write_xlsx(
-    tmp_path: Path, fill: Callable[[openpyxl.Workbook], None], name: str = "in.xlsx"
+    tmp_path: Path, fill: Callable[[openpyxl.Workbook], object], name: str = "in.xlsx"
 ) -> Path:
     workbook = openpyxl.Workbook()
     fill(workbook)
@@ -587,14 +588,23 @@ def test_xlsx_many_untitled_columns_make_one_notice(tmp_path: Path) -> None:
 
 def test_xlsx_chart_sheet_is_refused(tmp_path: Path) -> None:
     def fill(wb: openpyxl.Workbook) -> None:
-        wb.active.append(["a"])  # type: ignore[union-attr]
-        wb.create_chartsheet("Chart")
+        ws = wb.active
+        assert ws is not None
+        ws.append(["a"])
+        ws.append([1])
+        chart = BarChart()
+        chart.add_data(Reference(ws, min_col=1, min_row=1, max_row=2))
+        wb.create_chartsheet("Chart").add_chart(chart)
 
     with pytest.raises(InputError) as caught:
         read(write_xlsx(tmp_path, fill), sheet="Chart")
     assert str(caught.value) == (
         "in.xlsx: the sheet 'Chart' is a chart, not a sheet of cells. Choose another sheet."
     )
+    assert read(tmp_path / "in.xlsx")[0].sheet == "Sheet"
+    empty_chart = write_xlsx(tmp_path, lambda wb: wb.create_chartsheet("Chart"), "bare.xlsx")
+    with pytest.raises(InputError, match=r"^bare\.xlsx cannot be read as an Excel workbook \("):
+        read(empty_chart)  # openpyxl's read-only mode fails on a chart sheet without a chart
 
 
 def test_xlsx_damaged_after_the_header(tmp_path: Path) -> None:

@@ -1,0 +1,73 @@
+"""The README tells the truth: its console examples are run here and their output compared."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from importer.config import reference_table
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+TIMING = re.compile(r"Time: [\d.]+ s, [\d.]+ rows/s")
+
+
+def console_examples() -> list[tuple[str, str]]:
+    """(command, expected output) for every `$ ` line of the console blocks, in order."""
+    examples = []
+    for block in re.findall(r"```console\n(.*?)```", README, flags=re.S):
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, _, output = chunk.partition("\n")
+            examples.append((command, output))
+    return examples
+
+
+def test_the_configuration_reference_is_generated_from_the_settings() -> None:
+    start, end = "<!-- reference:start -->\n", "\n<!-- reference:end -->"
+    assert README[README.index(start) + len(start) : README.index(end)] == reference_table()
+
+
+def test_make_demo_runs_what_the_readme_shows() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "\t$(BIN)/relimport run samples/relations.csv\n" in makefile
+    assert (REPO / ".ci" / "run").read_text().count("make test") == 1
+
+
+@pytest.mark.slow
+def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path)
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("LEADWAY_TOKEN", None)
+    examples = console_examples()
+    assert [command for command, _ in examples] == [
+        "make demo",
+        "make test",
+        "relimport associations",
+        "relimport validate samples/relations-with-problems.csv",
+        "relimport run samples/relations-with-problems.csv",
+    ]
+    for command, expected in examples:
+        if command == "make test":
+            continue  # this is CI's own command (.ci/run)
+        if command == "make demo":
+            echoed, _, expected = expected.partition("\n")
+            assert echoed == ".venv/bin/relimport run samples/relations.csv"
+            command = "relimport run samples/relations.csv"
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        assert TIMING.sub("T", done.stderr + done.stdout) == TIMING.sub("T", expected), command
