@@ -78,10 +78,15 @@ class Sender:
         self.fatal: AuthError | None = None
         self.stopped_locations: dict[str, str] = {}
 
-    def _stop_reason(self, job: Job) -> str | None:
+    def _not_sent(self, job: Job) -> Outcome | None:
+        """The outcome of a job that must not be sent any more, or None to send it."""
         if self.fatal is not None:
-            return f"not sent: the run stopped because {self.fatal.message}"
-        return self.stopped_locations.get(job.location_id)
+            reason = f"not sent: the run stopped because {self.fatal.message}"
+            return Outcome(Status.NOT_SENT, error_code="auth", error=reason)
+        reason = self.stopped_locations.get(job.location_id)
+        if reason is not None:
+            return Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
+        return None
 
     async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:
         """Send every job and report exactly one outcome for each."""
@@ -94,11 +99,9 @@ class Sender:
         workers = [asyncio.create_task(worker()) for _ in range(self._concurrency)]
         try:
             async for job in jobs:
-                reason = self._stop_reason(job)
-                if reason is not None:
-                    await on_outcome(
-                        job, Outcome(Status.NOT_SENT, error_code="not_sent", error=reason)
-                    )
+                stopped = self._not_sent(job)
+                if stopped is not None:
+                    await on_outcome(job, stopped)
                 else:
                     await queue.put(job)
             for _ in workers:
@@ -109,9 +112,9 @@ class Sender:
                 task.cancel()
 
     async def _settle(self, job: Job) -> Outcome:
-        reason = self._stop_reason(job)
-        if reason is not None:
-            return Outcome(Status.NOT_SENT, error_code="not_sent", error=reason)
+        stopped = self._not_sent(job)
+        if stopped is not None:
+            return stopped
         attempts = 0
         in_doubt = False
 

@@ -256,3 +256,49 @@ def test_the_library_runs_inside_an_existing_event_loop(tmp_path: Path) -> None:
         )
     )
     assert summary.exit_code == 0
+
+
+def test_a_spent_daily_budget_stops_the_location_and_leaves_rows_not_sent(tmp_path: Path) -> None:
+    seed = demo_seed(students=20, teachers=1, relations=False)
+    sandbox = Sandbox(seed, limits=Limits(daily=11))
+    path = write_csv(
+        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 21))]
+    )
+    summary = run_import(
+        path, demo_settings(tmp_path, concurrency=1), transport=sandbox.transport()
+    )
+    assert summary.exit_code == 1
+    results = read_results(summary.result_path)
+    assert [r["status"] for r in results] == ["created"] * 10 + ["not_sent"] * 10
+    assert {r["error_code"] for r in results[10:]} == {"daily_budget"}
+    assert "daily request budget is spent" in results[-1]["error"]
+    assert summary.not_sent_reasons and "resets each day" in summary.not_sent_reasons[0]
+    assert sandbox.stats(DEMO_LOCATION).rate_limited == 0  # stopped on the header, no 429
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "faults",
+    [
+        FaultPlan(advertised_max=60),  # the server allows 20, its headers say 60
+        FaultPlan(limit_drops_to=8, limit_drops_after=30),  # the limit drops mid-run
+        FaultPlan(rate_limit_headers=False),  # no headers at all
+    ],
+    ids=["stricter-than-advertised", "limit-drops", "no-headers"],
+)
+def test_servers_that_misreport_their_limit_lose_no_row(tmp_path: Path, faults: FaultPlan) -> None:
+    seed = demo_seed(students=80, teachers=1, relations=False)
+    sandbox = Sandbox(seed, limits=Limits(burst=20, interval=0.2), faults=faults)
+    path = write_csv(
+        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 81))]
+    )
+    settings = demo_settings(
+        tmp_path,
+        rate_limit={"max_requests": 60, "window_seconds": 0.2},
+        retry={"max_attempts": 20, "backoff_initial": 0.01, "backoff_max": 0.05},
+    )
+    summary = run_import(path, settings, transport=sandbox.transport())
+    assert summary.exit_code == 0
+    assert summary.counts == {Status.CREATED: 80}
+    assert len(sandbox.relations(DEMO_LOCATION)) == 80
+    assert summary.rate_limited == sandbox.stats(DEMO_LOCATION).rate_limited

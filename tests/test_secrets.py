@@ -1,0 +1,93 @@
+"""The token never appears in anything relimport prints or writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from importer.cli import main
+from importer.sandbox import (
+    DEMO_LOCATION,
+    OTHER_LOCATION,
+    FaultPlan,
+    Limits,
+    Sandbox,
+    Token,
+    serve,
+)
+from tests.conftest import SAMPLES
+
+SECRET = "pit-7d1e2f3a-aaaa-4bbb-8ccc-secretsecret"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["run", str(SAMPLES / "relations.csv")], 0),
+        (["run", str(SAMPLES / "relations-with-problems.csv")], 1),
+        (["validate", str(SAMPLES / "relations-with-problems.csv")], 1),
+        (["run", str(SAMPLES / "relations.csv"), "--location-id", OTHER_LOCATION], 2),
+        (["associations"], 0),
+    ],
+)
+def test_no_byte_of_output_or_results_holds_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sandbox = Sandbox(
+        tokens=(Token(SECRET, (DEMO_LOCATION,)),),
+        limits=Limits(burst=50, interval=0.5),
+        faults=FaultPlan(fail_every=3, drop_after_write_every=4),
+    )
+    with serve(sandbox) as server:
+        result = CliRunner().invoke(
+            main,
+            [*args, "--base-url", server.url, "--location-id", DEMO_LOCATION, *args[2:]]
+            if "--location-id" not in args
+            else [*args, "--base-url", server.url],
+            env={
+                "LEADWAY_TOKEN": SECRET,
+                "RELIMPORT_ASSOCIATION": "student_teacher",
+                "RELIMPORT_FIRST_COLUMN": "Student ID",
+                "RELIMPORT_SECOND_COLUMN": "Teacher ID",
+            },
+        )
+    assert result.exit_code == code, result.output
+    produced = result.stdout + result.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            produced += path.read_text(encoding="utf-8-sig")
+    assert SECRET not in produced
+    assert SECRET[4:20] not in produced
+
+
+def test_a_refused_token_is_not_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with serve(Sandbox()) as server:
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(SAMPLES / "relations.csv"),
+                "--base-url",
+                server.url,
+                "--location-id",
+                DEMO_LOCATION,
+                "--association",
+                "student_teacher",
+                "--first-column",
+                "Student ID",
+                "--second-column",
+                "Teacher ID",
+            ],
+            env={"LEADWAY_TOKEN": SECRET},
+        )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: The API refused the token (401 Invalid JWT). Put a valid, unexpired token in "
+        "the environment variable $LEADWAY_TOKEN.\n"
+    )
