@@ -83,9 +83,9 @@ class Sender:
         if self.fatal is not None:
             reason = f"not sent: the run stopped because {self.fatal.message}"
             return Outcome(Status.NOT_SENT, error_code="auth", error=reason)
-        reason = self.stopped_locations.get(job.location_id)
-        if reason is not None:
-            return Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
+        spent = self.stopped_locations.get(job.location_id)
+        if spent is not None:
+            return Outcome(Status.NOT_SENT, error_code="daily_budget", error=spent)
         return None
 
     async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:

@@ -38,6 +38,10 @@ def test_no_byte_of_output_or_results_holds_the_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(
+        "rate_limit: {max_requests: 50, window_seconds: 0.5}\n"
+        "retry: {backoff_initial: 0.01, backoff_max: 0.05}\n"
+    )
     sandbox = Sandbox(
         tokens=(Token(SECRET, (DEMO_LOCATION,)),),
         limits=Limits(burst=50, interval=0.5),
@@ -46,9 +50,8 @@ def test_no_byte_of_output_or_results_holds_the_token(
     with serve(sandbox) as server:
         result = CliRunner().invoke(
             main,
-            [*args, "--base-url", server.url, "--location-id", DEMO_LOCATION, *args[2:]]
-            if "--location-id" not in args
-            else [*args, "--base-url", server.url],
+            [*args, "--base-url", server.url]
+            + ([] if "--location-id" in args else ["--location-id", DEMO_LOCATION]),
             env={
                 "LEADWAY_TOKEN": SECRET,
                 "RELIMPORT_ASSOCIATION": "student_teacher",
