@@ -12,11 +12,43 @@ import openpyxl
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 HEADER = ["Student ID", "Teacher ID", "Student name", "Note"]
-NAMES = ["Ana Ruiz", "Ben Okafor", "Chloe Martin", "Diego Lopez", "Emma Schmidt", "Farid Haddad",
-         "Grace Kim", "Hugo Silva", "Ines Moreau", "Jonas Berg", "Keira Walsh", "Luis Ortega"]
+NAMES = [
+    "Ana Ruiz",
+    "Ben Okafor",
+    "Chloe Martin",
+    "Diego Lopez",
+    "Emma Schmidt",
+    "Farid Haddad",
+    "Grace Kim",
+    "Hugo Silva",
+    "Ines Moreau",
+    "Jonas Berg",
+    "Keira Walsh",
+    "Luis Ortega",
+]
 SEEDED = {(1, 1), (2, 1)}
-PAIRS = [(1, 1), (2, 1), (1, 2), (2, 3), (3, 1), (3, 4), (4, 2), (4, 5), (5, 3), (5, 6),
-         (6, 7), (6, 8), (7, 1), (7, 2), (8, 3), (8, 4), (9, 5), (10, 6), (11, 7), (12, 8)]
+PAIRS = [
+    (1, 1),
+    (2, 1),
+    (1, 2),
+    (2, 3),
+    (3, 1),
+    (3, 4),
+    (4, 2),
+    (4, 5),
+    (5, 3),
+    (5, 6),
+    (6, 7),
+    (6, 8),
+    (7, 1),
+    (7, 2),
+    (8, 3),
+    (8, 4),
+    (9, 5),
+    (10, 6),
+    (11, 7),
+    (12, 8),
+]
 
 
 def student(n: int) -> str:
@@ -29,8 +61,12 @@ def teacher(n: int) -> str:
 
 def clean_rows() -> list[list[str]]:
     return [HEADER] + [
-        [student(s), teacher(t), NAMES[s - 1],
-         "already linked in the sandbox" if (s, t) in SEEDED else ""]
+        [
+            student(s),
+            teacher(t),
+            NAMES[s - 1],
+            "already linked in the sandbox" if (s, t) in SEEDED else "",
+        ]
         for s, t in PAIRS
     ]
 
