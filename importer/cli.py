@@ -2,13 +2,15 @@
 
 Exit codes: 0 every row created or already there; 1 finished, but some rows are invalid,
 failed or not sent; 2 nothing was sent (usage, config, input or auth problem found first);
-3 the run stopped part-way on a fatal error.
+3 the run stopped part-way on a fatal error; 4 interrupted (Ctrl-C, SIGTERM), resumable;
+5 a location's daily budget is spent, resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +22,10 @@ from tqdm import tqdm
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
 from importer.models import Status
-from importer.pipeline import RunSummary, connect, limiter_for, run_import
+from importer.pipeline import RunSummary, run_import
+from importer.target import connect, limiter_for
 
-EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 
 
 def _common(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,25 +87,90 @@ def main() -> None:
     """Create relations in bulk in Leadway CRM from CSV and Excel files."""
 
 
+def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> frozenset[Status] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    known = {status.value for status in Status}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown status {', '.join(map(repr, unknown)) or 'list'}; use a comma-separated "
+            f"list of {', '.join(sorted(known))}"
+        )
+    return frozenset(Status(name) for name in names)
+
+
+def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "--only",
+        callback=_statuses,
+        metavar="STATUS[,STATUS...]",
+        help="INPUT is a result file: process only its rows with these statuses "
+        "(e.g. failed,not_sent), keeping their row numbers.",
+    )(function)
+    return click.option(
+        "--restart",
+        is_flag=True,
+        help="Start over although a journal of an earlier run is there (it is kept aside).",
+    )(function)
+
+
 @main.command()
 @_input_options
+@_rerun_options
 @click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
 def run(
-    input_path: Path, config_path: Path | None, quiet: bool, dry_run: bool, **flags: Any
+    input_path: Path,
+    config_path: Path | None,
+    quiet: bool,
+    dry_run: bool,
+    restart: bool,
+    only: frozenset[Status] | None,
+    **flags: Any,
 ) -> None:
-    """Import the relations listed in INPUT (CSV, TSV or XLSX)."""
-    _import(input_path, config_path, quiet=quiet, dry_run=dry_run, flags=flags)
+    """Import the relations listed in INPUT (CSV, TSV or XLSX).
+
+    Re-running the same command resumes an interrupted run: rows already settled are not
+    sent again.
+    """
+    _import(
+        input_path,
+        config_path,
+        quiet=quiet,
+        dry_run=dry_run,
+        restart=restart,
+        only=only,
+        flags=flags,
+    )
 
 
 @main.command()
 @_input_options
-def validate(input_path: Path, config_path: Path | None, quiet: bool, **flags: Any) -> None:
+@_rerun_options
+def validate(
+    input_path: Path,
+    config_path: Path | None,
+    quiet: bool,
+    restart: bool,
+    only: frozenset[Status] | None,
+    **flags: Any,
+) -> None:
     """Read and validate INPUT without creating anything (same as run --dry-run)."""
-    _import(input_path, config_path, quiet=quiet, dry_run=True, flags=flags)
+    _import(
+        input_path, config_path, quiet=quiet, dry_run=True, restart=restart, only=only, flags=flags
+    )
 
 
 def _import(
-    input_path: Path, config_path: Path | None, *, quiet: bool, dry_run: bool, flags: dict[str, Any]
+    input_path: Path,
+    config_path: Path | None,
+    *,
+    quiet: bool,
+    dry_run: bool,
+    restart: bool,
+    only: frozenset[Status] | None,
+    flags: dict[str, Any],
 ) -> None:
     show_progress = not quiet and sys.stderr.isatty()
     bar: tqdm[Any] | None = None
@@ -126,6 +194,9 @@ def _import(
             input_path,
             settings,
             dry_run=dry_run,
+            restart=restart,
+            only=only,
+            interruptible=True,
             on_total=on_total,
             on_row=on_row,
             on_notice=on_notice,
@@ -135,9 +206,18 @@ def _import(
             bar.close()
         _fail(error)
         return
+    except KeyboardInterrupt:  # before the run could take over the signals: nothing was sent
+        click.echo("Interrupted before anything was sent.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if bar is not None:
         bar.close()
-    if not quiet:
+    if not summary.rendered:
+        click.echo(
+            "Stopped at once: the result file was not written, the journal beside it keeps "
+            f"every outcome. To resume, run the same command again:\n  {resume_command()}",
+            err=True,
+        )
+    elif not quiet:
         click.echo(format_summary(summary))
     sys.exit(summary.exit_code)
 
@@ -175,9 +255,28 @@ def format_summary(summary: RunSummary) -> str:
     if summary.stopped:
         lines.append(f"The run stopped part-way: {summary.stopped}")
     lines.append(f"Results: {summary.result_path}")
-    if summary.exit_code == EXIT_PARTIAL:
+    code = summary.exit_code
+    if code == EXIT_PARTIAL:
         lines.append("Some rows need attention: see the status and error columns of the results.")
+    if summary.resumed:
+        lines.insert(1, f"Resumed: {summary.resumed} rows were already settled (no request).")
+    if code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET):
+        left = summary.counts.get(Status.NOT_SENT, 0)
+        when = {
+            EXIT_STOPPED: "once the problem above is fixed",
+            EXIT_INTERRUPTED: "whenever you like",
+            EXIT_BUDGET: "after the location's daily budget resets (the API does not say when; "
+            "within 24 hours)",
+        }[code]
+        lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
+        lines.append(f"  {resume_command()}")
     return "\n".join(lines)
+
+
+def resume_command() -> str:
+    """The command line that resumes this run: the same one, without --restart."""
+    arguments = [a for a in sys.argv[1:] if a != "--restart"]
+    return shlex.join(["relimport", *arguments])
 
 
 @main.command()

@@ -20,6 +20,9 @@ class Status(StrEnum):
     FAILED = "failed"
     NOT_SENT = "not_sent"
     VALID = "valid"  # dry run only: the row a real run would send
+    DELETED = "deleted"  # undo: the relation this row created was deleted
+    GONE = "gone"  # undo: the relation was already gone
+    SKIPPED = "skipped"  # undo: the row created nothing, so nothing is deleted
 
 
 #: Statuses that mean "the relation is on the server": a run where every row has one exits 0.

@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from importer.errors import InputError
 from importer.models import Outcome, SourceRow, Status
 
 RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
@@ -114,3 +116,42 @@ class ResultWriter:
             os.replace(self._temporary, self.path)
         else:
             self._temporary.unlink(missing_ok=True)
+
+
+def redo_rows(
+    header: tuple[str, ...], rows: Iterator[SourceRow], only: frozenset[Status], path: Path
+) -> tuple[tuple[str, ...], Iterator[SourceRow]]:
+    """A result file given back as input: its input columns, and the rows whose status is in
+    ``only``, each with the row number it had in the original input."""
+    width = len(header) - len(RESULT_COLUMNS)
+    if width < 0 or header[width:] != result_header(header[:width])[width:]:
+        raise InputError(
+            f"{path}: --only needs a result file of relimport as input (its last columns are "
+            f"{', '.join(RESULT_COLUMNS)}), and this file does not end with them."
+        )
+    row_at, status_at = width, width + 1
+    wanted = {status.value for status in only}
+
+    def selected() -> Iterator[SourceRow]:
+        for row in rows:
+            if row.cells[status_at] not in wanted:
+                continue
+            number = row.cells[row_at]
+            if not number.isdigit():
+                raise InputError(
+                    f"{path}: row {row.number}, column '{header[row_at]}': expected the "
+                    f"original row number, found {number!r}. Give back the result file as "
+                    "relimport wrote it."
+                )
+            cells = tuple(_restore(cell) for cell in row.cells[:width])
+            numeric = frozenset(i for i in row.numeric if i < width)
+            yield SourceRow(int(number), cells, row.issues, numeric)
+
+    return header[:width], selected()
+
+
+def _restore(cell: str) -> str:
+    """Undo :func:`neutralise`, so a re-run sends the value the user wrote."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell

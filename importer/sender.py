@@ -39,12 +39,19 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One valid row to send. ``seq`` identifies the row to whoever records outcomes."""
+    """One valid row to send. ``seq`` identifies the row to whoever records outcomes.
+
+    ``in_doubt``: an earlier process may have written this pair (it recorded an intent and
+    died): look it up before sending. ``note`` is kept in the outcome's error column.
+    """
 
     seq: int
+    number: int
     location_id: str
     association_id: str
     pair: Pair
+    in_doubt: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,12 @@ class RetryPolicy:
 
 
 OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
+BeforeSend = Callable[[Job], None]
+INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
+
+
+class _Interrupted(Exception):
+    """Raised inside a retry loop once the run is interrupted."""
 
 
 class Sender:
@@ -67,8 +80,10 @@ class Sender:
         retry: RetryPolicy,
         concurrency: int,
         sleep: Sleep = asyncio.sleep,
+        before_send: BeforeSend | None = None,
     ) -> None:
         self._client = client
+        self._before_send = before_send or (lambda job: None)
         self._retry = retry
         self._concurrency = concurrency
         self._sleep = sleep
@@ -77,12 +92,19 @@ class Sender:
         )
         self.fatal: AuthError | None = None
         self.stopped_locations: dict[str, str] = {}
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Stop taking new rows; requests in flight finish (their retries do not start)."""
+        self.interrupted = True
 
     def _not_sent(self, job: Job) -> Outcome | None:
         """The outcome of a job that must not be sent any more, or None to send it."""
         if self.fatal is not None:
             reason = f"not sent: the run stopped because {self.fatal.message}"
             return Outcome(Status.NOT_SENT, error_code="auth", error=reason)
+        if self.interrupted:
+            return Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
         spent = self.stopped_locations.get(job.location_id)
         if spent is not None:
             return Outcome(Status.NOT_SENT, error_code="daily_budget", error=spent)
@@ -116,10 +138,22 @@ class Sender:
         if stopped is not None:
             return stopped
         attempts = 0
-        in_doubt = False
+        in_doubt = job.in_doubt
+        found_by_lookup = False
 
         async def create() -> str:
-            nonlocal attempts, in_doubt
+            nonlocal attempts, in_doubt, found_by_lookup
+            if self.interrupted and attempts:
+                raise _Interrupted
+            if in_doubt:  # the pair may exist already: one look-up instead of a blind re-send
+                attempts += 1
+                found = await self._client.find_relation(
+                    job.location_id, job.association_id, job.pair
+                )
+                if found is not None:
+                    found_by_lookup = True
+                    return found
+            self._before_send(job)
             attempts += 1
             try:
                 return await self._client.create_relation(
@@ -132,11 +166,18 @@ class Sender:
         try:
             relation_id = await self._with_retries(create)
             return Outcome(
-                Status.CREATED, relation_id=relation_id, http_status=201, attempts=attempts
+                Status.CREATED,
+                relation_id=relation_id,
+                http_status=200 if found_by_lookup else 201,
+                attempts=attempts,
+            )
+        except _Interrupted:
+            return Outcome(
+                Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED, attempts=attempts
             )
         except DuplicateRelationError as error:
             if in_doubt:
-                return await self._resolve_in_doubt(job, attempts)
+                return await self._resolve_in_doubt(job, attempts + 1)
             return Outcome(Status.ALREADY_EXISTS, http_status=error.status, attempts=attempts)
         except RejectedError as error:
             return Outcome(
@@ -151,7 +192,7 @@ class Sender:
             return Outcome(
                 Status.FAILED,
                 error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
-                error=f"gave up after {attempts} attempts: {error.message}{doubt}",
+                error=f"gave up after {attempts} requests: {error.message}{doubt}",
                 http_status=error.status,
                 attempts=attempts,
             )

@@ -45,11 +45,38 @@ def test_run_the_demo(in_repo: Path) -> None:
     assert len(read_results(in_repo / "results/relations-results.csv")) == 20
 
 
-def test_a_second_run_never_overwrites_the_first_result(in_repo: Path) -> None:
+def test_the_same_command_again_resumes_and_sends_nothing(in_repo: Path) -> None:
     invoke("run", "samples/relations.csv")
-    code, out, _ = invoke("run", "samples/relations.csv", "--quiet")
-    assert (code, out) == (0, "")
-    assert (in_repo / "results/relations-results-2.csv").exists()
+    first = (in_repo / "results/relations-results.csv").read_bytes()
+    code, out, err = invoke("run", "samples/relations.csv")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Import of samples/relations.csv under student_teacher (Student -> Teacher): 20 rows\n"
+        "Resumed: 20 rows were already settled (no request).\n"
+        "  created               18\n"
+        "  already_exists         2\n"
+        "Requests: 0 (0 rate-limited). Time: T s, R rows/s.\n"
+        "Results: results/relations-results.csv\n"
+    )
+    assert (in_repo / "results/relations-results.csv").read_bytes() == first
+
+
+def test_a_changed_input_is_refused_unless_restart(in_repo: Path) -> None:
+    invoke("run", "samples/relations.csv")
+    sample = in_repo / "samples/relations.csv"
+    sample.write_text(sample.read_text().replace("Ana Ruiz", "Ana Ruiz-Diaz"))
+    code, out, err = invoke("run", "samples/relations.csv")
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        "Error: results/relations-results.csv.journal: this result belongs to "
+        "another run: size was "
+    )
+    assert "Re-run with --restart to start over" in err
+    code, out, err = invoke("run", "samples/relations.csv", "--restart")
+    assert code == 0
+    assert "--restart: the earlier results/relations-results.csv is kept as " in err
+    kept = sorted(p.name for p in (in_repo / "results").iterdir())
+    assert len(kept) == 4 and kept[0] == "relations-results.csv"
 
 
 def test_run_the_problem_sample(in_repo: Path) -> None:

@@ -267,7 +267,7 @@ def test_a_spent_daily_budget_stops_the_location_and_leaves_rows_not_sent(tmp_pa
     summary = run_import(
         path, demo_settings(tmp_path, concurrency=1), transport=sandbox.transport()
     )
-    assert summary.exit_code == 1
+    assert summary.exit_code == 5
     results = read_results(summary.result_path)
     assert [r["status"] for r in results] == ["created"] * 10 + ["not_sent"] * 10
     assert {r["error_code"] for r in results[10:]} == {"daily_budget"}

@@ -1,0 +1,235 @@
+"""The durable state of a run: a SQLite journal (WAL) beside the result file.
+
+It holds the input's identity (so a resume is refused if the file changed) and, per input row
+(by its position ``seq``), the outcome as soon as it is known. Before a create is sent, an
+*intent* is committed: a row with an intent and no final outcome was perhaps written by a
+process that died, and is looked up before it is sent again.
+
+Outcomes of rows that cost a request are committed at once; outcomes found without a request
+(invalid rows, duplicates) are committed in batches, since losing them costs nothing but a
+re-validation. ``kill -9`` at any instant therefore loses no request's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from importer.errors import InputError
+from importer.models import Association, Outcome, Status
+
+FORMAT = "relimport-journal/1"
+_BATCH = 500
+
+#: Statuses that are final: a resume never sends these rows again.
+FINAL = frozenset(
+    {
+        Status.CREATED,
+        Status.ALREADY_EXISTS,
+        Status.DUPLICATE_ROW,
+        Status.INVALID,
+        Status.DELETED,
+        Status.GONE,
+    }
+)
+#: Error codes of ``failed`` rows that are final too: the API refused the row itself.
+FINAL_FAILURES = frozenset({"rejected"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    seq INTEGER PRIMARY KEY,
+    number INTEGER NOT NULL,
+    status TEXT,
+    relation_id TEXT NOT NULL DEFAULT '',
+    error_code TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    http_status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    intent INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What makes a run the same run: the input's content and how it is read and sent."""
+
+    kind: str  # "import" or "undo"
+    path: str
+    size: int
+    sha256: str
+    sheet: str
+    columns: str
+    association: str
+    location_id: str
+    selection: str  # the statuses of --only, when a result file is given back
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_final(outcome: Outcome) -> bool:
+    if outcome.status in FINAL:
+        return True
+    return outcome.status is Status.FAILED and outcome.error_code in FINAL_FAILURES
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the journal knows of one row."""
+
+    seq: int
+    outcome: Outcome | None
+    intent: bool
+
+
+def journal_path(result_path: Path) -> Path:
+    return result_path.with_name(result_path.name + ".journal")
+
+
+class Journal:
+    """One run's journal. Use :meth:`open`; close with :meth:`close` (or as a context manager)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+        self._pending = 0
+
+    @classmethod
+    def open(cls, path: Path, identity: Identity) -> Journal:
+        """Open (resume) or create the journal at ``path`` for this identity.
+
+        Raises InputError when the journal belongs to another input or format.
+        """
+        fresh = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            if fresh:
+                connection.executescript(_SCHEMA)
+            tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as error:
+            raise InputError(
+                f"{path}: this is not a relimport journal ({error}). Move it away, or choose "
+                "another --out."
+            ) from None
+        journal = cls(connection, path)
+        if fresh:
+            journal._write_meta({"format": FORMAT, **asdict(identity)})
+            return journal
+        if not {"meta", "rows"} <= tables:
+            connection.close()
+            raise InputError(f"{path}: this is not a relimport journal. Move it away.")
+        meta = dict(connection.execute("SELECT key, value FROM meta"))
+        if meta.get("format") != FORMAT:
+            connection.close()
+            raise InputError(
+                f"{path}: journal format {meta.get('format')!r} is not {FORMAT!r} (written by "
+                "another version of relimport). Finish it with that version, or start over "
+                "with --restart."
+            )
+        changes = [
+            f"{key} was {meta.get(key)!r}, now {str(value)!r}"
+            for key, value in asdict(identity).items()
+            if meta.get(key) != str(value)
+        ]
+        if changes:
+            connection.close()
+            raise InputError(
+                f"{path}: this result belongs to another run: " + "; ".join(changes) + ". "
+                "Re-run with --restart to start over (the earlier result is kept beside it), "
+                "or choose another --out."
+            )
+        return journal
+
+    def _write_meta(self, values: dict[str, object]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(k, str(v)) for k, v in values.items()],
+            )
+
+    def association(self) -> Association | None:
+        """The association definition fetched by the first run, if any."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'association_json'").fetchone()
+        return Association(**json.loads(row[0])) if row else None
+
+    def keep_association(self, association: Association) -> None:
+        self._write_meta({"association_json": json.dumps(asdict(association))})
+
+    def entries(self) -> Iterator[Entry]:
+        """Every row the journal knows, in input order (a cursor: memory stays flat)."""
+        self.flush()
+        cursor = self._db.execute(
+            "SELECT seq, status, relation_id, error_code, error, http_status, attempts, intent "
+            "FROM rows ORDER BY seq"
+        )
+        for seq, status, relation_id, code, error, http_status, attempts, intent in cursor:
+            outcome = None
+            if status is not None:
+                outcome = Outcome(Status(status), relation_id, code, error, http_status, attempts)
+            yield Entry(seq, outcome, bool(intent))
+
+    def intend(self, seq: int, number: int) -> None:
+        """Durably note that a write for this row is about to be sent."""
+        self.flush()
+        self._db.execute(  # autocommit: durable when this returns
+            "INSERT INTO rows (seq, number, intent) VALUES (?, ?, 1) "
+            "ON CONFLICT(seq) DO UPDATE SET intent = 1",
+            (seq, number),
+        )
+
+    def record(self, seq: int, number: int, outcome: Outcome, *, durable: bool = True) -> None:
+        """Store a row's outcome; ``durable=False`` may batch it (cheap to find again)."""
+        if not durable and not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        self._db.execute(
+            "INSERT INTO rows (seq, number, status, relation_id, error_code, error, "
+            "http_status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(seq) DO UPDATE "
+            "SET status = excluded.status, relation_id = excluded.relation_id, "
+            "error_code = excluded.error_code, error = excluded.error, "
+            "http_status = excluded.http_status, attempts = attempts + excluded.attempts",
+            (
+                seq,
+                number,
+                outcome.status.value,
+                outcome.relation_id,
+                outcome.error_code,
+                outcome.error,
+                outcome.http_status,
+                outcome.attempts,
+            ),
+        )
+        if durable:
+            self.flush()
+        else:
+            self._pending += 1
+            if self._pending >= _BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._pending = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,67 @@
+"""Where requests go: the settings turned into a rate limiter and a client.
+
+``target: sandbox`` (the default) means the in-process emulator, with its demo token when no
+token is set; anything else is a base URL and needs the token from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import httpx
+from pydantic import SecretStr
+
+from importer.client import Client
+from importer.config import Settings
+from importer.errors import ConfigError
+from importer.ratelimit import RateLimiter, RateLimits
+
+SANDBOX_URL = "https://sandbox.invalid"
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimiter:
+    limits = settings.rate_limit
+    return RateLimiter(
+        RateLimits(
+            max_requests=limits.max_requests,
+            window_seconds=limits.window_seconds,
+            daily_limit=limits.daily_limit,
+            daily_reserve=limits.daily_reserve,
+        ),
+        sleep=sleep,
+    )
+
+
+def connect(
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Client:
+    """A client for the configured target (the in-process sandbox when target is 'sandbox')."""
+    token = settings.token
+    base_url = settings.target
+    if settings.is_sandbox:
+        from importer.sandbox import DEMO_TOKEN, Sandbox
+
+        base_url = SANDBOX_URL
+        transport = transport or Sandbox().transport()
+        token = token or SecretStr(DEMO_TOKEN)
+    if token is None:
+        raise ConfigError(
+            f"No API token: set the environment variable {settings.token_env} to the location's "
+            "token (a Private Integration token or an OAuth access token)."
+        )
+    return Client(
+        base_url=base_url,
+        token=token,
+        api_version=settings.api_version,
+        limiter=limiter,
+        token_env=settings.token_env,
+        connect_timeout=settings.timeouts.connect,
+        read_timeout=settings.timeouts.read,
+        max_connections=settings.concurrency,
+        transport=transport,
+    )
