@@ -179,7 +179,9 @@ class Journal:
         for seq, status, relation_id, code, error, http_status, attempts, intent in cursor:
             outcome = None
             if status is not None:
-                outcome = Outcome(Status(status), relation_id, code, error, http_status, attempts)
+                outcome = Outcome(
+                    Status(status), relation_id, code, error, http_status, attempts, bool(intent)
+                )
             yield Entry(seq, outcome, bool(intent))
 
     def intend(self, seq: int, number: int) -> None:
@@ -197,10 +199,12 @@ class Journal:
             self._db.execute("BEGIN")
         self._db.execute(
             "INSERT INTO rows (seq, number, status, relation_id, error_code, error, "
-            "http_status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(seq) DO UPDATE "
+            "http_status, attempts, intent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(seq) DO UPDATE "
             "SET status = excluded.status, relation_id = excluded.relation_id, "
             "error_code = excluded.error_code, error = excluded.error, "
-            "http_status = excluded.http_status, attempts = attempts + excluded.attempts",
+            "http_status = excluded.http_status, attempts = attempts + excluded.attempts, "
+            "intent = excluded.intent",
             (
                 seq,
                 number,
@@ -210,6 +214,7 @@ class Journal:
                 outcome.error,
                 outcome.http_status,
                 outcome.attempts,
+                int(outcome.in_doubt),
             ),
         )
         if durable:

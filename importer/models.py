@@ -86,3 +86,6 @@ class Outcome:
     error: str = ""
     http_status: int | None = None
     attempts: int = 0
+    #: A request for this row may have written although no success came back: before sending
+    #: it again, look the pair up.
+    in_doubt: bool = False

@@ -14,10 +14,12 @@ released at or after ``t``, so its slot was held until after ``t + W > s``: all 
 slots when ``s`` started, so there are at most max of them. Hence no server window, sliding
 or fixed, counts more than max of our requests, and up to max may still start at once.
 
-**The effective max** is the least of: the configured cap, the last ``X-RateLimit-Max``, and
-an AIMD value that a 429 cuts to ``0.8 x`` the slots held at that moment and that then
-grows by one per window without a 429. The window is the configured one, or a longer
-``X-RateLimit-Interval-Milliseconds`` (a longer interval means a lower rate).
+**Two limits at once.** The configured ``max_requests`` per ``window_seconds`` and the
+server's ``X-RateLimit-Max`` per ``X-RateLimit-Interval-Milliseconds`` are both enforced, each
+with its own window over the same slots: a faster configured rate never raises the server's,
+and a different server window never shrinks a configured rate the server allows. The server's
+max is also cut by AIMD: a 429 cuts it to ``0.8 x`` the slots held at that moment, and it
+then grows by one per window without a 429.
 
 **Remaining.** ``X-RateLimit-Remaining: r`` on the answer to request P means the server had
 ``r`` left when it counted P. Any request still in flight may not have been counted yet (and
@@ -42,8 +44,10 @@ release when every slot is held by a request in flight. Cancelling a waiter take
 from __future__ import annotations
 
 import asyncio
+import bisect
 import email.utils
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -131,8 +135,7 @@ class LocationLimiter:
         self._released: deque[float] = deque()  # release times of slots still held, ascending
         self._header_max = limits.max_requests
         self._window = limits.window_seconds
-        self._cap = limits.max_requests  # the configured cap, rescaled to the window in force
-        self._aimd_base = limits.max_requests  # max just after the last 429
+        self._aimd_base = sys.maxsize  # max just after the last 429 (none yet: no cut)
         self._aimd_since = 0.0  # time of the last 429
         self._paused_until = -math.inf
         self._remaining: tuple[int, int, float] | None = None  # allowance, requests then, until
@@ -181,13 +184,16 @@ class LocationLimiter:
             elif self._remaining_left() <= 0:
                 deadlines.append(self._remaining[2])
         wait_release = False
-        to_free = len(self._in_flight) + len(self._released) - self._effective_max(now) + 1
-        if to_free > 0:
+        for cap, window, recovery in self._constraints(now):
+            recent = len(self._released) - bisect.bisect_right(self._released, now - window)
+            to_free = len(self._in_flight) + recent - cap + 1
+            if to_free <= 0:
+                continue
             frees = []
-            if to_free <= len(self._released):
-                frees.append(self._released[to_free - 1] + self._window)
-            if self._aimd(now) < min(self._cap, self._header_max):
-                frees.append(self._aimd_since + (self._aimd_steps(now) + 1) * self._window)
+            if to_free <= recent:  # the to_free-th oldest recent slot frees a window after release
+                frees.append(self._released[len(self._released) - recent + to_free - 1] + window)
+            if recovery is not None:
+                frees.append(recovery)
             if frees:
                 deadlines.append(min(frees))
             else:
@@ -196,8 +202,23 @@ class LocationLimiter:
             return max(deadlines) - now
         return None if wait_release else 0.0
 
+    def _constraints(self, now: float) -> list[tuple[int, float, float | None]]:
+        """(max, window, when the max next grows) for the configured limit and the server's.
+
+        Both hold at once: the configured ``max_requests`` per ``window_seconds``, and the
+        server's ``X-RateLimit-Max`` per ``X-RateLimit-Interval-Milliseconds`` (cut by AIMD
+        after a 429). Each is enforced with slots freed a window after release.
+        """
+        configured = (self._limits.max_requests, self._limits.window_seconds, None)
+        server_max = self._server_max(now)
+        recovery = None
+        if self._aimd(now) < self._header_max:
+            recovery = self._aimd_since + (self._aimd_steps(now) + 1) * self._window
+        return [configured, (server_max, self._window, recovery)]
+
     def _expire(self, now: float) -> None:
-        while self._released and self._released[0] + self._window <= now + _EPSILON:
+        longest = max(self._window, self._limits.window_seconds)
+        while self._released and self._released[0] + longest <= now + _EPSILON:
             self._released.popleft()
 
     def _remaining_left(self) -> int:
@@ -208,10 +229,17 @@ class LocationLimiter:
         return max(0, math.floor((now + _EPSILON - self._aimd_since) / self._window))
 
     def _aimd(self, now: float) -> int:
-        return min(self._cap, self._aimd_base + self._aimd_steps(now))
+        return min(self._header_max, self._aimd_base + self._aimd_steps(now))
+
+    def _server_max(self, now: float) -> int:
+        return max(1, min(self._header_max, self._aimd(now)))
 
     def _effective_max(self, now: float) -> int:
-        return max(1, min(self._cap, self._header_max, self._aimd(now)))
+        """Requests per server window now (the configured limit also holds, per its window)."""
+        server = self._server_max(now)
+        if self._window <= self._limits.window_seconds:
+            return min(server, self._limits.max_requests)
+        return server
 
     def _daily_left(self) -> int:
         if self._daily is None:
@@ -247,10 +275,10 @@ class LocationLimiter:
     def _apply_headers(self, seq: int, now: float, headers: Mapping[str, str]) -> None:
         header_max = _count(headers.get("x-ratelimit-max"))
         if header_max is not None and header_max >= 1:
-            self._header_max = min(self._limits.max_requests, header_max)
+            self._header_max = header_max
         interval = _count(headers.get("x-ratelimit-interval-milliseconds"))
         if interval is not None and 0 < interval <= _MAX_INTERVAL * 1000:
-            self._follow_window(interval / 1000)
+            self._window = interval / 1000
         unseen = len(self._in_flight)  # in flight: perhaps not counted by the server yet
         remaining = _count(headers.get("x-ratelimit-remaining"))
         if remaining is not None:
@@ -268,22 +296,6 @@ class LocationLimiter:
         if daily is not None and (seq > self._daily_seq or daily == 0):
             self._daily_seq = max(seq, self._daily_seq)
             self._daily = (daily - unseen, self.stats.requests)
-
-    def _follow_window(self, seconds: float) -> None:
-        """Pace on the server's window; keep the configured cap as a rate over it.
-
-        With a shorter server window, the configured ``max_requests`` per ``window_seconds``
-        becomes ``floor(max_requests * seconds / window_seconds)`` per server window: any
-        configured window is covered by whole server windows, so both limits hold. With a
-        longer one, the configured max applies per server window, which is stricter still.
-        """
-        configured = self._limits
-        self._window = seconds
-        if seconds < configured.window_seconds:
-            share = configured.max_requests * seconds / configured.window_seconds
-            self._cap = max(1, math.floor(share + _EPSILON))
-        else:
-            self._cap = configured.max_requests
 
     def _on_429(self, now: float, headers: Mapping[str, str]) -> None:
         self.stats.rate_limited += 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -141,76 +141,93 @@ class Sender:
         in_doubt = job.in_doubt
         found_by_lookup = False
 
+        async def counted(call: Awaitable[T]) -> T:
+            """Await one request; count it unless it never left (the day's budget is spent)."""
+            nonlocal attempts, in_doubt
+            try:
+                result = await call
+            except BudgetExhaustedError:
+                raise
+            except RetryableError as error:
+                attempts += 1
+                in_doubt = in_doubt or error.maybe_written
+                raise
+            except Exception:
+                attempts += 1
+                raise
+            attempts += 1
+            return result
+
         async def create() -> str:
-            nonlocal attempts, in_doubt, found_by_lookup
+            nonlocal found_by_lookup
             if self.interrupted and attempts:
                 raise _Interrupted
             if in_doubt:  # the pair may exist already: one look-up instead of a blind re-send
-                attempts += 1
-                found = await self._client.find_relation(
-                    job.location_id, job.association_id, job.pair
+                found = await counted(
+                    self._client.find_relation(job.location_id, job.association_id, job.pair)
                 )
                 if found is not None:
                     found_by_lookup = True
                     return found
             self._before_send(job)
-            attempts += 1
+            return await counted(
+                self._client.create_relation(job.location_id, job.association_id, job.pair)
+            )
+
+        async def decide() -> Outcome:
             try:
-                return await self._client.create_relation(
-                    job.location_id, job.association_id, job.pair
+                relation_id = await self._with_retries(create)
+                return Outcome(
+                    Status.CREATED,
+                    relation_id=relation_id,
+                    http_status=200 if found_by_lookup else 201,
+                    attempts=attempts,
+                )
+            except _Interrupted:
+                return Outcome(
+                    Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED, attempts=attempts
+                )
+            except DuplicateRelationError as error:
+                if in_doubt:
+                    return await self._resolve_in_doubt(job, attempts + 1)
+                return Outcome(Status.ALREADY_EXISTS, http_status=error.status, attempts=attempts)
+            except RejectedError as error:
+                return Outcome(
+                    Status.FAILED,
+                    error_code="rejected",
+                    error=error.message,
+                    http_status=error.status,
+                    attempts=attempts,
                 )
             except RetryableError as error:
-                in_doubt = in_doubt or error.maybe_written
-                raise
+                doubt = " (it may have been created: a re-run will tell)" if in_doubt else ""
+                return Outcome(
+                    Status.FAILED,
+                    error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
+                    error=f"gave up after {attempts} requests: {error.message}{doubt}",
+                    http_status=error.status,
+                    attempts=attempts,
+                )
+            except BudgetExhaustedError as error:
+                self.stopped_locations.setdefault(error.location_id, str(error))
+                return Outcome(
+                    Status.NOT_SENT, error_code="daily_budget", error=str(error), attempts=attempts
+                )
+            except AuthError as error:
+                if self.fatal is None:
+                    self.fatal = error
+                return Outcome(
+                    Status.NOT_SENT,
+                    error_code="auth",
+                    error=error.message,
+                    http_status=error.status,
+                    attempts=attempts,
+                )
 
-        try:
-            relation_id = await self._with_retries(create)
-            return Outcome(
-                Status.CREATED,
-                relation_id=relation_id,
-                http_status=200 if found_by_lookup else 201,
-                attempts=attempts,
-            )
-        except _Interrupted:
-            return Outcome(
-                Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED, attempts=attempts
-            )
-        except DuplicateRelationError as error:
-            if in_doubt:
-                return await self._resolve_in_doubt(job, attempts + 1)
-            return Outcome(Status.ALREADY_EXISTS, http_status=error.status, attempts=attempts)
-        except RejectedError as error:
-            return Outcome(
-                Status.FAILED,
-                error_code="rejected",
-                error=error.message,
-                http_status=error.status,
-                attempts=attempts,
-            )
-        except RetryableError as error:
-            doubt = " (it may have been created: a re-run will tell)" if in_doubt else ""
-            return Outcome(
-                Status.FAILED,
-                error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
-                error=f"gave up after {attempts} requests: {error.message}{doubt}",
-                http_status=error.status,
-                attempts=attempts,
-            )
-        except BudgetExhaustedError as error:
-            self.stopped_locations.setdefault(error.location_id, str(error))
-            return Outcome(
-                Status.NOT_SENT, error_code="daily_budget", error=str(error), attempts=attempts
-            )
-        except AuthError as error:
-            if self.fatal is None:
-                self.fatal = error
-            return Outcome(
-                Status.NOT_SENT,
-                error_code="auth",
-                error=error.message,
-                http_status=error.status,
-                attempts=attempts,
-            )
+        outcome = await decide()
+        if in_doubt and outcome.status in (Status.FAILED, Status.NOT_SENT):
+            outcome = replace(outcome, in_doubt=True)  # a resume looks it up first
+        return outcome
 
     async def _resolve_in_doubt(self, job: Job, attempts: int) -> Outcome:
         """A retry of a create that may have been written says 'duplicate': look it up."""

@@ -184,13 +184,13 @@ def test_header_max_lowers_the_cap_and_never_raises_it(header_max: str, expected
 @pytest.mark.parametrize(
     ("interval_ms", "window", "expected_starts"),
     [
-        # a longer server window: the configured max (2) applies per server window
+        # a longer server window (2 per 20 s, the header max starting at the configured 2)
         ("20000", 20.0, [0, 20]),
-        # a shorter one: the configured rate is rescaled, 2 per 10 s = 1 per 5 s
-        ("5000", 5.0, [5, 10]),
+        # a shorter one: 2 per 5 s on the server, but the configured 2 per 10 s still holds
+        ("5000", 5.0, [0, 10]),
     ],
 )
-def test_the_server_window_is_followed_and_the_configured_rate_kept(
+def test_the_server_window_and_the_configured_window_both_hold(
     interval_ms: str, window: float, expected_starts: list[float]
 ) -> None:
     async def main() -> tuple[float, list[float]]:
@@ -550,3 +550,24 @@ def test_permit_is_released_once_and_by_its_context_manager() -> None:
         return loc.stats
 
     assert run(main).in_flight == 0
+
+
+def test_a_longer_server_window_does_not_shrink_a_faster_configured_rate() -> None:
+    """Configured 20 per 0.5 s, server 100 per 10 s: the server's limit is the one that binds
+    (10/s), not 20 per 10 s."""
+
+    async def main() -> list[float]:
+        loc = limiter(20, window=0.5).location("loc")
+        server = {"x-ratelimit-max": "100", "x-ratelimit-interval-milliseconds": "10000"}
+        await answer(loc, 201, server)
+        starts = []
+        for _ in range(99):
+            permit = await loc.acquire()
+            starts.append(now())
+            permit.release(201, server)
+        return starts
+
+    starts = run(main)
+    assert starts[18] == pytest.approx(0.0)  # 20 in the first half second (1 + 19)
+    assert starts[19] == pytest.approx(0.5)  # then the configured window binds
+    assert starts[-1] < 10.0  # 100 in the server's 10 s window: its limit, reached

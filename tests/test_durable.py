@@ -1,0 +1,204 @@
+"""Durable runs: kill -9 anywhere, Ctrl-C, resume, --only. Real processes, a loopback server."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from importer.models import Status
+from importer.pipeline import run_import
+from importer.sandbox import (
+    DEMO_LOCATION,
+    DEMO_TOKEN,
+    STUDENT_TEACHER_ID,
+    FaultPlan,
+    Limits,
+    Sandbox,
+    demo_seed,
+    serve,
+    student_id,
+    teacher_id,
+)
+from tests.conftest import REPO, SAMPLES, demo_settings, read_results, write_csv
+
+HEADER = ["Student ID", "Teacher ID"]
+CONFIG = """\
+location_id: ldwDemoLocation00001
+association: student_teacher
+first_column: Student ID
+second_column: Teacher ID
+concurrency: 8
+rate_limit: {max_requests: 100, window_seconds: 0.5}
+retry: {max_attempts: 10, backoff_initial: 0.01, backoff_max: 0.1}
+timeouts: {read: 0.3, connect: 2}
+"""
+
+
+def start(args: list[str], cwd: Path, url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "importer", *args, "--base-url", url],
+        cwd=cwd,
+        env={**os.environ, "LEADWAY_TOKEN": DEMO_TOKEN, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def pairs_file(tmp_path: Path, students: int, teachers: int) -> tuple[Path, list[tuple[str, str]]]:
+    pairs = [
+        (student_id(s), teacher_id(t))
+        for s in range(1, students + 1)
+        for t in range(1, teachers + 1)
+    ]
+    rows = [HEADER, *map(list, pairs), list(pairs[5]), ["", teacher_id(1)]]
+    return write_csv(tmp_path / "in.csv", rows), pairs
+
+
+def check_final_state(
+    sandbox: Sandbox, results: list[dict[str, str]], total: int, pairs: list[tuple[str, str]]
+) -> None:
+    """Every row once; every valid pair once on the server; created rows carry their id."""
+    assert [r["row"] for r in results] == [str(n) for n in range(2, total + 2)]
+    relations = sandbox.relations(DEMO_LOCATION)
+    on_server = Counter((r["firstRecordId"], r["secondRecordId"]) for r in relations)
+    assert all(count == 1 for count in on_server.values())
+    assert set(pairs) <= set(on_server)
+    ids = {r["id"] for r in relations}
+    created = [r for r in results if r["status"] == "created"]
+    assert all(r["relation_id"] in ids for r in created)
+    assert len({r["relation_id"] for r in created}) == len(created)
+    seeded = {(student_id(1), teacher_id(1)), (student_id(2), teacher_id(1))}
+    for r in results:
+        if r["status"] == "already_exists":  # never a relation this import created itself
+            assert (r["Student ID"], r["Teacher ID"]) in seeded
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    path, pairs = pairs_file(tmp_path, students=100, teachers=4)
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    sandbox = Sandbox(
+        demo_seed(students=100, teachers=4),
+        limits=Limits(burst=100, interval=0.5),
+        faults=FaultPlan(
+            drop_after_write_every=7,
+            fail_every=11,
+            timeout_every=13,
+            timeout_delay=0.5,
+            latency=0.003,
+        ),
+    )
+    chance = random.Random(20261128)
+    kills = 0
+    with serve(sandbox) as server:
+        for _ in range(12):
+            process = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
+            try:
+                process.wait(timeout=chance.uniform(0.4, 2.5))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+                continue
+            finally:
+                process.communicate()
+            assert process.returncode == 1, process.stderr  # the blank row is invalid
+            break
+        else:
+            pytest.fail("the run never finished")
+        resumed = start(["run", "in.csv"], tmp_path, server.url)
+        out, err = resumed.communicate(timeout=60)
+    assert kills >= 2, "the run finished before it could be killed: make it longer"
+    assert resumed.returncode == 1, err
+    assert "Resumed: 402 rows were already settled (no request)." in out
+    assert "Requests: 0 " in out
+    results = read_results(tmp_path / "results/in-results.csv")
+    check_final_state(sandbox, results, 402, pairs)
+    statuses = Counter(r["status"] for r in results)
+    assert statuses == {"created": 398, "already_exists": 2, "duplicate_row": 1, "invalid": 1}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
+    path, pairs = pairs_file(tmp_path, students=60, teachers=3)
+    (tmp_path / "config.yaml").write_text(CONFIG.replace("max_requests: 100", "max_requests: 20"))
+    sandbox = Sandbox(demo_seed(students=60, teachers=3), faults=FaultPlan(latency=0.01))
+    with serve(sandbox) as server:
+        process = start(["run", "in.csv"], tmp_path, server.url)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 4, err
+        assert "Stopping: no new rows are sent" in err
+        assert "To resume whenever you like, run the same command again:" in out
+        assert f"relimport run in.csv --base-url {server.url}" in out
+        results = read_results(tmp_path / "results/in-results.csv")
+        statuses = Counter(r["status"] for r in results)
+        assert statuses["not_sent"] > 0 and statuses["created"] > 0
+        assert {r["error_code"] for r in results if r["status"] == "not_sent"} == {"interrupted"}
+        sent_before = sandbox.stats(DEMO_LOCATION).by_route["POST /associations/relations"]
+        resumed = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
+        resumed.communicate(timeout=60)
+    assert resumed.returncode == 1
+    results = read_results(tmp_path / "results/in-results.csv")
+    check_final_state(sandbox, results, 182, pairs)
+    creates = sandbox.stats(DEMO_LOCATION).by_route["POST /associations/relations"]
+    found = sum(1 for r in results if r["status"] == "created" and r["http_status"] == "200")
+    assert creates - sent_before == statuses["not_sent"] - found  # one create per unsent row
+
+
+def test_a_resume_after_the_daily_budget_sends_only_the_rest(tmp_path: Path) -> None:
+    now = [0.0]
+    sandbox = Sandbox(
+        demo_seed(students=30, teachers=1, relations=False),
+        limits=Limits(daily=21, day_length=100.0),
+        clock=lambda: now[0],
+    )
+    path = write_csv(
+        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 31))]
+    )
+    settings = demo_settings(tmp_path, concurrency=1)
+    first = run_import(path, settings, transport=sandbox.transport())
+    assert first.exit_code == 5
+    assert first.counts == {"created": 20, "not_sent": 10}
+    now[0] = 150.0  # the next day
+    second = run_import(path, settings, transport=sandbox.transport())
+    assert second.exit_code == 0
+    assert second.resumed == 20
+    assert second.requests == 10  # only the rows left: no look-up, no settled row again
+    assert second.counts == {"created": 30}
+
+
+def test_only_re_runs_the_chosen_rows_of_a_result_file(tmp_path: Path) -> None:
+    first = run_import(
+        SAMPLES / "relations-with-problems.csv",
+        demo_settings(tmp_path),
+        transport=Sandbox().transport(),
+    )
+    again = run_import(
+        first.result_path,
+        demo_settings(tmp_path, out=tmp_path / "again.csv"),
+        only=frozenset({Status.FAILED, Status.INVALID}),
+        transport=Sandbox().transport(),
+    )
+    rows = read_results(again.result_path)
+    assert [(r["row"], r["status"]) for r in rows] == [
+        ("5", "invalid"),
+        ("6", "invalid"),
+        ("7", "invalid"),
+        ("8", "invalid"),
+        ("9", "failed"),
+        ("10", "failed"),
+        ("11", "created"),  # the result file holds every cell: the short row is whole now
+    ]
+    assert list(rows[0])[:4] == ["Student ID", "Teacher ID", "Student name", "Note"]
+    assert "status" in rows[0] and "result_status" not in rows[0]
