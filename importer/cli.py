@@ -22,7 +22,8 @@ from tqdm import tqdm
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
 from importer.models import Status
-from importer.pipeline import RunSummary, run_import
+from importer.pipeline import run_import
+from importer.run import Hooks, RunSummary
 from importer.target import connect, limiter_for
 
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
@@ -197,9 +198,7 @@ def _import(
             restart=restart,
             only=only,
             interruptible=True,
-            on_total=on_total,
-            on_row=on_row,
-            on_notice=on_notice,
+            hooks=Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice),
         )
     except (RelimportError, ApiError) as error:
         if bar is not None:
@@ -224,13 +223,7 @@ def _import(
 
 def format_summary(summary: RunSummary) -> str:
     """The closing report a person reads: counts, requests, speed, where the results are."""
-    a = summary.association
-    title = "Dry run" if summary.dry_run else "Import"
-    lines = [
-        f"{title} of {summary.input_path} under {a.key or a.id} "
-        f"({a.first_object_label or a.first_object_key} -> "
-        f"{a.second_object_label or a.second_object_key}): {summary.rows} rows",
-    ]
+    lines = [f"{summary.title}: {summary.rows} rows"]
     order = [
         Status.VALID,
         Status.CREATED,

@@ -70,8 +70,34 @@ class _Interrupted(Exception):
     """Raised inside a retry loop once the run is interrupted."""
 
 
+class _Tally:
+    """Requests sent for one job, and whether one of them may have written unseen."""
+
+    def __init__(self, *, in_doubt: bool) -> None:
+        self.requests = 0
+        self.in_doubt = in_doubt
+
+    async def count(self, call: Awaitable[T]) -> T:
+        """Await one request; count it unless it never left (the day's budget is spent)."""
+        try:
+            result = await call
+        except BudgetExhaustedError:
+            raise
+        except RetryableError as error:
+            self.requests += 1
+            self.in_doubt = self.in_doubt or error.maybe_written
+            raise
+        except Exception:
+            self.requests += 1
+            raise
+        self.requests += 1
+        return result
+
+
 class Sender:
     """Sends jobs through ``client``; ``fatal`` holds the error that stopped the run, if any."""
+
+    done_word = "created"  # what a request in doubt may have done, for messages
 
     def __init__(
         self,
@@ -134,118 +160,81 @@ class Sender:
                 task.cancel()
 
     async def _settle(self, job: Job) -> Outcome:
+        """Send one job with retries; the outcome says what became of it, whatever happens."""
         stopped = self._not_sent(job)
         if stopped is not None:
             return stopped
-        attempts = 0
-        in_doubt = job.in_doubt
-        found_by_lookup = False
+        tally = _Tally(in_doubt=job.in_doubt)
+        try:
+            outcome = await self._act(job, tally)
+        except _Interrupted:
+            outcome = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        except RejectedError as error:
+            outcome = Outcome(
+                Status.FAILED, error_code="rejected", error=error.message, http_status=error.status
+            )
+        except RetryableError as error:
+            doubt = (
+                f" (it may have been {self.done_word}: a re-run will tell)"
+                if tally.in_doubt
+                else ""
+            )
+            outcome = Outcome(
+                Status.FAILED,
+                error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
+                error=f"gave up after {tally.requests} requests: {error.message}{doubt}",
+                http_status=error.status,
+            )
+        except BudgetExhaustedError as error:
+            self.stopped_locations.setdefault(error.location_id, str(error))
+            outcome = Outcome(Status.NOT_SENT, error_code="daily_budget", error=str(error))
+        except AuthError as error:
+            if self.fatal is None:
+                self.fatal = error
+            outcome = Outcome(
+                Status.NOT_SENT, error_code="auth", error=error.message, http_status=error.status
+            )
+        in_doubt = tally.in_doubt and outcome.status in (Status.FAILED, Status.NOT_SENT)
+        return replace(outcome, attempts=tally.requests, in_doubt=in_doubt)
 
-        async def counted(call: Awaitable[T]) -> T:
-            """Await one request; count it unless it never left (the day's budget is spent)."""
-            nonlocal attempts, in_doubt
-            try:
-                result = await call
-            except BudgetExhaustedError:
-                raise
-            except RetryableError as error:
-                attempts += 1
-                in_doubt = in_doubt or error.maybe_written
-                raise
-            except Exception:
-                attempts += 1
-                raise
-            attempts += 1
-            return result
+    async def _act(self, job: Job, tally: _Tally) -> Outcome:
+        """Create the relation. A create in doubt is looked up before it is sent again."""
+        found_by_lookup = False
 
         async def create() -> str:
             nonlocal found_by_lookup
-            if self.interrupted and attempts:
+            if self.interrupted and tally.requests:
                 raise _Interrupted
-            if in_doubt:  # the pair may exist already: one look-up instead of a blind re-send
-                found = await counted(
-                    self._client.find_relation(job.location_id, job.association_id, job.pair)
-                )
+            if tally.in_doubt:  # the pair may exist already: one look-up, not a blind re-send
+                found = await tally.count(self._find(job))
                 if found is not None:
                     found_by_lookup = True
                     return found
             self._before_send(job)
-            return await counted(
+            return await tally.count(
                 self._client.create_relation(job.location_id, job.association_id, job.pair)
             )
 
-        async def decide() -> Outcome:
-            try:
-                relation_id = await self._with_retries(create)
-                return Outcome(
-                    Status.CREATED,
-                    relation_id=relation_id,
-                    http_status=200 if found_by_lookup else 201,
-                    attempts=attempts,
-                )
-            except _Interrupted:
-                return Outcome(
-                    Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED, attempts=attempts
-                )
-            except DuplicateRelationError as error:
-                if in_doubt:
-                    return await self._resolve_in_doubt(job, attempts + 1)
-                return Outcome(Status.ALREADY_EXISTS, http_status=error.status, attempts=attempts)
-            except RejectedError as error:
-                return Outcome(
-                    Status.FAILED,
-                    error_code="rejected",
-                    error=error.message,
-                    http_status=error.status,
-                    attempts=attempts,
-                )
-            except RetryableError as error:
-                doubt = " (it may have been created: a re-run will tell)" if in_doubt else ""
-                return Outcome(
-                    Status.FAILED,
-                    error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
-                    error=f"gave up after {attempts} requests: {error.message}{doubt}",
-                    http_status=error.status,
-                    attempts=attempts,
-                )
-            except BudgetExhaustedError as error:
-                self.stopped_locations.setdefault(error.location_id, str(error))
-                return Outcome(
-                    Status.NOT_SENT, error_code="daily_budget", error=str(error), attempts=attempts
-                )
-            except AuthError as error:
-                if self.fatal is None:
-                    self.fatal = error
-                return Outcome(
-                    Status.NOT_SENT,
-                    error_code="auth",
-                    error=error.message,
-                    http_status=error.status,
-                    attempts=attempts,
-                )
+        try:
+            relation_id = await self._with_retries(create)
+        except DuplicateRelationError as error:
+            if not tally.in_doubt:
+                return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
 
-        outcome = await decide()
-        if in_doubt and outcome.status in (Status.FAILED, Status.NOT_SENT):
-            outcome = replace(outcome, in_doubt=True)  # a resume looks it up first
-        return outcome
+            # our own earlier attempt wrote it: find its id, never call it "already exists"
+            async def find() -> str | None:
+                return await tally.count(self._find(job))
 
-    async def _resolve_in_doubt(self, job: Job, attempts: int) -> Outcome:
-        """A retry of a create that may have been written says 'duplicate': look it up."""
-
-        async def find() -> str | None:
-            return await self._client.find_relation(job.location_id, job.association_id, job.pair)
-
-        relation_id = await self._with_retries(find)
-        if relation_id is None:  # it existed under another guise; the API said duplicate
-            return Outcome(Status.ALREADY_EXISTS, http_status=400, attempts=attempts)
+            found_id = await self._with_retries(find)
+            if found_id is None:
+                return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
+            return Outcome(Status.CREATED, relation_id=found_id, http_status=200)
         return Outcome(
-            Status.CREATED,
-            relation_id=relation_id,
-            http_status=201,
-            attempts=attempts,
-            error_code="",
-            error="",
+            Status.CREATED, relation_id=relation_id, http_status=200 if found_by_lookup else 201
         )
+
+    async def _find(self, job: Job) -> str | None:
+        return await self._client.find_relation(job.location_id, job.association_id, job.pair)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

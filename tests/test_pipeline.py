@@ -12,6 +12,7 @@ import pytest
 from importer.errors import AuthError, ConfigError, InputError
 from importer.models import Status
 from importer.pipeline import run_import
+from importer.run import Hooks
 from importer.sandbox import (
     DEMO_LOCATION,
     STUDENT_TEACHER_ID,
@@ -82,7 +83,7 @@ def test_the_problem_sample_shows_each_status(tmp_path: Path) -> None:
         SAMPLES / "relations-with-problems.csv",
         demo_settings(tmp_path),
         transport=Sandbox().transport(),
-        on_notice=notices.append,
+        hooks=Hooks(on_notice=notices.append),
     )
     assert summary.exit_code == 1
     rows = read_results(summary.result_path)

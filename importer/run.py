@@ -1,0 +1,306 @@
+"""The durable frame of every run that sends requests row by row (an import, an undo).
+
+A run reads its input three times, each time streaming: a survey (the whole file can be read,
+its rows counted and hashed) before any request; the sending itself, every outcome going to the
+journal first; and the rendering of the result file from the journal, every input row once and
+in input order, however the run ended. Re-running the same command resumes: final rows cost no
+request, rows in doubt are looked up first. Subclasses say what a row is and what to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from importer.client import Client
+from importer.config import Settings
+from importer.errors import ConfigError
+from importer.journal import Entry, Identity, Journal, file_digest, journal_path
+from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.report import ResultWriter
+from importer.sender import INTERRUPTED, Job, Sender
+from importer.target import connect, limiter_for
+
+Sleep = Callable[[float], Awaitable[None]]
+GRACE_SECONDS = 5.0  # after Ctrl-C, how long requests in flight may take to finish
+Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How a run talks to whoever watches it (the CLI's progress bar and messages)."""
+
+    on_total: Callable[[int], None] = lambda total: None
+    on_row: Callable[[Status], None] = lambda status: None
+    on_notice: Callable[[str], None] = lambda message: None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did; ``exit_code`` is what the CLI returns."""
+
+    title: str  # e.g. "Import of in.csv under student_teacher (Student -> Teacher)"
+    input_path: Path
+    result_path: Path
+    counts: dict[Status, int]
+    requests: int
+    rate_limited: int
+    elapsed: float
+    dry_run: bool
+    association: Association | None = None
+    stopped: str | None = None  # why the run stopped part-way (exit 3)
+    interrupted: bool = False  # Ctrl-C or SIGTERM (exit 4)
+    not_sent_reasons: tuple[str, ...] = ()  # locations whose daily budget is spent (exit 5)
+    warnings: int = 0
+    resumed: int = 0  # rows already final in the journal: no request for them
+    rendered: bool = True  # False after a second Ctrl-C: the journal has it all, no result file
+    ok: frozenset[Status] = field(default=SETTLED_OK | {Status.DUPLICATE_ROW})
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped is not None:
+            return 3
+        if self.interrupted:
+            return 4
+        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
+            return 5
+        fine = self.ok | ({Status.VALID} if self.dry_run else set())
+        return 0 if all(status in fine for status in self.counts) else 1
+
+
+class DurableRun:
+    """Survey, journal, send, render. Subclasses fill in the parts marked as theirs."""
+
+    kind = "run"
+    ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
+
+    def __init__(
+        self, path: Path, settings: Settings, *, dry_run: bool, restart: bool, hooks: Hooks
+    ) -> None:
+        if not settings.location_id:
+            raise ConfigError("No location: set location_id in config.yaml or pass --location-id.")
+        self.path, self.settings, self.dry_run, self.restart = path, settings, dry_run, restart
+        self.hooks = hooks
+        self.resumed = 0
+        self.warnings = 0
+
+    # -- the parts that are the subclass's -------------------------------------------------
+
+    def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
+        raise NotImplementedError
+
+    def check_header(self, header: tuple[str, ...]) -> None:
+        """Raise InputError when the header cannot serve (a missing column...)."""
+
+    def identity(self, size: int, digest: str) -> Identity:
+        raise NotImplementedError
+
+    def default_result_path(self) -> Path:
+        raise NotImplementedError
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    async def prepare(self, client: Client, journal: Journal | None) -> None:
+        """Ask the API what the run needs before it starts (``journal`` is None when new)."""
+
+    def started(self, journal: Journal) -> None:
+        """The journal is open: keep in it what a resume must not ask the API again."""
+
+    def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
+        raise NotImplementedError
+
+    def jobs(
+        self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
+    ) -> AsyncIterator[Job]:
+        raise NotImplementedError
+
+    # -- the frame ------------------------------------------------------------------------
+
+    def survey(self) -> tuple[int, int, str]:
+        """Read the whole input once (InputError now, not half-way): rows, size, sha256."""
+        (_, header, rows), stack = self.open_rows()
+        with stack:
+            self.check_header(header)
+            count = sum(1 for _ in rows)
+        return count, self.path.stat().st_size, file_digest(self.path)
+
+    def done(self, seq: int, row: SourceRow, journal: Journal, outcome: Outcome) -> None:
+        """Record an outcome found without a request (cheap to find again: batched)."""
+        journal.record(seq, row.number, outcome, durable=False)
+        self.hooks.on_row(outcome.status)
+
+    def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
+        if self.dry_run:  # a throw-away journal: one code path, nothing left behind
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="relimport-"))
+            return stack.enter_context(Journal.open(Path(folder) / "dry-run.journal", identity))
+        journal = journal_path(out)
+        if self.restart:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            for old in (out, journal):
+                if old.exists():
+                    kept = old.with_name(f"{old.name}.replaced-{stamp}")
+                    old.rename(kept)
+                    self.hooks.on_notice(f"--restart: the earlier {old} is kept as {kept}")
+        elif out.exists() and not journal.exists():
+            raise ConfigError(
+                f"{out}: a result file is already there and is never overwritten. "
+                "Choose another --out or move the old file away."
+            )
+        return stack.enter_context(Journal.open(journal, identity))
+
+    async def execute(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        interruptible: bool = False,
+    ) -> RunSummary:
+        started = time.monotonic()
+        total, size, digest = await asyncio.to_thread(self.survey)
+        self.hooks.on_total(total)
+        out = self.settings.out or self.default_result_path()
+        identity = self.identity(size, digest)
+        limiter = limiter_for(self.settings, sleep=sleep)
+        client = connect(self.settings, limiter, transport=transport)
+        with ExitStack() as stack:
+            try:
+                journal = None
+                if journal_path(out).exists() and not self.restart and not self.dry_run:
+                    journal = self._journal(out, identity, stack)
+                await self.prepare(client, journal)
+                if journal is None:  # created once nothing can stop the run from starting
+                    journal = self._journal(out, identity, stack)
+                self.started(journal)
+                sender = self.make_sender(client, journal, sleep)
+                signals = _Signals(sender, self.hooks.on_notice) if interruptible else None
+                with signals or ExitStack():
+                    await self._send(journal, sender)
+            finally:
+                await client.aclose()
+            abandoned = signals is not None and signals.abandoned
+            counts = {} if abandoned else self._render(out, journal, sender)
+        stats = limiter.stats.values()
+        return RunSummary(
+            title=self.title(),
+            input_path=self.path,
+            result_path=out,
+            counts=counts,
+            requests=sum(s.requests for s in stats),
+            rate_limited=sum(s.rate_limited for s in stats),
+            elapsed=time.monotonic() - started,
+            dry_run=self.dry_run,
+            association=getattr(self, "association", None),
+            stopped=sender.fatal.message if sender.fatal is not None else None,
+            interrupted=sender.interrupted,
+            not_sent_reasons=tuple(sender.stopped_locations.values()),
+            warnings=self.warnings,
+            resumed=self.resumed,
+            rendered=not abandoned,
+            ok=self.ok,
+        )
+
+    async def _send(self, journal: Journal, sender: Sender) -> None:
+        (notices, header, rows), stack = self.open_rows()
+        with stack:
+            for line in notices:
+                self.hooks.on_notice(f"{self.path}: {line}")
+
+            async def record(job: Job, outcome: Outcome) -> None:
+                if job.note and not outcome.error:
+                    outcome = replace(outcome, error=job.note)
+                journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
+                self.hooks.on_row(outcome.status)
+
+            await sender.run(self.jobs(header, rows, journal), record)
+
+    def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
+        """Write the result file from the journal: every input row once, in input order."""
+        if sender.fatal is not None:
+            unsent = Outcome(
+                Status.NOT_SENT,
+                error_code="auth",
+                error=f"not sent: the run stopped because {sender.fatal.message}",
+            )
+        elif sender.interrupted:
+            unsent = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        else:
+            reason = next(iter(sender.stopped_locations.values()), "not sent")
+            unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
+        (_, header, rows), stack = self.open_rows()
+        with stack, ResultWriter(out, header) as writer:
+            known = Entries(journal.entries())
+            for seq, row in enumerate(rows):
+                entry = known.at(seq)
+                outcome = entry.outcome if entry is not None else None
+                writer.add(seq, row, outcome or unsent)
+        return dict(writer.counts)
+
+
+class Entries:
+    """Walks the journal's entries in step with the input's rows (both in input order)."""
+
+    def __init__(self, entries: Iterator[Entry]) -> None:
+        self._entries = entries
+        self._next = next(entries, None)
+
+    def at(self, seq: int) -> Entry | None:
+        while self._next is not None and self._next.seq < seq:
+            self._next = next(self._entries, None)
+        return self._next if self._next is not None and self._next.seq == seq else None
+
+
+class _Signals:
+    """First SIGINT/SIGTERM: interrupt gently, cancel what is still in flight after a grace
+    period. Second: cancel at once; the journal stays consistent, no result file is written
+    (the next run writes it)."""
+
+    def __init__(self, sender: Sender, notice: Callable[[str], None]) -> None:
+        self._sender, self._notice = sender, notice
+        self.abandoned = False
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+
+    def _on_signal(self) -> None:
+        if not self._sender.interrupted:
+            self._sender.interrupt()
+            self._notice(
+                "Stopping: no new rows are sent; requests in flight finish "
+                f"(at most {GRACE_SECONDS:.0f} s). Press Ctrl-C again to stop at once."
+            )
+            self._loop.call_later(GRACE_SECONDS, self._cancel)
+        else:
+            self.abandoned = True
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def __enter__(self) -> _Signals:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(number, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> bool:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(number)
+        # a cancellation we caused is the end of an interrupted run, not an error
+        if exc_info[0] is asyncio.CancelledError and self._sender.interrupted:
+            if self._task is not None:
+                self._task.uncancel()
+            return True
+        return False
