@@ -68,6 +68,7 @@ class Identity:
     association: str
     location_id: str
     selection: str  # the statuses of --only, when a result file is given back
+    target: str  # the API's base URL: a journal says nothing of another server's state
 
 
 def file_digest(path: Path) -> str:
@@ -95,6 +96,18 @@ class Entry:
 
 def journal_path(result_path: Path) -> Path:
     return result_path.with_name(result_path.name + ".journal")
+
+
+def peek(path: Path) -> dict[str, str] | None:
+    """The identity a journal was started with, read without changing it (None if unreadable)."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return dict(connection.execute("SELECT key, value FROM meta"))
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
 
 
 class Journal:

@@ -20,7 +20,7 @@ from importer.errors import ConfigError
 from importer.journal import Identity, Journal, is_final
 from importer.models import Association, Issue, Outcome, SourceRow, Status
 from importer.reader import open_table
-from importer.report import default_result_path, redo_rows
+from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
 from importer.sender import Job, RetryPolicy, Sender
 from importer.validate import RowValidator, column_index
@@ -124,12 +124,12 @@ class ImportRun(DurableRun):
             association=s.association or "",
             location_id=s.location_id or "",
             selection=",".join(sorted(self.only)) if self.only is not None else "",
+            target=s.target,
         )
 
     def default_result_path(self) -> Path:
-        if self.dry_run:
-            return default_result_path(self.path, suffix="dry-run")
-        return Path("results") / f"{self.path.stem}-results.csv"
+        suffix = "dry-run" if self.dry_run else "results"
+        return Path("results") / f"{self.path.stem}-{suffix}.csv"
 
     def title(self) -> str:
         a = self.association

@@ -35,17 +35,6 @@ def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
     return (*input_header, *added)
 
 
-def default_result_path(input_path: Path, *, suffix: str = "results") -> Path:
-    """``results/<input stem>-<suffix>.csv``, numbered so an earlier result is never replaced."""
-    folder = Path("results")
-    candidate = folder / f"{input_path.stem}-{suffix}.csv"
-    number = 2
-    while candidate.exists():
-        candidate = folder / f"{input_path.stem}-{suffix}-{number}.csv"
-        number += 1
-    return candidate
-
-
 class ResultWriter:
     """Writes rows in input order as their outcomes arrive. Use as a context manager.
 

@@ -24,7 +24,7 @@ import httpx
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.journal import Entry, Identity, Journal, file_digest, journal_path
+from importer.journal import Entry, Identity, Journal, file_digest, journal_path, peek
 from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.report import ResultWriter
 from importer.sender import INTERRUPTED, Job, Sender
@@ -96,6 +96,7 @@ class DurableRun:
         self.hooks = hooks
         self.resumed = 0
         self.warnings = 0
+        self.ephemeral = dry_run
 
     # -- the parts that are the subclass's -------------------------------------------------
 
@@ -143,8 +144,28 @@ class DurableRun:
         journal.record(seq, row.number, outcome, durable=False)
         self.hooks.on_row(outcome.status)
 
+    def _default_out(self, identity: Identity) -> Path:
+        """``results/<stem>-<kind>.csv``, numbered: the first that is free or is this run's
+        (resumed). The same input changed since is refused by the journal (or --restart)."""
+        base = self.default_result_path()
+        for number in range(1, 10_000):
+            out = base if number == 1 else base.with_name(f"{base.stem}-{number}{base.suffix}")
+            journal = journal_path(out)
+            if self.ephemeral:
+                if not out.exists():
+                    return out
+                continue
+            if not journal.exists():
+                if not out.exists():
+                    return out
+                continue
+            meta = peek(journal)
+            if meta is not None and meta.get("path") == identity.path:
+                return out  # this input's run: resume it, or say what changed
+        raise ConfigError(f"{base.parent}: too many earlier results; choose --out.")
+
     def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
-        if self.dry_run:  # a throw-away journal: one code path, nothing left behind
+        if self.ephemeral:  # a throw-away journal: one code path, nothing left behind
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="relimport-"))
             return stack.enter_context(Journal.open(Path(folder) / "dry-run.journal", identity))
         journal = journal_path(out)
@@ -172,14 +193,16 @@ class DurableRun:
         started = time.monotonic()
         total, size, digest = await asyncio.to_thread(self.survey)
         self.hooks.on_total(total)
-        out = self.settings.out or self.default_result_path()
         identity = self.identity(size, digest)
+        # a sandbox made for this run vanishes with it: nothing to resume, ever
+        self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
+        out = self.settings.out or self._default_out(identity)
         limiter = limiter_for(self.settings, sleep=sleep)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:
             try:
                 journal = None
-                if journal_path(out).exists() and not self.restart and not self.dry_run:
+                if journal_path(out).exists() and not self.restart and not self.ephemeral:
                     journal = self._journal(out, identity, stack)
                 await self.prepare(client, journal)
                 if journal is None:  # created once nothing can stop the run from starting

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
+from importer.sandbox import DEMO_TOKEN, Sandbox, serve
 from tests.conftest import REPO, SAMPLES, read_results
 
 
@@ -45,10 +47,26 @@ def test_run_the_demo(in_repo: Path) -> None:
     assert len(read_results(in_repo / "results/relations-results.csv")) == 20
 
 
-def test_the_same_command_again_resumes_and_sends_nothing(in_repo: Path) -> None:
+def test_each_run_on_the_built_in_sandbox_starts_afresh_in_a_new_result(in_repo: Path) -> None:
     invoke("run", "samples/relations.csv")
+    code, out, _ = invoke("run", "samples/relations.csv", "--quiet")
+    assert (code, out) == (0, "")
+    assert (in_repo / "results/relations-results-2.csv").exists()
+    assert not list((in_repo / "results").glob("*.journal"))  # nothing to resume there
+
+
+@pytest.fixture
+def server_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A sandbox on loopback: it outlives one run, so a run against it can be resumed."""
+    monkeypatch.setenv("LEADWAY_TOKEN", DEMO_TOKEN)
+    with serve(Sandbox()) as server:
+        yield server.url
+
+
+def test_the_same_command_again_resumes_and_sends_nothing(in_repo: Path, server_url: str) -> None:
+    invoke("run", "samples/relations.csv", "--base-url", server_url)
     first = (in_repo / "results/relations-results.csv").read_bytes()
-    code, out, err = invoke("run", "samples/relations.csv")
+    code, out, err = invoke("run", "samples/relations.csv", "--base-url", server_url)
     assert (code, err) == (0, "")
     assert out == (
         "Import of samples/relations.csv under student_teacher (Student -> Teacher): 20 rows\n"
@@ -61,22 +79,31 @@ def test_the_same_command_again_resumes_and_sends_nothing(in_repo: Path) -> None
     assert (in_repo / "results/relations-results.csv").read_bytes() == first
 
 
-def test_a_changed_input_is_refused_unless_restart(in_repo: Path) -> None:
-    invoke("run", "samples/relations.csv")
+def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: str) -> None:
+    invoke("run", "samples/relations.csv", "--base-url", server_url)
     sample = in_repo / "samples/relations.csv"
     sample.write_text(sample.read_text().replace("Ana Ruiz", "Ana Ruiz-Diaz"))
-    code, out, err = invoke("run", "samples/relations.csv")
+    code, out, err = invoke("run", "samples/relations.csv", "--base-url", server_url)
     assert (code, out) == (2, "")
     assert err.startswith(
         "Error: results/relations-results.csv.journal: this result belongs to "
         "another run: size was "
     )
     assert "Re-run with --restart to start over" in err
-    code, out, err = invoke("run", "samples/relations.csv", "--restart")
+    code, out, err = invoke("run", "samples/relations.csv", "--base-url", server_url, "--restart")
     assert code == 0
     assert "--restart: the earlier results/relations-results.csv is kept as " in err
     kept = sorted(p.name for p in (in_repo / "results").iterdir())
     assert len(kept) == 4 and kept[0] == "relations-results.csv"
+
+
+def test_another_file_of_the_same_name_gets_its_own_result(in_repo: Path, server_url: str) -> None:
+    invoke("run", "samples/relations.csv", "--base-url", server_url)
+    (in_repo / "other").mkdir()
+    (in_repo / "other/relations.csv").write_bytes((in_repo / "samples/relations.csv").read_bytes())
+    code, out, _ = invoke("run", "other/relations.csv", "--base-url", server_url)
+    assert code == 0
+    assert "Results: results/relations-results-2.csv" in out
 
 
 def test_run_the_problem_sample(in_repo: Path) -> None:

@@ -18,7 +18,6 @@ from importer.pipeline import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,
-    STUDENT_TEACHER_ID,
     FaultPlan,
     Limits,
     Sandbox,
@@ -84,7 +83,7 @@ def check_final_state(
 
 @pytest.mark.slow
 def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    path, pairs = pairs_file(tmp_path, students=100, teachers=4)
+    _, pairs = pairs_file(tmp_path, students=100, teachers=4)
     (tmp_path / "config.yaml").write_text(CONFIG)
     sandbox = Sandbox(
         demo_seed(students=100, teachers=4),
@@ -129,7 +128,7 @@ def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_pat
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
-    path, pairs = pairs_file(tmp_path, students=60, teachers=3)
+    _, pairs = pairs_file(tmp_path, students=60, teachers=3)
     (tmp_path / "config.yaml").write_text(CONFIG.replace("max_requests: 100", "max_requests: 20"))
     sandbox = Sandbox(demo_seed(students=60, teachers=3), faults=FaultPlan(latency=0.01))
     with serve(sandbox) as server:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from importer.models import Outcome, SourceRow, Status
-from importer.report import ResultWriter, default_result_path, neutralise, result_header
+from importer.report import ResultWriter, neutralise, result_header
 
 
 @pytest.mark.parametrize(
@@ -94,14 +94,3 @@ def test_cells_that_look_like_formulas_are_neutralised(tmp_path: Path) -> None:
         ["'=A", "row", "status", "relation_id", "error_code", "error", "http_status", "attempts"],
         ["'=HYPERLINK(1)", "2", "failed", "", "", "'-x", "", "0"],
     ]
-
-
-def test_default_path_never_replaces_an_earlier_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    first = default_result_path(Path("in/data.csv"))
-    assert first == Path("results/data-results.csv")
-    first.parent.mkdir()
-    first.write_text("old")
-    assert default_result_path(Path("in/data.csv")) == Path("results/data-results-2.csv")
