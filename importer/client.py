@@ -155,7 +155,14 @@ class Client:
             response.status_code, "" if response.is_success else _message(response)
         )
         if error_class is None:
-            return response.json() if response.content else {}
+            try:
+                return response.json() if response.content else {}
+            except ValueError:  # a success we cannot read: it may have written
+                raise RetryableError(
+                    f"the API answered {response.status_code} with a body that is not JSON",
+                    status=response.status_code,
+                    maybe_written=True,
+                ) from None
         message = _message(response)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if error_class is AuthError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from importer.errors import InputError
 from importer.models import Association, Outcome, Status
 
-FORMAT = "relimport-journal/1"
+FORMAT = "relimport-journal/2"
 _BATCH = 500
 
 #: Statuses that are final: a resume never sends these rows again.
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS rows (
     error TEXT NOT NULL DEFAULT '',
     http_status INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
-    intent INTEGER NOT NULL DEFAULT 0
+    intent INTEGER NOT NULL DEFAULT 0,
+    intent_at REAL
 );
 """
 
@@ -92,6 +94,7 @@ class Entry:
     seq: int
     outcome: Outcome | None
     intent: bool
+    intent_at: float | None = None  # wall-clock time of the first intent
 
 
 def journal_path(result_path: Path) -> Path:
@@ -186,24 +189,25 @@ class Journal:
         """Every row the journal knows, in input order (a cursor: memory stays flat)."""
         self.flush()
         cursor = self._db.execute(
-            "SELECT seq, status, relation_id, error_code, error, http_status, attempts, intent "
-            "FROM rows ORDER BY seq"
+            "SELECT seq, status, relation_id, error_code, error, http_status, attempts, intent, "
+            "intent_at FROM rows ORDER BY seq"
         )
-        for seq, status, relation_id, code, error, http_status, attempts, intent in cursor:
+        for seq, status, relation_id, code, error, http_status, attempts, intent, at in cursor:
             outcome = None
             if status is not None:
                 outcome = Outcome(
                     Status(status), relation_id, code, error, http_status, attempts, bool(intent)
                 )
-            yield Entry(seq, outcome, bool(intent))
+            yield Entry(seq, outcome, bool(intent), at)
 
     def intend(self, seq: int, number: int) -> None:
         """Durably note that a write for this row is about to be sent."""
         self.flush()
         self._db.execute(  # autocommit: durable when this returns
-            "INSERT INTO rows (seq, number, intent) VALUES (?, ?, 1) "
-            "ON CONFLICT(seq) DO UPDATE SET intent = 1",
-            (seq, number),
+            "INSERT INTO rows (seq, number, intent, intent_at) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT(seq) DO UPDATE SET intent = 1, "
+            "intent_at = coalesce(intent_at, excluded.intent_at)",
+            (seq, number, time.time()),
         )
 
     def record(self, seq: int, number: int, outcome: Outcome, *, durable: bool = True) -> None:

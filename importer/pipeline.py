@@ -198,6 +198,7 @@ class ImportRun(DurableRun):
                         association.id,
                         verdict.pair,
                         in_doubt=entry is not None and entry.intent,
+                        doubt_since=entry.intent_at if entry is not None else None,
                         note=note,
                     )
             if seq % 256 == 0:

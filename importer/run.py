@@ -243,8 +243,10 @@ class DurableRun:
                 self.hooks.on_notice(f"{self.path}: {line}")
 
             async def record(job: Job, outcome: Outcome) -> None:
-                if job.note and not outcome.error:
-                    outcome = replace(outcome, error=job.note)
+                if job.note:  # a warning stays, whatever the API said
+                    outcome = replace(
+                        outcome, error="; ".join(filter(None, [outcome.error, job.note]))
+                    )
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 

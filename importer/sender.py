@@ -15,6 +15,8 @@ Either way every later job still gets an outcome (``not_sent``, with the reason)
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -51,6 +53,7 @@ class Job:
     association_id: str
     pair: Pair
     in_doubt: bool = False
+    doubt_since: float | None = None  # wall-clock time of the first create in doubt, if known
     note: str = ""
 
 
@@ -64,10 +67,20 @@ class RetryPolicy:
 OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
 BeforeSend = Callable[[Job], None]
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+CLOCK_SKEW = 120.0  # seconds of disagreement allowed between our clock and the API's
 
 
 class _Interrupted(Exception):
     """Raised inside a retry loop once the run is interrupted."""
+
+
+class _LookupFailed(Exception):
+    """A look-up of a create in doubt was refused (4xx): the row stays in doubt."""
+
+    def __init__(self, error: RejectedError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class _Tally:
@@ -107,8 +120,10 @@ class Sender:
         concurrency: int,
         sleep: Sleep = asyncio.sleep,
         before_send: BeforeSend | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        self._wall = wall
         self._before_send = before_send or (lambda job: None)
         self._retry = retry
         self._concurrency = concurrency
@@ -142,7 +157,17 @@ class Sender:
 
         async def worker() -> None:
             while (job := await queue.get()) is not None:
-                await on_outcome(job, await self._settle(job))
+                try:
+                    outcome = await self._settle(job)
+                except Exception as error:  # a bug or an answer nobody foresaw: the row
+                    outcome = Outcome(  # still gets its outcome, and the run goes on
+                        Status.FAILED,
+                        error_code="unexpected",
+                        error=f"unexpected error ({type(error).__name__}: {error}); "
+                        "the request may have been written: a re-run looks it up first",
+                        in_doubt=True,
+                    )
+                await on_outcome(job, outcome)
 
         workers = [asyncio.create_task(worker()) for _ in range(self._concurrency)]
         try:
@@ -169,6 +194,14 @@ class Sender:
             outcome = await self._act(job, tally)
         except _Interrupted:
             outcome = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        except _LookupFailed as failure:
+            outcome = Outcome(
+                Status.FAILED,
+                error_code="lookup_failed",
+                error=f"a create may have been written, and looking it up failed: "
+                f"{failure.error.message}",
+                http_status=failure.error.status,
+            )
         except RejectedError as error:
             outcome = Outcome(
                 Status.FAILED, error_code="rejected", error=error.message, http_status=error.status
@@ -195,22 +228,29 @@ class Sender:
                 Status.NOT_SENT, error_code="auth", error=error.message, http_status=error.status
             )
         in_doubt = tally.in_doubt and outcome.status in (Status.FAILED, Status.NOT_SENT)
+        if in_doubt and "may have been" not in outcome.error:
+            outcome = replace(
+                outcome,
+                error=f"{outcome.error} (an earlier request may have {self.done_word} it: "
+                "a re-run looks it up first)",
+            )
         return replace(outcome, attempts=tally.requests, in_doubt=in_doubt)
 
     async def _act(self, job: Job, tally: _Tally) -> Outcome:
         """Create the relation. A create in doubt is looked up before it is sent again."""
-        found_by_lookup = False
+        found_id: str | None = None
+        since = job.doubt_since
 
         async def create() -> str:
-            nonlocal found_by_lookup
+            nonlocal found_id, since
             if self.interrupted and tally.requests:
                 raise _Interrupted
             if tally.in_doubt:  # the pair may exist already: one look-up, not a blind re-send
-                found = await tally.count(self._find(job))
-                if found is not None:
-                    found_by_lookup = True
-                    return found
+                found_id = await self._find(job, tally)
+                if found_id is not None:
+                    return found_id
             self._before_send(job)
+            since = since or self._wall()
             return await tally.count(
                 self._client.create_relation(job.location_id, job.association_id, job.pair)
             )
@@ -221,20 +261,52 @@ class Sender:
             if not tally.in_doubt:
                 return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
 
-            # our own earlier attempt wrote it: find its id, never call it "already exists"
+            # perhaps our own earlier attempt wrote it: find it and judge by its id
             async def find() -> str | None:
-                return await tally.count(self._find(job))
+                return await self._find(job, tally)
 
             found_id = await self._with_retries(find)
             if found_id is None:
                 return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
-            return Outcome(Status.CREATED, relation_id=found_id, http_status=200)
+            return self._judge(found_id, since)
+        if found_id is not None:
+            return self._judge(found_id, since)
+        return Outcome(Status.CREATED, relation_id=relation_id, http_status=201)
+
+    def _judge(self, relation_id: str, since: float | None) -> Outcome:
+        """A relation found after an answer was lost: ours, or there before this run?
+
+        The API does not say. Its relation ids are MongoDB ObjectIds [seen], whose first 8 hex
+        digits are the creation time in seconds: older than our first attempt (with two
+        minutes for clocks that disagree) means it was there before. Any other id shape is
+        taken as ours, and the row says so.
+        """
+        if OBJECT_ID.fullmatch(relation_id) and since is not None:
+            if int(relation_id[:8], 16) < since - CLOCK_SKEW:
+                return Outcome(
+                    Status.ALREADY_EXISTS,
+                    relation_id=relation_id,
+                    error="found after an answer was lost; its id shows it existed before",
+                )
+            return Outcome(
+                Status.CREATED,
+                relation_id=relation_id,
+                error="created: the answer was lost, the relation was found",
+            )
         return Outcome(
-            Status.CREATED, relation_id=relation_id, http_status=200 if found_by_lookup else 201
+            Status.CREATED,
+            relation_id=relation_id,
+            error="found after an answer was lost: most likely created by this run (the API "
+            "cannot tell whether it existed before)",
         )
 
-    async def _find(self, job: Job) -> str | None:
-        return await self._client.find_relation(job.location_id, job.association_id, job.pair)
+    async def _find(self, job: Job, tally: _Tally) -> str | None:
+        try:
+            return await tally.count(
+                self._client.find_relation(job.location_id, job.association_id, job.pair)
+            )
+        except RejectedError as error:  # the look-up, not the row, was refused
+            raise _LookupFailed(error) from None
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

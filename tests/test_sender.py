@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -158,3 +159,72 @@ async def test_an_auth_error_stops_the_run_and_every_row_still_gets_one_outcome(
     assert statuses[5] is Status.NOT_SENT
     assert statuses[-1] is Status.NOT_SENT
     assert "not sent: the run stopped because The API refused the token" in outcomes[49].error
+
+
+def object_id(created_at: float) -> str:
+    return f"{int(created_at):08x}{'ab' * 8}"
+
+
+class WritesThenFails(Server):
+    """Answers 503 to the first create although it wrote the relation (the API does that)."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if request.method == "POST" and response.status_code == 503:
+            self.created[("a", "b")] = object_id(time.time())
+        return response
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("server", "status"),
+    [
+        (Server({"a": [503]}), Status.ALREADY_EXISTS),  # there since 2001, see below
+        (WritesThenFails({"a": [503]}), Status.CREATED),  # written by the lost create
+    ],
+)
+async def test_a_relation_found_after_a_lost_answer_is_judged_by_its_id(
+    server: Server, status: Status
+) -> None:
+    if type(server) is Server:
+        server.created[("a", "b")] = object_id(1_000_000_000)
+    outcomes, _ = await send(server, [Pair("a", "b")])
+    assert outcomes[0].status is status
+    assert outcomes[0].relation_id == server.created[("a", "b")]
+    assert outcomes[0].http_status is None  # no answer came: none is made up
+    assert server.creates == 1  # the look-up found it: no second create
+
+
+class RefusesLookups(Server):
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(422, json={"statusCode": 422, "message": ["bad query"]})
+        return super().__call__(request)
+
+
+@pytest.mark.anyio
+async def test_a_refused_look_up_leaves_the_row_in_doubt_not_rejected() -> None:
+    outcomes, _ = await send(RefusesLookups({"a": [503]}), [Pair("a", "b")])
+    outcome = outcomes[0]
+    assert (outcome.status, outcome.error_code, outcome.in_doubt) == (
+        Status.FAILED,
+        "lookup_failed",
+        True,
+    )
+    assert outcome.error == "a create may have been written, and looking it up failed: bad query"
+
+
+@pytest.mark.anyio
+async def test_an_unreadable_success_is_in_doubt_and_resolved_by_a_look_up() -> None:
+    class Garbled(Server):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            response = super().__call__(request)
+            if request.method == "POST" and response.status_code == 201:
+                return httpx.Response(201, text="Created")
+            return response
+
+    server = Garbled({})
+    outcomes, _ = await send(server, [Pair("a", "b"), Pair("c", "d")])
+    assert [o.status for o in outcomes.values()] == [Status.CREATED, Status.CREATED]
+    assert [o.relation_id for o in outcomes.values()] == ["rel-a", "rel-c"]
+    assert server.creates == 2

@@ -309,8 +309,9 @@ class Sandbox:
         return state
 
     def _new_id(self) -> str:
+        """An ObjectId-shaped id, as the real API's: 4 bytes of creation time, 8 random."""
         while True:
-            new = f"{self._ids.getrandbits(96):024x}"
+            new = f"{int(time.time()) & 0xFFFFFFFF:08x}{self._ids.getrandbits(64):016x}"
             if new not in self._used_ids:
                 self._used_ids.add(new)
                 return new
