@@ -8,7 +8,6 @@ failed or not sent; 2 nothing was sent (usage, config, input or auth problem fou
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shlex
 import sys
@@ -22,9 +21,8 @@ from tqdm import tqdm
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.pipeline import list_associations, run_import
 from importer.run import Hooks, RunSummary
-from importer.target import connect, limiter_for
 
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 
@@ -277,10 +275,7 @@ def resume_command() -> str:
 def associations(config_path: Path | None, **flags: Any) -> None:
     """List the location's associations (id, key, both object keys and labels)."""
     try:
-        settings = _settings(config_path, **flags)
-        if not settings.location_id:
-            raise RelimportError("No location: set location_id in config.yaml or --location-id.")
-        found = asyncio.run(_list_associations(settings))
+        found = list_associations(_settings(config_path, **flags))
     except RelimportError as error:
         _fail(error)
         return
@@ -300,14 +295,6 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-
-
-async def _list_associations(settings: Settings) -> list[Any]:
-    client = connect(settings, limiter_for(settings))
-    try:
-        return list(await client.list_associations(settings.location_id or ""))
-    finally:
-        await client.aclose()
 
 
 @main.group()

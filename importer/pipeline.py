@@ -22,10 +22,11 @@ from importer.models import Association, Issue, Outcome, SourceRow, Status
 from importer.reader import open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
-from importer.sender import Job, RetryPolicy, Sender
+from importer.sender import Job, Retries, RetryPolicy, Sender
+from importer.target import connect, limiter_for
 from importer.validate import RowValidator, column_index
 
-__all__ = ["ImportRun", "RunSummary", "import_file", "run_import"]
+__all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
 
 
 def run_import(
@@ -49,6 +50,29 @@ def run_import(
         path, settings, dry_run=dry_run, restart=restart, only=only, hooks=hooks or Hooks()
     )
     return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
+
+
+def list_associations(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> list[Association]:
+    """The associations of the configured location (``relimport associations``)."""
+    if not settings.location_id:
+        raise ConfigError("No location: set location_id in config.yaml or pass --location-id.")
+    location = settings.location_id
+
+    async def fetch() -> list[Association]:
+        client = connect(settings, limiter_for(settings), transport=transport)
+        try:
+            retries = Retries(RetryPolicy(**settings.retry.model_dump()))
+
+            async def listing() -> list[Association]:
+                return await client.list_associations(location)
+
+            return await retries(listing)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(fetch())
 
 
 async def import_file(
@@ -144,10 +168,10 @@ class ImportRun(DurableRun):
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
         self.association = journal.association() if journal else None  # resume: no request
-        if self.association is None:
-            self.association = await _association(
-                client, self.settings.location_id or "", self.settings.association or ""
-            )
+        if self.association is None:  # retried like any request: 429s and 5xx happen here too
+            retries = Retries(RetryPolicy(**self.settings.retry.model_dump()), self.sleep)
+            location, wanted = self.settings.location_id or "", self.settings.association or ""
+            self.association = await _association(client, location, wanted, retries)
 
     def started(self, journal: Journal) -> None:
         assert self.association is not None
@@ -214,11 +238,19 @@ class ImportRun(DurableRun):
         return "; ".join(f"warning: {m}" for m in messages)
 
 
-async def _association(client: Client, location_id: str, key_or_id: str) -> Association:
-    association = await client.get_association(location_id, key_or_id)
+async def _association(
+    client: Client, location_id: str, key_or_id: str, retries: Retries
+) -> Association:
+    async def fetch() -> Association | None:
+        return await client.get_association(location_id, key_or_id)
+
+    async def listing() -> list[Association]:
+        return await client.list_associations(location_id)
+
+    association = await retries(fetch)
     if association is not None:
         return association
-    known = await client.list_associations(location_id)
+    known = await retries(listing)
     listed = ", ".join(f"{a.key} ({a.id})" for a in known) or "none"
     raise ConfigError(
         f"The association '{key_or_id}' does not exist in location {location_id}. "

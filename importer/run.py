@@ -97,6 +97,7 @@ class DurableRun:
         self.resumed = 0
         self.warnings = 0
         self.ephemeral = dry_run
+        self.sleep: Sleep = asyncio.sleep
 
     # -- the parts that are the subclass's -------------------------------------------------
 
@@ -191,6 +192,7 @@ class DurableRun:
         interruptible: bool = False,
     ) -> RunSummary:
         started = time.monotonic()
+        self.sleep = sleep
         total, size, digest = await asyncio.to_thread(self.survey)
         self.hooks.on_total(total)
         identity = self.identity(size, digest)

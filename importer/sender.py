@@ -21,7 +21,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential_jitter
 
 from importer.client import Client
@@ -69,6 +69,50 @@ BeforeSend = Callable[[Job], None]
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 CLOCK_SKEW = 120.0  # seconds of disagreement allowed between our clock and the API's
+
+
+class Retries:
+    """Try a call again on :class:`RetryableError`: exponential back-off with jitter, at least
+    the server's Retry-After. ``max_attempts`` failures of the request itself end it; 429s
+    (the location was paced, not the row refused) have a larger allowance of their own."""
+
+    RATE_LIMITED_FACTOR = 4
+
+    def __init__(self, policy: RetryPolicy, sleep: Sleep = asyncio.sleep) -> None:
+        self._policy = policy
+        self._sleep = sleep
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.backoff_initial, max=policy.backoff_max
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError):
+            return error.retry_after or 0.0  # the limiter already paused the whole location
+        backoff = float(self._backoff(state))
+        if isinstance(error, RetryableError) and error.retry_after:
+            return max(backoff, error.retry_after)
+        return backoff
+
+    async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
+        failures = 0
+
+        def stop(state: RetryCallState) -> bool:
+            nonlocal failures
+            error = state.outcome.exception() if state.outcome else None
+            if not isinstance(error, RateLimitedError):
+                failures += 1
+            limit = self._policy.max_attempts
+            return failures >= limit or state.attempt_number >= limit * self.RATE_LIMITED_FACTOR
+
+        retrying = AsyncRetrying(
+            stop=stop,
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return await retrying(call)
 
 
 class _Interrupted(Exception):
@@ -125,12 +169,8 @@ class Sender:
         self._client = client
         self._wall = wall
         self._before_send = before_send or (lambda job: None)
-        self._retry = retry
+        self._retries = Retries(retry, sleep)
         self._concurrency = concurrency
-        self._sleep = sleep
-        self._backoff = wait_exponential_jitter(
-            multiplier=retry.backoff_initial, max=retry.backoff_max
-        )
         self.fatal: AuthError | None = None
         self.stopped_locations: dict[str, str] = {}
         self.interrupted = False
@@ -256,7 +296,7 @@ class Sender:
             )
 
         try:
-            relation_id = await self._with_retries(create)
+            relation_id = await self._retries(create)
         except DuplicateRelationError as error:
             if not tally.in_doubt:
                 return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
@@ -265,7 +305,7 @@ class Sender:
             async def find() -> str | None:
                 return await self._find(job, tally)
 
-            found_id = await self._with_retries(find)
+            found_id = await self._retries(find)
             if found_id is None:
                 return Outcome(Status.ALREADY_EXISTS, http_status=error.status)
             return self._judge(found_id, since)
@@ -307,22 +347,3 @@ class Sender:
             )
         except RejectedError as error:  # the look-up, not the row, was refused
             raise _LookupFailed(error) from None
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RateLimitedError):
-            return error.retry_after or 0.0  # the limiter already paused the whole location
-        backoff = float(self._backoff(state))
-        if isinstance(error, RetryableError) and error.retry_after:
-            return max(backoff, error.retry_after)
-        return backoff
-
-    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableError),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return await retrying(call)

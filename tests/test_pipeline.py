@@ -303,3 +303,29 @@ def test_servers_that_misreport_their_limit_lose_no_row(tmp_path: Path, faults: 
     assert summary.counts == {Status.CREATED: 80}
     assert len(sandbox.relations(DEMO_LOCATION)) == 80
     assert summary.rate_limited == sandbox.stats(DEMO_LOCATION).rate_limited
+
+
+class BusyAtFirst(httpx.AsyncBaseTransport):
+    """The first ``busy`` requests get 429 (another integration used the budget)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, busy: int) -> None:
+        self.inner, self.busy = inner, busy
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.busy > 0:
+            self.busy -= 1
+            return httpx.Response(
+                429,
+                json={"statusCode": 429, "message": "Too many requests"},
+                headers={"Retry-After": "0"},
+            )
+        return await self.inner.handle_async_request(request)
+
+
+def test_the_association_look_up_is_retried_like_any_request(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path, rate_limit={"max_requests": 100, "window_seconds": 0.05})
+    summary = run_import(
+        SAMPLES / "relations.csv", settings, transport=BusyAtFirst(Sandbox().transport(), 2)
+    )
+    assert summary.exit_code == 0
+    assert summary.rate_limited == 2
