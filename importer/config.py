@@ -40,6 +40,10 @@ ENVIRONMENT = {
 }
 
 
+#: Settings whose command-line flag is not simply the key with dashes.
+FLAGS = {"target": "--base-url"}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -145,7 +149,7 @@ def load_settings(
         {key: f"the environment variable {var}" for var, key in ENVIRONMENT.items()},
     )
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    flag_layer = _Layer(given, {k: "--" + k.replace("_", "-") for k in given})
+    flag_layer = _Layer(given, {k: FLAGS.get(k, "--" + k.replace("_", "-")) for k in given})
     merged: dict[str, Any] = {}
     for layer in (file_layer, env_layer, flag_layer):
         merged.update(layer.values)
@@ -154,9 +158,15 @@ def load_settings(
     except ValidationError as error:
         raise ConfigError(_explain(error, (flag_layer, env_layer, file_layer))) from None
     token = environ.get(settings.token_env, "").strip()
-    if token:
-        return settings.model_copy(update={"token": SecretStr(token)})
-    return settings
+    if not token:
+        return settings
+    if not all("!" <= character <= "~" for character in token):  # never echo the token itself
+        raise ConfigError(
+            f"The token in the environment variable {settings.token_env} contains characters "
+            "no token has (spaces, line breaks, accents or quotes from a word processor). "
+            "Copy it again from the CRM and set the variable anew."
+        )
+    return settings.model_copy(update={"token": SecretStr(token)})
 
 
 def _file_layer(config_path: Path | None) -> _Layer:
@@ -203,7 +213,8 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
             message = "unknown key (check the spelling; see the README's configuration reference)"
         elif "input" in problem and not isinstance(problem["input"], dict):
             message += f" (got {problem['input']!r})"
-        lines.append(f"{source}: '{key}': {message}.")
+        where = f"{source}: '{key}'" if layers[-1].names.get(top) == source else source
+        lines.append(f"{where}: {message}.")
     return "\n".join(lines)
 
 

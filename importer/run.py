@@ -23,7 +23,7 @@ import httpx
 
 from importer.client import Client
 from importer.config import Settings
-from importer.errors import ConfigError
+from importer.errors import ConfigError, InputError
 from importer.journal import Entry, Identity, Journal, file_digest, journal_path, peek
 from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.report import ResultWriter
@@ -138,6 +138,11 @@ class DurableRun:
         with stack:
             self.check_header(header)
             count = sum(1 for _ in rows)
+        if count == 0:
+            raise InputError(
+                f"{self.path}: there are no rows to process under the header. "
+                "Check that this is the right file (or sheet, or --only statuses)."
+            )
         return count, self.path.stat().st_size, file_digest(self.path)
 
     def done(self, seq: int, row: SourceRow, journal: Journal, outcome: Outcome) -> None:
@@ -199,6 +204,7 @@ class DurableRun:
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
         out = self.settings.out or self._default_out(identity)
+        _check_writable(out)
         limiter = limiter_for(self.settings, sleep=sleep)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:
@@ -275,6 +281,24 @@ class DurableRun:
                 outcome = entry.outcome if entry is not None else None
                 writer.add(seq, row, outcome or unsent)
         return dict(writer.counts)
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before the first request if the result file cannot be written where asked."""
+    if out.is_dir():
+        raise ConfigError(
+            f"{out}: this is a folder; give --out a file name, e.g. {out}/results.csv"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"{out}: the result file cannot be written there ({error.strerror or error}). "
+            "Choose another --out, or run from a folder you can write to."
+        ) from None
 
 
 class Entries:

@@ -162,8 +162,7 @@ def test_associations(in_repo: Path) -> None:
         (["run", "samples/nope.csv"], "samples/nope.csv"),
         (
             ["run", "samples/relations.csv", "--concurrency", "0"],
-            "Error: --concurrency: 'concurrency': Input should be greater than or equal to 1 "
-            "(got 0).\n",
+            "Error: --concurrency: Input should be greater than or equal to 1 (got 0).\n",
         ),
         (
             ["run", "samples/relations.csv", "--association", "nope"],
@@ -195,7 +194,39 @@ def test_user_mistakes_get_one_clear_line_and_exit_2(
     assert out == ""
     assert message in err
     assert "Traceback" not in err
-    assert not (in_repo / "results").exists()
+    assert not list(in_repo.glob("results/*"))  # no result, no journal: nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--out", "/proc/nope/x.csv"],
+            "Error: /proc/nope/x.csv: the result file cannot be "
+            "written there (No such file or directory). Choose another --out, or run from a folder "
+            "you can write to.\n",
+        ),
+        (
+            ["--out", "samples"],
+            "Error: samples: this is a folder; give --out a file name, e.g. samples/results.csv\n",
+        ),
+    ],
+)
+def test_a_result_path_that_cannot_be_written_stops_before_sending(
+    in_repo: Path, args: list[str], message: str
+) -> None:
+    code, out, err = invoke("run", "samples/relations.csv", *args)
+    assert (code, out, err) == (2, "", message)
+
+
+def test_a_file_with_only_a_header_is_refused(in_repo: Path) -> None:
+    (in_repo / "empty.csv").write_text("Student ID,Teacher ID\n")
+    code, _, err = invoke("run", "empty.csv")
+    assert (code, err) == (
+        2,
+        "Error: empty.csv: there are no rows to process under the header. "
+        "Check that this is the right file (or sheet, or --only statuses).\n",
+    )
 
 
 def test_a_real_target_needs_a_token(in_repo: Path) -> None:

@@ -75,14 +75,22 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(config_path=write(tmp_path, ""), environ={"RELIMPORT_CONCURRENCY": "0"})
     assert str(caught.value) == (
-        "the environment variable RELIMPORT_CONCURRENCY: 'concurrency': "
+        "the environment variable RELIMPORT_CONCURRENCY: "
         "Input should be greater than or equal to 1 (got '0')."
     )
 
 
 def test_a_bad_flag_names_the_flag(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^--target: 'target': plain http://"):
+    with pytest.raises(ConfigError, match=r"^--base-url: plain http://"):
         load_settings(config_path=write(tmp_path, ""), environ={}, flags={"target": "http://a.b"})
+
+
+@pytest.mark.parametrize("token", ["pit-abcé123", "pit abc", "pit-abc\ndef", "“pit-abc”"])
+def test_a_mangled_token_is_refused_without_being_echoed(tmp_path: Path, token: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path=write(tmp_path, ""), environ={"LEADWAY_TOKEN": token})
+    assert "contains characters no token has" in str(caught.value)
+    assert "abc" not in str(caught.value)
 
 
 def test_a_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
