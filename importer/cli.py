@@ -23,6 +23,7 @@ from importer.errors import ApiError, RelimportError
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
 from importer.run import Hooks, RunSummary
+from importer.undo import run_undo
 
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 
@@ -171,6 +172,23 @@ def _import(
     only: frozenset[Status] | None,
     flags: dict[str, Any],
 ) -> None:
+    def start(hooks: Hooks) -> RunSummary:
+        settings = _settings(config_path, **flags)
+        return run_import(
+            input_path,
+            settings,
+            dry_run=dry_run,
+            restart=restart,
+            only=only,
+            interruptible=True,
+            hooks=hooks,
+        )
+
+    _execute(start, quiet=quiet)
+
+
+def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
+    """Run with a progress bar and messages on stderr, the summary on stdout, the exit code."""
     show_progress = not quiet and sys.stderr.isatty()
     bar: tqdm[Any] | None = None
 
@@ -188,16 +206,7 @@ def _import(
             tqdm.write(message, file=sys.stderr)
 
     try:
-        settings = _settings(config_path, **flags)
-        summary = run_import(
-            input_path,
-            settings,
-            dry_run=dry_run,
-            restart=restart,
-            only=only,
-            interruptible=True,
-            hooks=Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice),
-        )
+        summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
     except (RelimportError, ApiError) as error:
         if bar is not None:
             bar.close()
@@ -219,18 +228,52 @@ def _import(
     sys.exit(summary.exit_code)
 
 
+@main.command()
+@click.argument("results_path", metavar="RESULTS_CSV", type=click.Path(path_type=Path))
+@_common
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Result file of the undo (default: results/<name>-undo.csv).",
+)
+@click.option("--concurrency", type=int, help="Requests in flight at once.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option(
+    "--restart", is_flag=True, help="Start over although a journal of an earlier undo is there."
+)
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def undo(
+    results_path: Path,
+    config_path: Path | None,
+    quiet: bool,
+    dry_run: bool,
+    restart: bool,
+    **flags: Any,
+) -> None:
+    """Delete exactly the relations that the import of RESULTS_CSV created.
+
+    Only rows with status 'created' and a relation id are undone; relations that existed
+    before the import are never touched. Resumable like run.
+    """
+
+    def start(hooks: Hooks) -> RunSummary:
+        settings = _settings(config_path, **flags)
+        return run_undo(
+            results_path,
+            settings,
+            dry_run=dry_run,
+            restart=restart,
+            interruptible=True,
+            hooks=hooks,
+        )
+
+    _execute(start, quiet=quiet)
+
+
 def format_summary(summary: RunSummary) -> str:
     """The closing report a person reads: counts, requests, speed, where the results are."""
     lines = [f"{summary.title}: {summary.rows} rows"]
-    order = [
-        Status.VALID,
-        Status.CREATED,
-        Status.ALREADY_EXISTS,
-        Status.DUPLICATE_ROW,
-        Status.INVALID,
-        Status.FAILED,
-        Status.NOT_SENT,
-    ]
+    order = list(Status)
     for status in order:
         if summary.counts.get(status):
             lines.append(f"  {status.value:<15} {summary.counts[status]:>8}")

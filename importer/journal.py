@@ -35,6 +35,7 @@ FINAL = frozenset(
         Status.INVALID,
         Status.DELETED,
         Status.GONE,
+        Status.SKIPPED,
     }
 )
 #: Error codes of ``failed`` rows that are final too: the API refused the row itself.

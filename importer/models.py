@@ -13,16 +13,16 @@ from enum import StrEnum
 class Status(StrEnum):
     """The status of one input row in the results. Values are stable: scripts read them."""
 
+    VALID = "valid"  # dry run only: the row a real run would send
     CREATED = "created"
     ALREADY_EXISTS = "already_exists"
     DUPLICATE_ROW = "duplicate_row"
-    INVALID = "invalid"
-    FAILED = "failed"
-    NOT_SENT = "not_sent"
-    VALID = "valid"  # dry run only: the row a real run would send
     DELETED = "deleted"  # undo: the relation this row created was deleted
     GONE = "gone"  # undo: the relation was already gone
     SKIPPED = "skipped"  # undo: the row created nothing, so nothing is deleted
+    INVALID = "invalid"
+    FAILED = "failed"
+    NOT_SENT = "not_sent"
 
 
 #: Statuses that mean "the relation is on the server": a run where every row has one exits 0.

@@ -107,18 +107,24 @@ class ResultWriter:
             self._temporary.unlink(missing_ok=True)
 
 
+def result_columns(header: tuple[str, ...], path: Path, purpose: str) -> dict[str, int]:
+    """Where relimport's own columns are in one of its result files (InputError if none)."""
+    width = len(header) - len(RESULT_COLUMNS)
+    if width < 0 or header[width:] != result_header(header[:width])[width:]:
+        raise InputError(
+            f"{path}: {purpose} needs a result file of relimport as input (its last columns "
+            f"are {', '.join(RESULT_COLUMNS)}), and this file does not end with them."
+        )
+    return {name: width + index for index, name in enumerate(RESULT_COLUMNS)}
+
+
 def redo_rows(
     header: tuple[str, ...], rows: Iterator[SourceRow], only: frozenset[Status], path: Path
 ) -> tuple[tuple[str, ...], Iterator[SourceRow]]:
     """A result file given back as input: its input columns, and the rows whose status is in
     ``only``, each with the row number it had in the original input."""
-    width = len(header) - len(RESULT_COLUMNS)
-    if width < 0 or header[width:] != result_header(header[:width])[width:]:
-        raise InputError(
-            f"{path}: --only needs a result file of relimport as input (its last columns are "
-            f"{', '.join(RESULT_COLUMNS)}), and this file does not end with them."
-        )
-    row_at, status_at = width, width + 1
+    at = result_columns(header, path, "--only")
+    width, row_at, status_at = at["row"], at["row"], at["status"]
     wanted = {status.value for status in only}
 
     def selected() -> Iterator[SourceRow]:

@@ -55,6 +55,7 @@ class Job:
     in_doubt: bool = False
     doubt_since: float | None = None  # wall-clock time of the first create in doubt, if known
     note: str = ""
+    relation_id: str = ""  # for a delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class Retries:
         return await retrying(call)
 
 
-class _Interrupted(Exception):
+class Interrupted(Exception):
     """Raised inside a retry loop once the run is interrupted."""
 
 
@@ -127,7 +128,7 @@ class _LookupFailed(Exception):
         self.error = error
 
 
-class _Tally:
+class Tally:
     """Requests sent for one job, and whether one of them may have written unseen."""
 
     def __init__(self, *, in_doubt: bool) -> None:
@@ -229,10 +230,10 @@ class Sender:
         stopped = self._not_sent(job)
         if stopped is not None:
             return stopped
-        tally = _Tally(in_doubt=job.in_doubt)
+        tally = Tally(in_doubt=job.in_doubt)
         try:
             outcome = await self._act(job, tally)
-        except _Interrupted:
+        except Interrupted:
             outcome = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
         except _LookupFailed as failure:
             outcome = Outcome(
@@ -276,7 +277,7 @@ class Sender:
             )
         return replace(outcome, attempts=tally.requests, in_doubt=in_doubt)
 
-    async def _act(self, job: Job, tally: _Tally) -> Outcome:
+    async def _act(self, job: Job, tally: Tally) -> Outcome:
         """Create the relation. A create in doubt is looked up before it is sent again."""
         found_id: str | None = None
         since = job.doubt_since
@@ -284,7 +285,7 @@ class Sender:
         async def create() -> str:
             nonlocal found_id, since
             if self.interrupted and tally.requests:
-                raise _Interrupted
+                raise Interrupted
             if tally.in_doubt:  # the pair may exist already: one look-up, not a blind re-send
                 found_id = await self._find(job, tally)
                 if found_id is not None:
@@ -340,7 +341,7 @@ class Sender:
             "cannot tell whether it existed before)",
         )
 
-    async def _find(self, job: Job, tally: _Tally) -> str | None:
+    async def _find(self, job: Job, tally: Tally) -> str | None:
         try:
             return await tally.count(
                 self._client.find_relation(job.location_id, job.association_id, job.pair)

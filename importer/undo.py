@@ -1,0 +1,159 @@
+"""``relimport undo RESULTS``: delete exactly the relations an import created, nothing else.
+
+The input is the import's result file. A row is undone only when the import says
+``created`` and gives the relation's id; every other row (already there before, invalid,
+failed...) is left alone and says so. The undo is a durable run like the import: journalled,
+resumable, rate-limited, with its own result file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+
+import httpx
+
+from importer.client import Client
+from importer.config import Settings
+from importer.errors import RejectedError
+from importer.journal import Identity, Journal, is_final
+from importer.models import Outcome, Pair, SourceRow, Status
+from importer.reader import open_table
+from importer.report import result_columns
+from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
+from importer.sender import Interrupted, Job, RetryPolicy, Sender, Tally
+
+
+def run_undo(
+    path: Path,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    restart: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = asyncio.sleep,
+    interruptible: bool = False,
+    hooks: Hooks | None = None,
+) -> RunSummary:
+    """Delete the relations that the import whose result file is ``path`` created."""
+    run = UndoRun(path, settings, dry_run=dry_run, restart=restart, hooks=hooks or Hooks())
+    return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
+
+
+class Deleter(Sender):
+    """Deletes relations by id. A 404 means gone already (or deleted by our lost request)."""
+
+    done_word = "deleted"
+
+    async def _act(self, job: Job, tally: Tally) -> Outcome:
+        async def delete() -> None:
+            if self.interrupted and tally.requests:
+                raise Interrupted
+            self._before_send(job)
+            await tally.count(self._client.delete_relation(job.location_id, job.relation_id))
+
+        try:
+            await self._retries(delete)
+        except RejectedError as error:
+            if error.status != 404:
+                raise
+            if tally.in_doubt:  # our own earlier request deleted it; its answer was lost
+                return Outcome(
+                    Status.DELETED,
+                    relation_id=job.relation_id,
+                    error="deleted: the answer was lost, the relation is gone",
+                )
+            return Outcome(
+                Status.GONE,
+                relation_id=job.relation_id,
+                http_status=404,
+                error="the relation was already gone",
+            )
+        return Outcome(Status.DELETED, relation_id=job.relation_id, http_status=200)
+
+
+class UndoRun(DurableRun):
+    kind = "undo"
+    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
+
+    def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
+        stack = ExitStack()
+        table = stack.enter_context(open_table(self.path, encoding=self.settings.encoding))
+        at = result_columns(table.header, self.path, "undo")
+
+        def rows() -> Iterator[SourceRow]:  # numbered as in the original input
+            for row in table.rows:
+                number = row.cells[at["row"]]
+                yield SourceRow(int(number) if number.isdigit() else row.number, row.cells)
+
+        return (table.notices, table.header, rows()), stack
+
+    def check_header(self, header: tuple[str, ...]) -> None:
+        result_columns(header, self.path, "undo")
+
+    def identity(self, size: int, digest: str) -> Identity:
+        s = self.settings
+        return Identity(
+            kind=self.kind,
+            path=str(self.path.resolve()),
+            size=size,
+            sha256=digest,
+            sheet="",
+            columns="",
+            association="",
+            location_id=s.location_id or "",
+            selection="",
+            target=s.target,
+        )
+
+    def default_result_path(self) -> Path:
+        suffix = "undo-dry-run" if self.dry_run else "undo"
+        return Path("results") / f"{self.path.stem}-{suffix}.csv"
+
+    def title(self) -> str:
+        return f"{'Dry run of the undo' if self.dry_run else 'Undo'} of {self.path}"
+
+    def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
+        return Deleter(
+            client,
+            retry=RetryPolicy(**self.settings.retry.model_dump()),
+            concurrency=self.settings.concurrency,
+            sleep=sleep,
+            before_send=lambda job: journal.intend(job.seq, job.number),
+        )
+
+    async def jobs(
+        self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
+    ) -> AsyncIterator[Job]:
+        at = result_columns(header, self.path, "undo")
+        known = Entries(journal.entries())
+        for seq, row in enumerate(rows):
+            entry = known.at(seq)
+            status, relation_id = row.cells[at["status"]], row.cells[at["relation_id"]]
+            if entry is not None and entry.outcome is not None and is_final(entry.outcome):
+                self.resumed += 1
+                self.hooks.on_row(entry.outcome.status)
+            elif status != Status.CREATED.value or not relation_id:
+                reason = f"the import did not create a relation here ({status}): left alone"
+                self.done(seq, row, journal, Outcome(Status.SKIPPED, error=reason))
+            elif self.dry_run:
+                self.done(
+                    seq,
+                    row,
+                    journal,
+                    Outcome(Status.VALID, relation_id=relation_id, error="would be deleted"),
+                )
+            else:
+                yield Job(
+                    seq,
+                    row.number,
+                    self.settings.location_id or "",
+                    "",
+                    Pair("", ""),
+                    in_doubt=entry is not None and entry.intent,
+                    relation_id=relation_id,
+                )
+            if seq % 256 == 0:
+                await asyncio.sleep(0)

@@ -1,0 +1,84 @@
+"""Undo: the server back to exactly its state before the import."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from importer.errors import InputError
+from importer.models import Status
+from importer.pipeline import run_import
+from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
+from importer.undo import run_undo
+from tests.conftest import SAMPLES, demo_settings, read_results
+
+
+def state(sandbox: Sandbox) -> set[tuple[str, str, str]]:
+    return {
+        (r["id"], r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)
+    }
+
+
+@pytest.mark.parametrize("faults", [FaultPlan(), FaultPlan(drop_after_write_every=3, fail_every=4)])
+def test_undo_removes_exactly_what_the_import_created(tmp_path: Path, faults: FaultPlan) -> None:
+    sandbox = Sandbox(limits=Limits(burst=100, interval=0.2), faults=faults)
+    before = state(sandbox)
+    settings = demo_settings(
+        tmp_path,
+        rate_limit={"max_requests": 100, "window_seconds": 0.2},
+        retry={"backoff_initial": 0.01, "backoff_max": 0.02},
+    )
+    imported = run_import(
+        SAMPLES / "relations-with-problems.csv", settings, transport=sandbox.transport()
+    )
+    assert len(state(sandbox)) == len(before) + imported.counts[Status.CREATED]
+    undo_settings = settings.model_copy(update={"out": tmp_path / "undo.csv"})
+    undone = run_undo(imported.result_path, undo_settings, transport=sandbox.transport())
+    assert state(sandbox) == before  # the seeded relation of row 3 is still there
+    assert undone.exit_code == 0
+    rows = read_results(undone.result_path)
+    assert [r["row"] for r in rows] == [str(n) for n in range(2, 13)]
+    assert Counter(r["result_status"] for r in rows) == {"deleted": 2, "skipped": 9}
+    assert {r["result_relation_id"] for r in rows if r["result_status"] == "deleted"} == {
+        r["relation_id"] for r in rows if r["status"] == "created"
+    }
+    again = run_undo(imported.result_path, undo_settings, transport=sandbox.transport())
+    assert (again.requests, again.resumed) == (0, 11)  # a finished undo costs nothing again
+
+
+def test_a_dry_run_of_the_undo_lists_and_deletes_nothing(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    imported = run_import(
+        SAMPLES / "relations.csv", demo_settings(tmp_path), transport=sandbox.transport()
+    )
+    before = state(sandbox)
+    settings = demo_settings(tmp_path, out=tmp_path / "undo-plan.csv")
+    plan = run_undo(imported.result_path, settings, dry_run=True, transport=sandbox.transport())
+    assert state(sandbox) == before
+    assert plan.requests == 0
+    assert plan.counts == {Status.VALID: 18, Status.SKIPPED: 2}
+
+
+def test_a_relation_already_gone_is_reported_gone(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    imported = run_import(
+        SAMPLES / "relations.csv", demo_settings(tmp_path), transport=sandbox.transport()
+    )
+    settings = demo_settings(tmp_path, out=tmp_path / "u1.csv")
+    run_undo(imported.result_path, settings, transport=sandbox.transport())
+    second = run_undo(
+        imported.result_path,
+        demo_settings(tmp_path, out=tmp_path / "u2.csv"),
+        transport=sandbox.transport(),
+    )
+    assert second.counts == {Status.GONE: 18, Status.SKIPPED: 2}
+    assert second.exit_code == 0
+
+
+def test_undo_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="undo needs a result file of relimport"):
+        run_undo(
+            SAMPLES / "relations.csv", demo_settings(tmp_path), transport=Sandbox().transport()
+        )
