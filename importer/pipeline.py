@@ -17,12 +17,12 @@ import httpx
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.journal import Identity, Journal, is_final
+from importer.journal import Identity, Journal
 from importer.models import Association, Issue, Outcome, SourceRow, Status
 from importer.reader import open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
-from importer.sender import Job, Retries, RetryPolicy, Sender
+from importer.sender import Job, Retries, RetryPolicy
 from importer.target import connect, limiter_for
 from importer.validate import RowValidator, column_index
 
@@ -177,15 +177,6 @@ class ImportRun(DurableRun):
         assert self.association is not None
         journal.keep_association(self.association)
 
-    def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
-        return Sender(
-            client,
-            retry=RetryPolicy(**self.settings.retry.model_dump()),
-            concurrency=self.settings.concurrency,
-            sleep=sleep,
-            before_send=lambda job: journal.intend(job.seq, job.number),
-        )
-
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
     ) -> AsyncIterator[Job]:
@@ -203,12 +194,13 @@ class ImportRun(DurableRun):
         )
         known = Entries(journal.entries())
         for seq, row in enumerate(rows):
+            if seq % 256 == 0:
+                await asyncio.sleep(0)  # let the workers run while rows are read
             entry = known.at(seq)
             verdict = validator.check(row)  # every row, settled or not: duplicates stay exact
-            if entry is not None and entry.outcome is not None and is_final(entry.outcome):
-                self.resumed += 1
-                self.hooks.on_row(entry.outcome.status)
-            elif verdict.outcome is not None:
+            if self.settled(entry):
+                continue
+            if verdict.outcome is not None:
                 self.done(seq, row, journal, verdict.outcome)
             elif verdict.pair is not None:
                 note = self._warn(row, verdict.warnings)
@@ -225,8 +217,6 @@ class ImportRun(DurableRun):
                         doubt_since=entry.intent_at if entry is not None else None,
                         note=note,
                     )
-            if seq % 256 == 0:
-                await asyncio.sleep(0)  # let the workers run while rows are read
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
         if not warnings:

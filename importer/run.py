@@ -24,10 +24,10 @@ import httpx
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError, InputError
-from importer.journal import Entry, Identity, Journal, file_digest, journal_path, peek
+from importer.journal import Entry, Identity, Journal, file_digest, is_final, journal_path, peek
 from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.report import ResultWriter
-from importer.sender import INTERRUPTED, Job, Sender
+from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -122,8 +122,24 @@ class DurableRun:
     def started(self, journal: Journal) -> None:
         """The journal is open: keep in it what a resume must not ask the API again."""
 
+    sender_class: type[Sender] = Sender
+
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
-        raise NotImplementedError
+        return self.sender_class(
+            client,
+            retry=RetryPolicy(**self.settings.retry.model_dump()),
+            concurrency=self.settings.concurrency,
+            sleep=sleep,
+            before_send=lambda job: journal.intend(job.seq, job.number),
+        )
+
+    def settled(self, entry: Entry | None) -> bool:
+        """True when the journal already has this row's final outcome (a resume skips it)."""
+        if entry is None or entry.outcome is None or not is_final(entry.outcome):
+            return False
+        self.resumed += 1
+        self.hooks.on_row(entry.outcome.status)
+        return True
 
     def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import httpx
 
-from importer.client import Client
 from importer.config import Settings
 from importer.errors import RejectedError
-from importer.journal import Identity, Journal, is_final
+from importer.journal import Identity, Journal
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
 from importer.report import result_columns
 from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
-from importer.sender import Interrupted, Job, RetryPolicy, Sender, Tally
+from importer.sender import Interrupted, Job, Sender, Tally
 
 
 def run_undo(
@@ -76,6 +75,7 @@ class Deleter(Sender):
 
 class UndoRun(DurableRun):
     kind = "undo"
+    sender_class = Deleter
     ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
@@ -115,27 +115,19 @@ class UndoRun(DurableRun):
     def title(self) -> str:
         return f"{'Dry run of the undo' if self.dry_run else 'Undo'} of {self.path}"
 
-    def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
-        return Deleter(
-            client,
-            retry=RetryPolicy(**self.settings.retry.model_dump()),
-            concurrency=self.settings.concurrency,
-            sleep=sleep,
-            before_send=lambda job: journal.intend(job.seq, job.number),
-        )
-
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
     ) -> AsyncIterator[Job]:
         at = result_columns(header, self.path, "undo")
         known = Entries(journal.entries())
         for seq, row in enumerate(rows):
+            if seq % 256 == 0:
+                await asyncio.sleep(0)  # let the workers run while rows are read
             entry = known.at(seq)
             status, relation_id = row.cells[at["status"]], row.cells[at["relation_id"]]
-            if entry is not None and entry.outcome is not None and is_final(entry.outcome):
-                self.resumed += 1
-                self.hooks.on_row(entry.outcome.status)
-            elif status != Status.CREATED.value or not relation_id:
+            if self.settled(entry):
+                continue
+            if status != Status.CREATED.value or not relation_id:
                 reason = f"the import did not create a relation here ({status}): left alone"
                 self.done(seq, row, journal, Outcome(Status.SKIPPED, error=reason))
             elif self.dry_run:
@@ -155,5 +147,3 @@ class UndoRun(DurableRun):
                     in_doubt=entry is not None and entry.intent,
                     relation_id=relation_id,
                 )
-            if seq % 256 == 0:
-                await asyncio.sleep(0)

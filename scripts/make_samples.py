@@ -10,22 +10,10 @@ from pathlib import Path
 
 import openpyxl
 
+from importer.sandbox.seed import STUDENT_NAMES, student_id, teacher_id
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 HEADER = ["Student ID", "Teacher ID", "Student name", "Note"]
-NAMES = [
-    "Ana Ruiz",
-    "Ben Okafor",
-    "Chloe Martin",
-    "Diego Lopez",
-    "Emma Schmidt",
-    "Farid Haddad",
-    "Grace Kim",
-    "Hugo Silva",
-    "Ines Moreau",
-    "Jonas Berg",
-    "Keira Walsh",
-    "Luis Ortega",
-]
 SEEDED = {(1, 1), (2, 1)}
 PAIRS = [
     (1, 1),
@@ -51,12 +39,7 @@ PAIRS = [
 ]
 
 
-def student(n: int) -> str:
-    return f"67a349a79b28947ec1f6{n:04d}"
-
-
-def teacher(n: int) -> str:
-    return f"cTeacher{n:012d}"
+student, teacher = student_id, teacher_id
 
 
 def clean_rows() -> list[list[str]]:
@@ -64,7 +47,7 @@ def clean_rows() -> list[list[str]]:
         [
             student(s),
             teacher(t),
-            NAMES[s - 1],
+            STUDENT_NAMES[s - 1],
             "already linked in the sandbox" if (s, t) in SEEDED else "",
         ]
         for s, t in PAIRS
