@@ -8,7 +8,6 @@ failed or not sent; 2 nothing was sent (usage, config, input or auth problem fou
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
 from importer.models import Status
@@ -340,67 +340,4 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         )
 
 
-@main.group()
-def sandbox() -> None:
-    """The built-in API emulator (the default target)."""
-
-
-def _fault_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """One option per field of Limits and FaultPlan, with the field's own documentation."""
-    from importer.sandbox.faults import FaultPlan, Limits, field_docs
-
-    for model in (FaultPlan, Limits):
-        docs = field_docs(model)
-        for field in reversed(dataclasses.fields(model)):
-            default = getattr(model(), field.name)
-            name = "--" + field.name.replace("_", "-")
-            if isinstance(default, bool):
-                option = click.option(
-                    f"{name}/--no-{name[2:]}",
-                    field.name,
-                    default=default,
-                    show_default=True,
-                    help=docs[field.name],
-                )
-            else:
-                kind = float if "float" in str(field.type) else int
-                option = click.option(
-                    name,
-                    field.name,
-                    type=kind,
-                    default=default,
-                    show_default=True,
-                    help=docs[field.name],
-                )
-            function = option(function)
-    return function
-
-
-@sandbox.command()
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
-)
-@click.option("--port", default=8765, show_default=True, type=int, help="Port (0: any free).")
-@_fault_options
-def serve(host: str, port: int, **options: Any) -> None:
-    """Serve the sandbox over HTTP on loopback until Ctrl-C."""
-    from importer.sandbox import FaultPlan, Limits, Sandbox, serve_forever
-
-    names = {f.name for f in dataclasses.fields(Limits)}
-    try:
-        emulator = Sandbox(
-            limits=Limits(**{k: v for k, v in options.items() if k in names}),
-            faults=FaultPlan(**{k: v for k, v in options.items() if k not in names}),
-        )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-
-    def ready(url: str) -> None:
-        click.echo(f"Sandbox API on {url} (Ctrl-C to stop).", err=True)
-
-    try:
-        serve_forever(emulator, host, port, ready=ready)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    except KeyboardInterrupt:
-        click.echo("Sandbox stopped.", err=True)
+main.add_command(sandbox)
