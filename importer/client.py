@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +25,7 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Association, Pair
-from importer.ratelimit import RateLimiter
+from importer.ratelimit import RateLimiter, retry_after
 
 PAGE = 100
 _ID_LIKE = re.compile(r"[0-9a-f]{24}|[A-Z][A-Z0-9_]+|[0-9a-fA-F-]{36}")
@@ -51,21 +49,6 @@ def classify(status: int, message: str) -> type[ApiError] | None:
     if status in (408, 425) or status >= 500:
         return RetryableError
     return RejectedError
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date); None when absent or garbage."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), 3600.0)
 
 
 def _message(response: httpx.Response) -> str:
@@ -164,17 +147,17 @@ class Client:
                     maybe_written=True,
                 ) from None
         message = _message(response)
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        wait = retry_after(response.headers)
         if error_class is AuthError:
             message = _auth_message(response.status_code, message, location_id, self._token_env)
         if issubclass(error_class, RetryableError):
             raise error_class(
                 message,
                 status=response.status_code,
-                retry_after=retry_after,
+                retry_after=wait,
                 maybe_written=response.status_code >= 500,
             )
-        raise error_class(message, status=response.status_code, retry_after=retry_after)
+        raise error_class(message, status=response.status_code, retry_after=wait)
 
     async def list_associations(self, location_id: str) -> list[Association]:
         found: list[Association] = []

@@ -8,6 +8,7 @@ something, and its class says what the caller should do::
     ├── ConfigError                bad settings: stop before sending (exit 2)
     ├── InputError                 unusable input file or missing column: stop (exit 2)
     ├── BudgetExhaustedError       a location's daily budget is spent: stop that location
+    │   └── LocationRefusingError  the API has answered only 429 for minutes: stop it too
     └── ApiError                   raised only by the client, for one HTTP exchange
         ├── RetryableError         429, 5xx, timeout, dropped connection: try again later
         │   └── RateLimitedError   429: the whole location pauses
@@ -39,6 +40,10 @@ class BudgetExhaustedError(RelimportError):
     def __init__(self, location_id: str, message: str) -> None:
         super().__init__(message)
         self.location_id = location_id
+
+
+class LocationRefusingError(BudgetExhaustedError):
+    """The API has refused every request of a location with 429 for a sustained time."""
 
 
 class ApiError(RelimportError):

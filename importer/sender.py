@@ -29,6 +29,7 @@ from importer.errors import (
     AuthError,
     BudgetExhaustedError,
     DuplicateRelationError,
+    LocationRefusingError,
     RateLimitedError,
     RejectedError,
     RetryableError,
@@ -261,7 +262,8 @@ class Sender:
             )
         except BudgetExhaustedError as error:
             self.stopped_locations.setdefault(error.location_id, str(error))
-            outcome = Outcome(Status.NOT_SENT, error_code="daily_budget", error=str(error))
+            code = "refused" if isinstance(error, LocationRefusingError) else "daily_budget"
+            outcome = Outcome(Status.NOT_SENT, error_code=code, error=str(error))
         except AuthError as error:
             if self.fatal is None:
                 self.fatal = error

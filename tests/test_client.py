@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from importer.client import Client, classify, retry_after_seconds
+from importer.client import Client, classify
 from importer.errors import (
     ApiError,
     AuthError,
@@ -17,7 +17,7 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Pair
-from importer.ratelimit import RateLimiter, RateLimits
+from importer.ratelimit import RateLimiter, RateLimits, retry_after
 
 TOKEN = "pit-very-secret-token-0000"
 DUPLICATE = "Could not create relation: duplicate relation of object Ids for given association abc"
@@ -52,19 +52,26 @@ def test_classify(status: int, message: str, expected: type[ApiError] | None) ->
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("headers", "expected"),
     [
-        (None, None),
-        ("", None),
-        ("3", 3.0),
-        ("0.5", 0.5),
-        ("-4", 0.0),
-        ("soon", None),
-        ("99999", 3600.0),
+        ({}, None),
+        ({"Retry-After": "3"}, 3.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"Retry-After": "-4"}, None),
+        ({"Retry-After": "soon"}, None),
+        (
+            {
+                "Retry-After": "Sat, 28 Nov 2026 10:00:30 GMT",
+                "Date": "Sat, 28 Nov 2026 10:00:00 GMT",
+            },
+            30.0,
+        ),
     ],
 )
-def test_retry_after(value: str | None, expected: float | None) -> None:
-    assert retry_after_seconds(value) == expected
+def test_retry_after_is_read_the_way_the_limiter_reads_it(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    assert retry_after(httpx.Headers(headers)) == expected
 
 
 def make_client(handler: Callable[[httpx.Request], httpx.Response]) -> Client:

@@ -112,7 +112,8 @@ async def send(
         ([503, 503, 503], Status.FAILED, "", 5, "gave_up"),
         # 429s pace the location rather than refuse the row: a larger allowance (4 x 3)
         ([429, 429, 429], Status.CREATED, "rel-a", 4, ""),
-        ([429] * 12, Status.FAILED, "", 12, "rate_limited"),
+        # a location that answers nothing but 429 for minutes is stopped, not hammered
+        ([429] * 12, Status.NOT_SENT, "", 10, "refused"),
         ([422], Status.FAILED, "", 1, "rejected"),
         ([404], Status.FAILED, "", 1, "rejected"),
     ],
