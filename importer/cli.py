@@ -51,7 +51,7 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--association", help="Association key or id."),
         click.option("--first-column", help="Column holding the first record ids."),
         click.option("--second-column", help="Column holding the second record ids."),
-        click.option("--sheet", help="XLSX sheet to read (default: the first)."),
+        click.option("--sheet", help="Sheet to read in a workbook (default: the first)."),
         click.option("--encoding", help="CSV encoding (default: detected)."),
         click.option(
             "--out",

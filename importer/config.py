@@ -78,7 +78,7 @@ class Settings(_Strict):
     association: str | None = Field(None, description="Association key or id.")
     first_column: str | None = Field(None, description="Column holding the first record ids.")
     second_column: str | None = Field(None, description="Column holding the second record ids.")
-    sheet: str | None = Field(None, description="XLSX sheet to read (default: the first).")
+    sheet: str | None = Field(None, description="Sheet to read in a workbook (default: the first).")
     encoding: str | None = Field(None, description="CSV encoding (default: detected).")
     strict_ids: bool = Field(False, description="Id shape mismatches are errors, not warnings.")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")

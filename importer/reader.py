@@ -14,8 +14,9 @@ A file that cannot be used as a whole raises :class:`~importer.errors.InputError
 message names the file, the line or row, what is wrong and what to do. A problem in one row
 (too few or too many cells) is an :class:`~importer.models.Issue` on that row.
 
-The formats live beside this module: ``reader_csv`` (the standard library's ``csv``) and
-``reader_xlsx`` (openpyxl, imported only when an Excel file is read: it is slow to import).
+The formats live beside this module: ``reader_csv`` (the standard library's ``csv``),
+``reader_xlsx`` (openpyxl, imported only when an Excel file is read: it is slow to import) and
+``reader_sheets`` (.xls, .xlsb and .ods through pandas and calamine, imported likewise).
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from pathlib import Path
 from importer.errors import InputError
 from importer.models import SourceRow
 
-__all__ = ["CSV_SUFFIXES", "XLSX_SUFFIXES", "Table", "open_table"]
+__all__ = ["CSV_SUFFIXES", "SHEET_SUFFIXES", "XLSX_SUFFIXES", "Table", "open_table"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+SHEET_SUFFIXES = (".xls", ".xlsb", ".ods")
 _NOT_YET = {
-    ".xls": "an old Excel workbook",
-    ".ods": "an OpenDocument spreadsheet",
     ".numbers": "an Apple Numbers spreadsheet",
 }
 
@@ -73,7 +73,7 @@ class Table:
 def open_table(
     path: Path, *, sheet: str | None = None, encoding: str | None = None
 ) -> Iterator[Table]:
-    """Open a .csv/.tsv/.txt or .xlsx/.xlsm file and read its header; close it on exit.
+    """Open a .csv/.tsv/.txt, .xlsx/.xlsm, .xls/.xlsb or .ods file; close it on exit.
 
     ``sheet`` picks an Excel sheet by name (default: the first sheet). ``encoding`` overrides
     the detection of a CSV file's encoding. Either one given for the other kind of file is
@@ -89,6 +89,12 @@ def open_table(
         if encoding is not None:
             ignored.append(f"{path.name} is an Excel file: the encoding {encoding!r} is ignored.")
         opener = open_xlsx(path, sheet=sheet)
+    elif suffix in SHEET_SUFFIXES:
+        from importer.reader_sheets import open_sheet
+
+        if encoding is not None:
+            ignored.append(f"{path.name} is a spreadsheet: the encoding {encoding!r} is ignored.")
+        opener = open_sheet(path, sheet=sheet)
     else:
         from importer.reader_csv import open_csv
 
@@ -108,9 +114,9 @@ def _check_file(path: Path) -> str:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file. Give the path of a CSV or Excel file.")
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES:
+    if suffix in (*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES):
         return suffix
-    supported = ", ".join((*CSV_SUFFIXES, *XLSX_SUFFIXES))
+    supported = ", ".join((*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES))
     if suffix in _NOT_YET:
         raise InputError(
             f"{path.name} is {_NOT_YET[suffix]} ({suffix}), which is not supported yet. "

@@ -401,16 +401,15 @@ def test_a_cell_over_the_size_limit(tmp_path: Path) -> None:
         (
             "in.pdf",
             "in.pdf: relimport cannot read files ending in .pdf. It reads .csv, .tsv, .txt, "
-            ".xlsx, .xlsm: save the data as .xlsx or as CSV UTF-8 (.csv).",
+            ".xlsx, .xlsm, .xls, .xlsb, .ods: save the data as .xlsx or as CSV UTF-8 (.csv).",
         ),
         ("in.json", "in.json: relimport cannot read files ending in .json."),
         ("README", "README: relimport cannot read files without an extension."),
         (
-            "in.xls",
-            "in.xls is an old Excel workbook (.xls), which is not supported yet. Open it in your "
-            "spreadsheet program and save it as .xlsx or as CSV UTF-8 (.csv).",
+            "in.Numbers",
+            "in.Numbers is an Apple Numbers spreadsheet (.numbers), which is not supported yet. "
+            "Open it in your spreadsheet program and save it as .xlsx or as CSV UTF-8 (.csv).",
         ),
-        ("in.ODS", "in.ODS is an OpenDocument spreadsheet (.ods), which is not supported yet."),
     ],
 )
 def test_unsupported_kind_of_file(tmp_path: Path, name: str, expected: str) -> None:
