@@ -130,7 +130,11 @@ def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_pat
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
     _, pairs = pairs_file(tmp_path, students=60, teachers=3)
     (tmp_path / "config.yaml").write_text(CONFIG.replace("max_requests: 100", "max_requests: 20"))
-    sandbox = Sandbox(demo_seed(students=60, teachers=3), faults=FaultPlan(latency=0.01))
+    sandbox = Sandbox(
+        demo_seed(students=60, teachers=3),
+        limits=Limits(burst=40, interval=0.5),
+        faults=FaultPlan(latency=0.01),
+    )
     with serve(sandbox) as server:
         process = start(["run", "in.csv"], tmp_path, server.url)
         time.sleep(1.5)
