@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from importer.errors import InputError
+from importer.errors import ConfigError, InputError
 from importer.models import Outcome, SourceRow, Status
 
 RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
@@ -33,6 +33,24 @@ def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
     taken = set(input_header)
     added = tuple(f"result_{name}" if name in taken else name for name in RESULT_COLUMNS)
     return (*input_header, *added)
+
+
+def check_writable(out: Path) -> None:
+    """Fail before the first request if the result file cannot be written where asked."""
+    if out.is_dir():
+        raise ConfigError(
+            f"{out}: this is a folder; give --out a file name, e.g. {out}/results.csv"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"{out}: the result file cannot be written there ({error.strerror or error}). "
+            "Choose another --out, or run from a folder you can write to."
+        ) from None
 
 
 class ResultWriter:

@@ -10,7 +10,6 @@ request, rows in doubt are looked up first. Subclasses say what a row is and wha
 from __future__ import annotations
 
 import asyncio
-import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,14 +23,14 @@ import httpx
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError, InputError
+from importer.interrupts import Interrupts
 from importer.journal import Entry, Identity, Journal, file_digest, is_final, journal_path, peek
 from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
-from importer.report import ResultWriter
+from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
-GRACE_SECONDS = 5.0  # after Ctrl-C, how long requests in flight may take to finish
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
 
 
@@ -220,7 +219,7 @@ class DurableRun:
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
         out = self.settings.out or self._default_out(identity)
-        _check_writable(out)
+        check_writable(out)
         limiter = limiter_for(self.settings, sleep=sleep)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:
@@ -233,7 +232,7 @@ class DurableRun:
                     journal = self._journal(out, identity, stack)
                 self.started(journal)
                 sender = self.make_sender(client, journal, sleep)
-                signals = _Signals(sender, self.hooks.on_notice) if interruptible else None
+                signals = Interrupts(sender, self.hooks.on_notice) if interruptible else None
                 with signals or ExitStack():
                     await self._send(journal, sender)
             finally:
@@ -299,24 +298,6 @@ class DurableRun:
         return dict(writer.counts)
 
 
-def _check_writable(out: Path) -> None:
-    """Fail before the first request if the result file cannot be written where asked."""
-    if out.is_dir():
-        raise ConfigError(
-            f"{out}: this is a folder; give --out a file name, e.g. {out}/results.csv"
-        )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = out.with_name(f".{out.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(
-            f"{out}: the result file cannot be written there ({error.strerror or error}). "
-            "Choose another --out, or run from a folder you can write to."
-        ) from None
-
-
 class Entries:
     """Walks the journal's entries in step with the input's rows (both in input order)."""
 
@@ -328,46 +309,3 @@ class Entries:
         while self._next is not None and self._next.seq < seq:
             self._next = next(self._entries, None)
         return self._next if self._next is not None and self._next.seq == seq else None
-
-
-class _Signals:
-    """First SIGINT/SIGTERM: interrupt gently, cancel what is still in flight after a grace
-    period. Second: cancel at once; the journal stays consistent, no result file is written
-    (the next run writes it)."""
-
-    def __init__(self, sender: Sender, notice: Callable[[str], None]) -> None:
-        self._sender, self._notice = sender, notice
-        self.abandoned = False
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
-
-    def _on_signal(self) -> None:
-        if not self._sender.interrupted:
-            self._sender.interrupt()
-            self._notice(
-                "Stopping: no new rows are sent; requests in flight finish "
-                f"(at most {GRACE_SECONDS:.0f} s). Press Ctrl-C again to stop at once."
-            )
-            self._loop.call_later(GRACE_SECONDS, self._cancel)
-        else:
-            self.abandoned = True
-            self._cancel()
-
-    def _cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    def __enter__(self) -> _Signals:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            self._loop.add_signal_handler(number, self._on_signal)
-        return self
-
-    def __exit__(self, *exc_info: object) -> bool:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            self._loop.remove_signal_handler(number)
-        # a cancellation we caused is the end of an interrupted run, not an error
-        if exc_info[0] is asyncio.CancelledError and self._sender.interrupted:
-            if self._task is not None:
-                self._task.uncancel()
-            return True
-        return False
