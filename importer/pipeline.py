@@ -204,8 +204,10 @@ class ImportRun(DurableRun):
                 self.done(seq, row, journal, verdict.outcome)
             elif verdict.pair is not None:
                 note = self._warn(row, verdict.warnings)
-                if self.dry_run:
+                if self.dry_run and note:
                     self.done(seq, row, journal, Outcome(Status.VALID, error=note))
+                elif self.dry_run:  # the result file says valid for rows the journal lacks
+                    self.hooks.on_row(Status.VALID)
                 else:
                     yield Job(
                         seq,

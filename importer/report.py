@@ -1,9 +1,8 @@
 """The result CSV: every input row exactly once, in input order, formula-safe, written atomically.
 
-Outcomes arrive out of order (many requests in flight); :class:`ResultWriter` holds each row
-until every earlier row has its outcome, then writes it, so memory stays bounded by the rows in
-flight. The file is written under a temporary name beside the target and renamed into place
-at the end: a crash never leaves a half-written result under the final name.
+The file is rendered from the journal in input order (:mod:`importer.run`). It is written
+under a temporary name beside the target and renamed into place at the end: a crash never
+leaves a half-written result under the final name.
 """
 
 from __future__ import annotations
@@ -21,11 +20,12 @@ from importer.models import Outcome, SourceRow, Status
 
 RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARACTERS = frozenset(_FORMULA_START)
 
 
 def neutralise(cell: str) -> str:
     """Make a cell inert in Excel and LibreOffice: a leading formula character gets a quote."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    return "'" + cell if cell and cell[0] in _FORMULA_CHARACTERS else cell
 
 
 def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
@@ -54,12 +54,11 @@ def check_writable(out: Path) -> None:
 
 
 class ResultWriter:
-    """Writes rows in input order as their outcomes arrive. Use as a context manager.
+    """Writes rows in input order. Use as a context manager.
 
     ``add(seq, row, outcome)`` with ``seq`` = 0, 1, 2, ... (input order; each exactly once).
-    On a clean exit with every row written the file is renamed into place; otherwise the
-    temporary file is removed and no result file appears (the pipeline gives every row an
-    outcome, ``not_sent`` included, so this only happens on a bug or a hard crash).
+    On a clean exit the file is renamed into place; on an exception the temporary file is
+    removed and no result file appears (the journal still holds every outcome).
     """
 
     def __init__(self, path: Path, input_header: tuple[str, ...]) -> None:
@@ -69,7 +68,6 @@ class ResultWriter:
         self._header = result_header(input_header)
         self._temporary = path.with_name(f".{path.name}.partial")
         self._file: IO[str] | None = None
-        self._pending: dict[int, tuple[SourceRow, Outcome]] = {}
         self._next = 0
 
     def __enter__(self) -> ResultWriter:
@@ -80,26 +78,16 @@ class ResultWriter:
         return self
 
     @property
-    def backlog(self) -> int:
-        """Rows waiting for an earlier row's outcome."""
-        return len(self._pending)
-
-    @property
     def written(self) -> int:
         return self._next
 
     def add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if seq < self._next or seq in self._pending:
-            raise ValueError(f"row sequence {seq} reported twice")
-        self._pending[seq] = (row, outcome)
-        while self._next in self._pending:
-            self._write(*self._pending.pop(self._next))
-            self._next += 1
-
-    def _write(self, row: SourceRow, outcome: Outcome) -> None:
+        """Write the row at input position ``seq`` (0, 1, 2, ...: each once, in order)."""
+        if seq != self._next:
+            raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
+        self._next += 1
         self.counts[outcome.status] += 1
-        cells = list(row.cells[: self._width])
-        cells.extend("" for _ in range(self._width - len(cells)))
+        cells = [*row.cells[: self._width], *([""] * (self._width - len(row.cells)))]
         cells += [
             str(row.number),
             outcome.status.value,
@@ -119,7 +107,7 @@ class ResultWriter:
     ) -> None:
         assert self._file is not None
         self._file.close()
-        if kind is None and not self._pending:
+        if kind is None:
             os.replace(self._temporary, self.path)
         else:
             self._temporary.unlink(missing_ok=True)

@@ -285,6 +285,8 @@ class DurableRun:
             )
         elif sender.interrupted:
             unsent = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        elif self.dry_run:  # a dry run journals only what is not plainly valid
+            unsent = Outcome(Status.VALID)
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)

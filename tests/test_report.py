@@ -45,12 +45,12 @@ def read(path: Path) -> list[list[str]]:
         return list(csv.reader(file))
 
 
-def test_rows_are_written_in_input_order_whatever_order_outcomes_arrive(tmp_path: Path) -> None:
+def test_rows_are_written_in_input_order_with_the_result_columns(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     rows = [SourceRow(n + 2, (f"a{n}", f"b{n}")) for n in range(5)]
     with ResultWriter(path, ("A", "B")) as writer:
-        for seq in (3, 1, 4, 0, 2):
-            writer.add(seq, rows[seq], Outcome(Status.CREATED, relation_id=f"r{seq}", attempts=1))
+        for seq, row in enumerate(rows):
+            writer.add(seq, row, Outcome(Status.CREATED, relation_id=f"r{seq}", attempts=1))
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     table = read(path)
     assert table[0] == [
@@ -71,7 +71,7 @@ def test_rows_are_written_in_input_order_whatever_order_outcomes_arrive(tmp_path
 
 def test_a_row_reported_twice_is_a_bug(tmp_path: Path) -> None:
     with (
-        pytest.raises(ValueError, match="reported twice"),
+        pytest.raises(ValueError, match="out of order"),
         ResultWriter(tmp_path / "o.csv", ("A",)) as writer,
     ):
         writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
@@ -80,9 +80,10 @@ def test_a_row_reported_twice_is_a_bug(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_incomplete_result_is_never_left_under_the_final_name(tmp_path: Path) -> None:
-    with ResultWriter(tmp_path / "o.csv", ("A",)) as writer:
-        writer.add(1, SourceRow(3, ("x",)), Outcome(Status.VALID))
+def test_a_failure_while_writing_leaves_no_result_file(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), ResultWriter(tmp_path / "o.csv", ("A",)) as writer:
+        writer.add(0, SourceRow(2, ("x",)), Outcome(Status.VALID))
+        raise RuntimeError("the disk is full")
     assert list(tmp_path.iterdir()) == []
 
 

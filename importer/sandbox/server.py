@@ -37,6 +37,7 @@ def check_loopback(host: str) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops SYNs when a client opens 8 connections
     sandbox: Sandbox
 
 
@@ -46,6 +47,7 @@ class _IPv6Server(_Server):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two sends: no 40 ms delayed-ACK wait
     server: _Server
 
     def do_GET(self) -> None:

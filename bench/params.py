@@ -1,0 +1,50 @@
+"""The sizes of a run: the full suite (``make bench``) and the smoke run CI does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Params:
+    #: Rate fidelity: the sandbox's burst per window (time compressed 10x: 100 per 1 s
+    #: instead of 100 per 10 s) and relimport's rate_limit set to the same.
+    burst: int = 100
+    window: float = 1.0
+    rate_rows: int = 3000  # honest headers
+    fault_rows: int = 1000  # stricter than its headers; limit dropping mid-run
+    stricter_burst: int = 70  # enforced while advertising `burst`
+    drops_to: int = 50
+    drops_after: int = 300
+    #: Requests per row: a clean file, then the same command again.
+    per_row_rows: int = 500
+    #: Overhead, server unthrottled: rows per contender at 0 ms and at the injected latency.
+    fast_rows: int = 2000
+    slow_rows: int = 800
+    sdk_slow_rows: int = 100  # the SDK is sequential: 1 / latency rows per second at best
+    latency: float = 0.15
+    concurrency: int = 8
+    #: The SDK under the (compressed) honest limit: how many rows a plain loop loses.
+    sdk_limited_rows: int = 1000
+    #: Files read and validated (dry run).
+    file_rows: tuple[int, ...] = (100_000, 1_000_000)
+    skip_big_xlsx: bool = False
+
+
+FULL = Params()
+SMOKE = Params(
+    burst=20,
+    window=0.5,
+    rate_rows=60,
+    fault_rows=40,
+    stricter_burst=14,
+    drops_to=10,
+    drops_after=15,
+    per_row_rows=30,
+    fast_rows=60,
+    slow_rows=24,
+    sdk_slow_rows=6,
+    latency=0.02,
+    sdk_limited_rows=40,
+    file_rows=(500, 1_000),
+)
