@@ -241,6 +241,11 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
 @click.option(
     "--restart", is_flag=True, help="Start over although a journal of an earlier undo is there."
 )
+@click.option(
+    "--include-unverified",
+    is_flag=True,
+    help="Also delete relations found after a lost answer that may have existed before.",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def undo(
     results_path: Path,
@@ -248,6 +253,7 @@ def undo(
     quiet: bool,
     dry_run: bool,
     restart: bool,
+    include_unverified: bool,
     **flags: Any,
 ) -> None:
     """Delete exactly the relations that the import of RESULTS_CSV created.
@@ -263,6 +269,7 @@ def undo(
             settings,
             dry_run=dry_run,
             restart=restart,
+            include_unverified=include_unverified,
             interruptible=True,
             hooks=hooks,
         )

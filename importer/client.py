@@ -9,7 +9,9 @@ decided by the pure :func:`classify`, in one place.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -96,6 +98,8 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._token_env = token_env
+        #: The API's clock minus ours, in seconds, from the last Date header (None: unknown).
+        self.clock_offset: float | None = None
         self._limiter = limiter
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -108,6 +112,16 @@ class Client:
             limits=httpx.Limits(max_connections=max_connections),
             transport=transport,
         )
+
+    def _note_clock(self, date: str | None) -> None:
+        """Remember how far the API's clock is from ours (its Date header, to the second)."""
+        if not date:
+            return
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return
+        self.clock_offset = server - time.time()
 
     def __repr__(self) -> str:
         return f"Client(base_url={str(self._http.base_url)!r})"
@@ -134,6 +148,7 @@ class Client:
             permit.release(None, None)
             raise
         permit.release(response.status_code, response.headers)
+        self._note_clock(response.headers.get("Date"))
         error_class = classify(
             response.status_code, "" if response.is_success else _message(response)
         )

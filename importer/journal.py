@@ -83,9 +83,12 @@ def file_digest(path: Path) -> str:
 
 
 def is_final(outcome: Outcome) -> bool:
+    """A row a resume does not send again. A refusal is final unless a request for the row
+    may have been written unseen (the refusal may then be an echo of our own write)."""
     if outcome.status in FINAL:
         return True
-    return outcome.status is Status.FAILED and outcome.error_code in FINAL_FAILURES
+    failed = outcome.status is Status.FAILED and outcome.error_code in FINAL_FAILURES
+    return failed and not outcome.in_doubt
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,19 @@ class Entry:
 
 def journal_path(result_path: Path) -> Path:
     return result_path.with_name(result_path.name + ".journal")
+
+
+def doubt_times(path: Path) -> dict[int, float]:
+    """seq -> time of the first intent, for the rows a journal holds in doubt ({} if none)."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            query = "SELECT seq, intent_at FROM rows WHERE intent = 1 AND intent_at IS NOT NULL"
+            return dict(connection.execute(query))
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return {}
 
 
 def peek(path: Path) -> dict[str, str] | None:
@@ -133,7 +149,7 @@ class Journal:
         try:
             connection = sqlite3.connect(path, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA synchronous=FULL")  # an intent survives a power cut
             if fresh:
                 connection.executescript(_SCHEMA)
             tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}

@@ -25,6 +25,10 @@ class Status(StrEnum):
     NOT_SENT = "not_sent"
 
 
+#: Ends the error of every row whose request may have been written unseen: a re-run (also of
+#: the result file, with --only) looks the pair up before sending it again.
+IN_DOUBT = "a re-run looks it up first"
+
 #: Statuses that mean "the relation is on the server": a run where every row has one exits 0.
 SETTLED_OK = frozenset({Status.CREATED, Status.ALREADY_EXISTS})
 
@@ -53,6 +57,10 @@ class SourceRow:
     cells: tuple[str, ...]
     issues: tuple[Issue, ...] = ()
     numeric: frozenset[int] = field(default_factory=frozenset)
+    #: From a result file given back (--only): an earlier run may have written this pair.
+    in_doubt: bool = False
+    #: When that earlier run first tried (wall clock), if its journal says.
+    doubt_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import httpx
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.journal import Identity, Journal
+from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.models import Association, Issue, Outcome, SourceRow, Status
 from importer.reader import open_table
 from importer.report import redo_rows
@@ -122,8 +122,9 @@ class ImportRun(DurableRun):
         s = self.settings
         table = stack.enter_context(open_table(self.path, sheet=s.sheet, encoding=s.encoding))
         header, rows = table.header, table.rows
-        if self.only is not None:
-            header, rows = redo_rows(header, rows, self.only, self.path)
+        if self.only is not None:  # the earlier run's journal dates the rows it left in doubt
+            since = doubt_times(journal_path(self.path))
+            header, rows = redo_rows(header, rows, self.only, self.path, since)
         return (table.notices, header, rows), stack
 
     def _columns(self, header: tuple[str, ...]) -> tuple[int, int]:
@@ -215,8 +216,9 @@ class ImportRun(DurableRun):
                         s.location_id or "",
                         association.id,
                         verdict.pair,
-                        in_doubt=entry is not None and entry.intent,
-                        doubt_since=entry.intent_at if entry is not None else None,
+                        in_doubt=row.in_doubt or (entry is not None and entry.intent),
+                        doubt_since=(entry.intent_at if entry is not None else None)
+                        or row.doubt_since,
                         note=note,
                     )
 

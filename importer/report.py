@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 from importer.errors import ConfigError, InputError
-from importer.models import Outcome, SourceRow, Status
+from importer.models import IN_DOUBT, Outcome, SourceRow, Status
 
 RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -125,7 +125,11 @@ def result_columns(header: tuple[str, ...], path: Path, purpose: str) -> dict[st
 
 
 def redo_rows(
-    header: tuple[str, ...], rows: Iterator[SourceRow], only: frozenset[Status], path: Path
+    header: tuple[str, ...],
+    rows: Iterator[SourceRow],
+    only: frozenset[Status],
+    path: Path,
+    doubt_since: Mapping[int, float] | None = None,
 ) -> tuple[tuple[str, ...], Iterator[SourceRow]]:
     """A result file given back as input: its input columns, and the rows whose status is in
     ``only``, each with the row number it had in the original input."""
@@ -134,7 +138,7 @@ def redo_rows(
     wanted = {status.value for status in only}
 
     def selected() -> Iterator[SourceRow]:
-        for row in rows:
+        for index, row in enumerate(rows):
             if row.cells[status_at] not in wanted:
                 continue
             number = row.cells[row_at]
@@ -146,7 +150,9 @@ def redo_rows(
                 )
             cells = tuple(_restore(cell) for cell in row.cells[:width])
             numeric = frozenset(i for i in row.numeric if i < width)
-            yield SourceRow(int(number), cells, row.issues, numeric)
+            doubt = IN_DOUBT in row.cells[at["error"]]
+            since = (doubt_since or {}).get(index)  # the earlier run's journal, by its seq
+            yield SourceRow(int(number), cells, row.issues, numeric, doubt, since)
 
     return header[:width], selected()
 

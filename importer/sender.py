@@ -34,7 +34,7 @@ from importer.errors import (
     RejectedError,
     RetryableError,
 )
-from importer.models import Outcome, Pair, Status
+from importer.models import IN_DOUBT, Outcome, Pair, Status
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -70,7 +70,8 @@ OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
 BeforeSend = Callable[[Job], None]
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
-CLOCK_SKEW = 120.0  # seconds of disagreement allowed between our clock and the API's
+CLOCK_SKEW = 2.0  # seconds: Date headers and ObjectIds count whole seconds
+UNVERIFIED = "unverified"  # error code of a created row that may have existed before
 
 
 class Retries:
@@ -206,7 +207,7 @@ class Sender:
                         Status.FAILED,
                         error_code="unexpected",
                         error=f"unexpected error ({type(error).__name__}: {error}); "
-                        "the request may have been written: a re-run looks it up first",
+                        f"the request may have been written: {IN_DOUBT}",
                         in_doubt=True,
                     )
                 await on_outcome(job, outcome)
@@ -249,15 +250,10 @@ class Sender:
                 Status.FAILED, error_code="rejected", error=error.message, http_status=error.status
             )
         except RetryableError as error:
-            doubt = (
-                f" (it may have been {self.done_word}: a re-run will tell)"
-                if tally.in_doubt
-                else ""
-            )
             outcome = Outcome(
                 Status.FAILED,
                 error_code="rate_limited" if isinstance(error, RateLimitedError) else "gave_up",
-                error=f"gave up after {tally.requests} requests: {error.message}{doubt}",
+                error=f"gave up after {tally.requests} requests: {error.message}",
                 http_status=error.status,
             )
         except BudgetExhaustedError as error:
@@ -271,11 +267,10 @@ class Sender:
                 Status.NOT_SENT, error_code="auth", error=error.message, http_status=error.status
             )
         in_doubt = tally.in_doubt and outcome.status in (Status.FAILED, Status.NOT_SENT)
-        if in_doubt and "may have been" not in outcome.error:
+        if in_doubt:  # the mark lets a re-run of the result file (--only) look it up first
             outcome = replace(
                 outcome,
-                error=f"{outcome.error} (an earlier request may have {self.done_word} it: "
-                "a re-run looks it up first)",
+                error=f"{outcome.error} (a request may have {self.done_word} it: {IN_DOUBT})",
             )
         return replace(outcome, attempts=tally.requests, in_doubt=in_doubt)
 
@@ -320,12 +315,16 @@ class Sender:
         """A relation found after an answer was lost: ours, or there before this run?
 
         The API does not say. Its relation ids are MongoDB ObjectIds [seen], whose first 8 hex
-        digits are the creation time in seconds: older than our first attempt (with two
-        minutes for clocks that disagree) means it was there before. Any other id shape is
-        taken as ours, and the row says so.
+        digits are the creation time in seconds on the API's clock. We know when our first
+        attempt left (``since``, our clock) and how far the API's clock is from ours (its Date
+        headers, to the second): created before that, it was there before. When either is
+        unknown, the row is ``created`` with the code ``unverified``, and ``undo`` leaves it
+        alone unless asked: deleting a relation that existed before is the one thing undo must
+        never do.
         """
-        if OBJECT_ID.fullmatch(relation_id) and since is not None:
-            if int(relation_id[:8], 16) < since - CLOCK_SKEW:
+        offset = self._client.clock_offset
+        if OBJECT_ID.fullmatch(relation_id) and since is not None and offset is not None:
+            if int(relation_id[:8], 16) < since + offset - CLOCK_SKEW:
                 return Outcome(
                     Status.ALREADY_EXISTS,
                     relation_id=relation_id,
@@ -334,13 +333,15 @@ class Sender:
             return Outcome(
                 Status.CREATED,
                 relation_id=relation_id,
-                error="created: the answer was lost, the relation was found",
+                error="created: the answer was lost, the relation was found (its id shows "
+                "it was created by this run)",
             )
         return Outcome(
             Status.CREATED,
             relation_id=relation_id,
-            error="found after an answer was lost: most likely created by this run (the API "
-            "cannot tell whether it existed before)",
+            error_code=UNVERIFIED,
+            error="found after an answer was lost: most likely created by this run, but the "
+            "API cannot tell whether it existed before; undo leaves it unless told otherwise",
         )
 
     async def _find(self, job: Job, tally: Tally) -> str | None:

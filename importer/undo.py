@@ -22,7 +22,7 @@ from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
 from importer.report import result_columns
 from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
-from importer.sender import Interrupted, Job, Sender, Tally
+from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 
 
 def run_undo(
@@ -31,13 +31,25 @@ def run_undo(
     *,
     dry_run: bool = False,
     restart: bool = False,
+    include_unverified: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = asyncio.sleep,
     interruptible: bool = False,
     hooks: Hooks | None = None,
 ) -> RunSummary:
-    """Delete the relations that the import whose result file is ``path`` created."""
-    run = UndoRun(path, settings, dry_run=dry_run, restart=restart, hooks=hooks or Hooks())
+    """Delete the relations that the import whose result file is ``path`` created.
+
+    Rows the import could not verify as its own (``unverified``) are left alone unless
+    ``include_unverified``.
+    """
+    run = UndoRun(
+        path,
+        settings,
+        dry_run=dry_run,
+        restart=restart,
+        hooks=hooks or Hooks(),
+        include_unverified=include_unverified,
+    )
     return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
 
 
@@ -56,7 +68,7 @@ class Deleter(Sender):
         try:
             await self._retries(delete)
         except RejectedError as error:
-            if error.status != 404:
+            if not _not_found(error):
                 raise
             if tally.in_doubt:  # our own earlier request deleted it; its answer was lost
                 return Outcome(
@@ -73,9 +85,28 @@ class Deleter(Sender):
         return Outcome(Status.DELETED, relation_id=job.relation_id, http_status=200)
 
 
+def _not_found(error: RejectedError) -> bool:
+    """The API's way of saying the relation does not exist (a 404, or a 4xx that says so)."""
+    return error.status == 404 or "not found" in error.message.lower()
+
+
 class UndoRun(DurableRun):
     kind = "undo"
     sender_class = Deleter
+
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        *,
+        dry_run: bool,
+        restart: bool,
+        hooks: Hooks,
+        include_unverified: bool = False,
+    ) -> None:
+        super().__init__(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
+        self.include_unverified = include_unverified
+
     ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
@@ -130,6 +161,13 @@ class UndoRun(DurableRun):
             if status != Status.CREATED.value or not relation_id:
                 reason = f"the import did not create a relation here ({status}): left alone"
                 self.done(seq, row, journal, Outcome(Status.SKIPPED, error=reason))
+            elif row.cells[at["error_code"]] == UNVERIFIED and not self.include_unverified:
+                reason = (
+                    "left alone: found after a lost answer, it may have existed before the "
+                    "import (undo --include-unverified deletes such relations too)"
+                )
+                skipped = Outcome(Status.SKIPPED, relation_id, UNVERIFIED, reason)
+                self.done(seq, row, journal, skipped)
             elif self.dry_run:
                 self.done(
                     seq,

@@ -104,6 +104,8 @@ def test_foreign_and_old_journals_are_refused(
         (Outcome(Status.CREATED), True),
         (Outcome(Status.INVALID), True),
         (Outcome(Status.FAILED, error_code="rejected"), True),
+        # a refusal after a request that may have written: perhaps an echo of our own write
+        (Outcome(Status.FAILED, error_code="rejected", in_doubt=True), False),
         (Outcome(Status.FAILED, error_code="gave_up"), False),
         (Outcome(Status.FAILED, error_code="lookup_failed"), False),
         (Outcome(Status.NOT_SENT, error_code="interrupted"), False),

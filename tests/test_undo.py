@@ -11,6 +11,7 @@ from importer.errors import InputError
 from importer.models import Status
 from importer.pipeline import run_import
 from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
+from importer.sandbox.faults import FaultSchedule
 from importer.undo import run_undo
 from tests.conftest import SAMPLES, demo_settings, read_results
 
@@ -82,3 +83,66 @@ def test_undo_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
         run_undo(
             SAMPLES / "relations.csv", demo_settings(tmp_path), transport=Sandbox().transport()
         )
+
+
+def test_rows_in_doubt_re_run_with_only_are_judged_and_undone_exactly(tmp_path: Path) -> None:
+    """Every create is processed, then its connection drops; one attempt only: every row is
+    in doubt, the two seeded pairs included (their duplicate answer was lost too)."""
+    sandbox = Sandbox(faults=FaultPlan(drop_after_write_every=1))
+    before = state(sandbox)
+    settings = demo_settings(tmp_path, retry={"max_attempts": 1})
+    first = run_import(SAMPLES / "relations.csv", settings, transport=sandbox.transport())
+    assert first.counts == {Status.FAILED: 20}
+    sandbox.faults = FaultPlan()  # the server recovers
+    sandbox._schedule = FaultSchedule(sandbox.faults)
+    again = run_import(
+        first.result_path,
+        demo_settings(tmp_path, out=tmp_path / "again.csv"),
+        only=frozenset({Status.FAILED}),
+        transport=sandbox.transport(),
+    )
+    rows = read_results(again.result_path)
+    # the first run's journal dates each attempt; the ids' creation times tell ours apart
+    assert Counter(r["status"] for r in rows) == {"created": 18, "already_exists": 2}
+    assert all(r["relation_id"] for r in rows)
+    assert again.requests == 21  # the association, then one look-up each: nothing sent twice
+    undone = run_undo(
+        again.result_path,
+        demo_settings(tmp_path, out=tmp_path / "undo.csv"),
+        transport=sandbox.transport(),
+    )
+    assert undone.counts == {Status.DELETED: 18, Status.SKIPPED: 2}
+    assert state(sandbox) == before
+
+
+def test_without_the_earlier_journal_a_found_relation_is_unverified_and_kept(
+    tmp_path: Path,
+) -> None:
+    sandbox = Sandbox(faults=FaultPlan(drop_after_write_every=1))
+    settings = demo_settings(tmp_path, retry={"max_attempts": 1})
+    first = run_import(SAMPLES / "relations.csv", settings, transport=sandbox.transport())
+    moved = tmp_path / "elsewhere.csv"
+    moved.write_bytes(first.result_path.read_bytes())  # its journal stays behind
+    sandbox.faults = FaultPlan()
+    sandbox._schedule = FaultSchedule(sandbox.faults)
+    again = run_import(
+        moved,
+        demo_settings(tmp_path, out=tmp_path / "again.csv"),
+        only=frozenset({Status.FAILED}),
+        transport=sandbox.transport(),
+    )
+    codes = Counter(r["error_code"] for r in read_results(again.result_path))
+    assert codes == {"unverified": 20}
+    cautious = run_undo(
+        again.result_path,
+        demo_settings(tmp_path, out=tmp_path / "u.csv"),
+        transport=sandbox.transport(),
+    )
+    assert cautious.counts == {Status.SKIPPED: 20} and cautious.requests == 0
+    thorough = run_undo(
+        again.result_path,
+        demo_settings(tmp_path, out=tmp_path / "u2.csv"),
+        include_unverified=True,
+        transport=sandbox.transport(),
+    )
+    assert thorough.counts == {Status.DELETED: 20}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 import httpx
@@ -46,7 +47,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             )
         return httpx.Response(
             answer.status,
-            headers=list(answer.headers),
+            headers=[*answer.headers, ("Date", formatdate(usegmt=True))],  # as a server sends
             content=answer.body,
             request=request,
         )
