@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from importer.sender import Sender
 
@@ -18,18 +19,27 @@ GRACE_SECONDS = 5.0  # after Ctrl-C, how long requests in flight may take to fin
 
 
 class Interrupts:
-    """First SIGINT/SIGTERM: interrupt gently, cancel what is still in flight after a grace
-    period. Second: cancel at once; the journal stays consistent, no result file is written
-    (the next run writes it)."""
+    """Signal handling for one run: ``with Interrupts(notice) as interrupts:`` around it all,
+    ``with interrupts.sending(sender):`` around the sending.
 
-    def __init__(self, sender: Sender, notice: Callable[[str], None]) -> None:
-        self._sender, self._notice = sender, notice
+    Before the sending starts (reading the file, asking the API for the association), a signal
+    stops the run at once: nothing was sent, ``early`` is set and the run raises
+    KeyboardInterrupt. During the sending, the first signal interrupts gently and the second
+    cancels at once (``abandoned``)."""
+
+    def __init__(self, notice: Callable[[str], None]) -> None:
+        self._notice = notice
+        self._sender: Sender | None = None
+        self.early = False
         self.abandoned = False
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
 
     def _on_signal(self) -> None:
-        if not self._sender.interrupted:
+        if self._sender is None:
+            self.early = True
+            self._cancel()
+        elif not self._sender.interrupted:
             self._sender.interrupt()
             self._notice(
                 "Stopping: no new rows are sent; requests in flight finish "
@@ -41,20 +51,30 @@ class Interrupts:
             self._cancel()
 
     def _cancel(self) -> None:
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             self._task.cancel()
+
+    @contextmanager
+    def sending(self, sender: Sender) -> Iterator[None]:
+        """While the sender runs: a cancellation we caused ends the sending, not the run."""
+        self._sender = sender
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not sender.interrupted:
+                raise
+            if self._task is not None:
+                self._task.uncancel()
 
     def __enter__(self) -> Interrupts:
         for number in (signal.SIGINT, signal.SIGTERM):
             self._loop.add_signal_handler(number, self._on_signal)
         return self
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, *exc_info: object) -> None:
         for number in (signal.SIGINT, signal.SIGTERM):
             self._loop.remove_signal_handler(number)
-        # a cancellation we caused is the end of an interrupted run, not an error
-        if exc_info[0] is asyncio.CancelledError and self._sender.interrupted:
+        if exc_info[0] is asyncio.CancelledError and self.early:
             if self._task is not None:
                 self._task.uncancel()
-            return True
-        return False
+            raise KeyboardInterrupt from None  # nothing was sent: the caller says so

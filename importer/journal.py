@@ -118,6 +118,26 @@ def doubt_times(path: Path) -> dict[int, float]:
         return {}
 
 
+def outcomes(path: Path) -> Iterator[tuple[int, Outcome | None, bool]]:
+    """(row number, outcome, intent) of every row a journal knows, whatever run it was
+    (for the results of a run replaced by --restart)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = connection.execute(
+            "SELECT number, status, relation_id, error_code, error, http_status, attempts, "
+            "intent FROM rows ORDER BY seq"
+        )
+        for number, status, relation_id, code, error, http_status, attempts, intent in cursor:
+            outcome = None
+            if status is not None:
+                outcome = Outcome(
+                    Status(status), relation_id, code, error, http_status, attempts, bool(intent)
+                )
+            yield number, outcome, bool(intent)
+    finally:
+        connection.close()
+
+
 def peek(path: Path) -> dict[str, str] | None:
     """The identity a journal was started with, read without changing it (None if unreadable)."""
     try:

@@ -24,8 +24,17 @@ from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError, InputError
 from importer.interrupts import Interrupts
-from importer.journal import Entry, Identity, Journal, file_digest, is_final, journal_path, peek
-from importer.models import SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.journal import (
+    Entry,
+    Identity,
+    Journal,
+    file_digest,
+    is_final,
+    journal_path,
+    outcomes,
+    peek,
+)
+from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
 from importer.target import connect, limiter_for
@@ -191,12 +200,7 @@ class DurableRun:
             return stack.enter_context(Journal.open(Path(folder) / "dry-run.journal", identity))
         journal = journal_path(out)
         if self.restart:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            for old in (out, journal):
-                if old.exists():
-                    kept = old.with_name(f"{old.name}.replaced-{stamp}")
-                    old.rename(kept)
-                    self.hooks.on_notice(f"--restart: the earlier {old} is kept as {kept}")
+            self._set_aside(out, journal)
         elif out.exists() and not journal.exists():
             raise ConfigError(
                 f"{out}: a result file is already there and is never overwritten. "
@@ -204,12 +208,57 @@ class DurableRun:
             )
         return stack.enter_context(Journal.open(journal, identity))
 
+    def _set_aside(self, out: Path, journal: Path) -> None:
+        """--restart: keep the earlier run's results and journal under new names.
+
+        A run that was killed before it wrote its result file, or after, has outcomes only its
+        journal holds: they are written out first (row numbers and results, no input columns,
+        which changed), so that ``undo`` can still remove what that run created.
+        """
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stale = journal.exists()  # the journal is the authority: it may know more
+        if out.exists():
+            earlier = "-as-written" if stale else ""
+            kept = out.with_name(f"{out.stem}.replaced-{stamp}{earlier}{out.suffix}")
+            out.rename(kept)
+            self.hooks.on_notice(f"--restart: the earlier {out} is kept as {kept}")
+        if stale:
+            rendered = out.with_name(f"{out.stem}.replaced-{stamp}{out.suffix}")
+            with ResultWriter(rendered, ()) as writer:
+                for seq, (number, outcome, intent) in enumerate(outcomes(journal)):
+                    doubt = Outcome(
+                        Status.NOT_SENT,
+                        error_code="interrupted",
+                        in_doubt=intent,
+                        error=f"the earlier run stopped here ({IN_DOUBT})"
+                        if intent
+                        else "the earlier run stopped before this row",
+                    )
+                    writer.add(seq, SourceRow(number, ()), outcome or doubt)
+            self.hooks.on_notice(f"--restart: what the earlier run did is in {rendered}")
+        if journal.exists():
+            kept = journal.with_name(f"{journal.name}.replaced-{stamp}")
+            journal.rename(kept)
+            self.hooks.on_notice(f"--restart: the earlier {journal} is kept as {kept}")
+
     async def execute(
         self,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         interruptible: bool = False,
+    ) -> RunSummary:
+        """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`)."""
+        if not interruptible:
+            return await self._execute(transport, sleep, None)
+        with Interrupts(self.hooks.on_notice) as interrupts:
+            return await self._execute(transport, sleep, interrupts)
+
+    async def _execute(
+        self,
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Sleep,
+        interrupts: Interrupts | None,
     ) -> RunSummary:
         started = time.monotonic()
         self.sleep = sleep
@@ -232,12 +281,11 @@ class DurableRun:
                     journal = self._journal(out, identity, stack)
                 self.started(journal)
                 sender = self.make_sender(client, journal, sleep)
-                signals = Interrupts(sender, self.hooks.on_notice) if interruptible else None
-                with signals or ExitStack():
+                with interrupts.sending(sender) if interrupts else ExitStack():
                     await self._send(journal, sender)
             finally:
                 await client.aclose()
-            abandoned = signals is not None and signals.abandoned
+            abandoned = interrupts is not None and interrupts.abandoned
             counts = {} if abandoned else self._render(out, journal, sender)
         stats = limiter.stats.values()
         return RunSummary(

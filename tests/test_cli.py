@@ -93,8 +93,18 @@ def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: st
     code, out, err = invoke("run", "samples/relations.csv", "--base-url", server_url, "--restart")
     assert code == 0
     assert "--restart: the earlier results/relations-results.csv is kept as " in err
-    kept = sorted(p.name for p in (in_repo / "results").iterdir())
-    assert len(kept) == 4 and kept[0] == "relations-results.csv"
+    kept = sorted(re.sub(r"\d{8}-\d{6}", "T", p.name) for p in (in_repo / "results").iterdir())
+    assert kept == [
+        "relations-results.csv",  # the new run
+        "relations-results.csv.journal",
+        "relations-results.csv.journal.replaced-T",  # the earlier run, set aside
+        "relations-results.replaced-T-as-written.csv",  # its result file as it was
+        "relations-results.replaced-T.csv",  # what its journal knew: undo can use it
+    ]
+    rendered = next((in_repo / "results").glob("relations-results.replaced-*[0-9].csv"))
+    code, out, _ = invoke("undo", str(rendered), "--base-url", server_url, "--dry-run")
+    assert code == 0
+    assert "  valid                 18\n" in out  # the 18 it created would be deleted
 
 
 def test_another_file_of_the_same_name_gets_its_own_result(in_repo: Path, server_url: str) -> None:
@@ -244,6 +254,7 @@ def test_every_option_is_documented_in_the_readme() -> None:
         "run": main.commands["run"],
         "validate": main.commands["validate"],
         "associations": main.commands["associations"],
+        "undo": main.commands["undo"],
     }
     group = main.commands["sandbox"]
     assert isinstance(group, type(main))

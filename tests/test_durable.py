@@ -205,3 +205,17 @@ def test_only_re_runs_the_chosen_rows_of_a_result_file(tmp_path: Path) -> None:
     ]
     assert list(rows[0])[:4] == ["Student ID", "Teacher ID", "Student name", "Note"]
     assert "status" in rows[0] and "result_status" not in rows[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_sending_stops_at_once_and_sends_nothing(tmp_path: Path) -> None:
+    pairs_file(tmp_path, students=6, teachers=1)
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    sandbox = Sandbox(demo_seed(students=6, teachers=1), faults=FaultPlan(latency=2.0))
+    with serve(sandbox) as server:
+        process = start(["run", "in.csv"], tmp_path, server.url)
+        time.sleep(1.5)  # the association look-up is under way
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert (process.returncode, out, err) == (4, "", "Interrupted before anything was sent.\n")
+    assert "POST /associations/relations" not in sandbox.stats(DEMO_LOCATION).by_route
