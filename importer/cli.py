@@ -73,7 +73,10 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings(config_path: Path | None, **flags: Any) -> Settings:
-    return load_settings(config_path=config_path, flags=flags)
+    settings = load_settings(config_path=config_path, flags=flags)
+    for notice in settings.notices:
+        click.echo(notice, err=True)
+    return settings
 
 
 def _fail(error: RelimportError) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from importer.errors import ConfigError
 
 SANDBOX = "sandbox"
+#: What a token looks like: a Private Integration token, or a JWT (OAuth access token).
+_SECRET = re.compile(r"pit-[0-9a-f]{8}-[0-9a-f]{4}|eyJ[\w-]{10,}\.[\w-]{10,}\.")
 DEFAULT_CONFIG = Path("config.yaml")
 API_VERSIONS = ("2021-07-28", "v3", "2023-02-21", "2021-04-15")
 
@@ -87,6 +90,7 @@ class Settings(_Strict):
     timeouts: TimeoutSettings = TimeoutSettings()
     out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
     token: SecretStr | None = Field(None, exclude=True, repr=False)
+    notices: tuple[str, ...] = Field((), exclude=True, description="Warnings for the user.")
 
     @field_validator("target")
     @classmethod
@@ -129,6 +133,7 @@ class _Layer:
 
     values: Mapping[str, Any]
     names: Mapping[str, str]  # top-level key -> "config.yaml", "$RELIMPORT_X", "--flag"
+    notices: tuple[str, ...] = ()
 
 
 def load_settings(
@@ -157,6 +162,8 @@ def load_settings(
         settings = Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(_explain(error, (flag_layer, env_layer, file_layer))) from None
+    if file_layer.notices:
+        settings = settings.model_copy(update={"notices": file_layer.notices})
     token = environ.get(settings.token_env, "").strip()
     if not token:
         return settings
@@ -198,7 +205,14 @@ def _file_layer(config_path: Path | None) -> _Layer:
                 f"{path}: key '{secret}': the token is never read from the config file. "
                 f"Remove it and set the environment variable named by token_env instead."
             )
-    return _Layer(data, dict.fromkeys(data, str(path)))
+    notices: tuple[str, ...] = ()
+    if _SECRET.search(text) and path.stat().st_mode & 0o044:
+        notices = (
+            f"{path}: warning: this file seems to hold a token (it is never read from here) "
+            "and other users of this machine can read it. Remove the token, or at least "
+            f"run: chmod 600 {path}",
+        )
+    return _Layer(data, dict.fromkeys(data, str(path)), notices)
 
 
 def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
@@ -225,7 +239,7 @@ def describe_settings() -> list[tuple[str, str, str, str]]:
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
-            if name == "token":
+            if name in ("token", "notices"):
                 continue
             annotation = field.annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):

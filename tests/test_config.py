@@ -111,3 +111,23 @@ def test_the_shipped_config_yaml_is_valid_and_documents_every_top_level_key() ->
         top = key.split(".")[0]
         if top not in ("sheet", "encoding"):
             assert f"{top}:" in text, key
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "warned"),
+    [
+        ("# token: pit-1a2b3c4d-1111-4222-8333-444455556666\n", 0o644, True),
+        ("# token: pit-1a2b3c4d-1111-4222-8333-444455556666\n", 0o600, False),
+        ("location_id: abc\n", 0o644, False),
+    ],
+)
+def test_a_config_holding_a_token_readable_by_others_gets_a_warning(
+    tmp_path: Path, text: str, mode: int, warned: bool
+) -> None:
+    path = write(tmp_path, text)
+    path.chmod(mode)
+    settings = load_settings(config_path=path, environ={})
+    assert bool(settings.notices) is warned
+    if warned:
+        assert settings.notices[0].endswith(f"run: chmod 600 {path}")
+        assert "1a2b3c4d" not in settings.notices[0]
