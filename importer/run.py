@@ -341,10 +341,15 @@ class DurableRun:
         (_, header, rows), stack = self.open_rows()
         with stack, ResultWriter(out, header) as writer:
             known = Entries(journal.entries())
+            in_doubt = replace(
+                unsent, in_doubt=True, error=f"{unsent.error} (a request was under way: {IN_DOUBT})"
+            )
             for seq, row in enumerate(rows):
                 entry = known.at(seq)
-                outcome = entry.outcome if entry is not None else None
-                writer.add(seq, row, outcome or unsent)
+                if entry is not None and entry.outcome is not None:
+                    writer.add(seq, row, entry.outcome)
+                else:  # cut off in flight (intent, no outcome), or never reached
+                    writer.add(seq, row, in_doubt if entry is not None and entry.intent else unsent)
         return dict(writer.counts)
 
 

@@ -5,8 +5,9 @@ memory stays flat whatever the file's size. Pacing is the rate limiter's job (in
 client); retries are tenacity's: 429s, 5xx, timeouts and dropped connections are tried again
 with exponential back-off and jitter (at least the server's Retry-After), a bounded number of
 times. A create that may have been written before it failed (5xx, read timeout, dropped
-connection) is *in doubt*: when its retry is answered "duplicate relation", the relation is
-looked up and recorded as ``created`` with its id, never as ``already_exists``.
+connection, an unreadable success) is *in doubt*: before it is sent again the pair is looked
+up, and a relation found is judged by the creation time in its id (``created`` by us, or
+``already_exists`` from before; ``unverified`` when the id cannot tell).
 
 An :class:`AuthError` stops the whole run; a :class:`BudgetExhaustedError` stops one location.
 Either way every later job still gets an outcome (``not_sent``, with the reason).
@@ -175,7 +176,8 @@ class Sender:
         self._retries = Retries(retry, sleep)
         self._concurrency = concurrency
         self.fatal: AuthError | None = None
-        self.stopped_locations: dict[str, str] = {}
+        self.stopped_locations: dict[str, str] = {}  # location -> why it stopped
+        self._stop_codes: dict[str, str] = {}
         self.interrupted = False
 
     def interrupt(self) -> None:
@@ -183,16 +185,23 @@ class Sender:
         self.interrupted = True
 
     def _not_sent(self, job: Job) -> Outcome | None:
-        """The outcome of a job that must not be sent any more, or None to send it."""
+        """The outcome of a job that must not be sent any more, or None to send it.
+
+        A job in doubt stays in doubt: not sending it now proves nothing about the past."""
         if self.fatal is not None:
             reason = f"not sent: the run stopped because {self.fatal.message}"
-            return Outcome(Status.NOT_SENT, error_code="auth", error=reason)
-        if self.interrupted:
-            return Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
-        spent = self.stopped_locations.get(job.location_id)
-        if spent is not None:
-            return Outcome(Status.NOT_SENT, error_code="daily_budget", error=spent)
-        return None
+            outcome = Outcome(Status.NOT_SENT, error_code="auth", error=reason)
+        elif self.interrupted:
+            outcome = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        elif job.location_id in self.stopped_locations:
+            code, reason = (
+                self._stop_codes[job.location_id],
+                self.stopped_locations[job.location_id],
+            )
+            outcome = Outcome(Status.NOT_SENT, error_code=code, error=reason)
+        else:
+            return None
+        return replace(outcome, in_doubt=job.in_doubt)
 
     async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:
         """Send every job and report exactly one outcome for each."""
@@ -257,8 +266,9 @@ class Sender:
                 http_status=error.status,
             )
         except BudgetExhaustedError as error:
-            self.stopped_locations.setdefault(error.location_id, str(error))
             code = "refused" if isinstance(error, LocationRefusingError) else "daily_budget"
+            self.stopped_locations.setdefault(error.location_id, str(error))
+            self._stop_codes.setdefault(error.location_id, code)
             outcome = Outcome(Status.NOT_SENT, error_code=code, error=str(error))
         except AuthError as error:
             if self.fatal is None:
