@@ -34,6 +34,10 @@ CHUNK = 1 << 16
 #: The largest cell accepted (``csv.field_size_limit`` is set to it, process-wide). A larger
 #: one almost always means a quote that is never closed.
 FIELD_LIMIT = 16 * 1024 * 1024
+#: The longest line accepted, in characters: the scan refuses a longer one before the csv
+#: module reads it whole into memory (a 1 GB file without a line break). Twice the field
+#: limit, so that a line with one overlong cell gets the csv module's message about the cell.
+LINE_LIMIT = 2 * FIELD_LIMIT
 DELIMITERS = (",", ";", "\t", "|")
 _BOMS = (  # UTF-32 first: its little-endian mark starts like UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -248,6 +252,7 @@ def _scan(path: Path, raw: BinaryIO, encoding: str) -> tuple[int | None, bool]:
     (None if all do) and whether a zero-width character occurs; raise at a NUL character."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     line = 1
+    run = 0  # characters since the last line break
     zero_width = False
     while True:
         chunk = raw.read(CHUNK)
@@ -266,9 +271,28 @@ def _scan(path: Path, raw: BinaryIO, encoding: str) -> tuple[int | None, bool]:
                 "data as CSV again."
             )
         zero_width = zero_width or "\ufeff" in text or "\u200b" in text
+        run = _check_line_length(path, text, run, line)
         line += text.count("\n")
         if final:
             return None, zero_width
+
+
+def _check_line_length(path: Path, text: str, run: int, line: int) -> int:
+    """The characters after ``text``'s last line break (plus ``run``, those before ``text``, if
+    it has none); raise InputError for a line longer than ``LINE_LIMIT``. A chunk is far
+    shorter than the limit, so only a line across chunks can exceed it."""
+    last = max(text.rfind("\n"), text.rfind("\r"))
+    if last >= 0:
+        first = min(at for at in (text.find("\n"), text.find("\r")) if at >= 0)
+        if run + first <= LINE_LIMIT:
+            return len(text) - last - 1
+    elif run + len(text) <= LINE_LIMIT:
+        return run + len(text)
+    raise InputError(
+        f"{path.name}, line {line}: the line is longer than {LINE_LIMIT // (1024 * 1024)} MiB "
+        "of text, far more than a row of a table, so the file is not read. Check that it is "
+        "the CSV file meant, with one row per line; a cell this long is not accepted."
+    )
 
 
 def _newlines_before_error(decoder: codecs.IncrementalDecoder, chunk: bytes) -> int:

@@ -11,7 +11,9 @@ Unlike the CSV and XLSX readers, this one does not stream: calamine and pandas h
 sheet in memory, and calamine has been seen aborting the whole process (not raising) on some
 sparse files. So a file larger than ``MAX_BYTES`` is refused before it is opened, and a sheet
 of more than ``MAX_ROWS`` rows or ``MAX_COLUMNS`` columns once loaded (at most ``MAX_ROWS + 1``
-rows are loaded); such files are read safely after saving them as .xlsx or .csv.
+rows are loaded); such files are read safely after saving them as .xlsx or .csv. Before
+calamine opens a zip (.ods), :mod:`importer.reader_guard` refuses a zip bomb and an .ods whose
+repeated rows or columns add up to more than the limits, which calamine would lay out in memory.
 
 Row numbers are the sheet's own: calamine's grid starts at cell A1. Every value right of the
 header's last column is checked, and the first one found is reported as a ``long_row`` issue.
@@ -31,6 +33,7 @@ from python_calamine import CalamineError
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
 from importer.reader import Table, make_header, quote
+from importer.reader_guard import refuse_large_ods
 from importer.reader_xlsx import cell_text
 
 #: Files larger than this are refused before calamine opens them.
@@ -58,6 +61,7 @@ def open_sheet(
             f"relimport reads from {path.suffix} files, which it must hold in memory. "
             f"{_SAVE_AS} to read files this big."
         )
+    refuse_large_ods(path, max_rows, max_columns)  # before calamine expands repeated rows
     title, grid = _load(path, sheet, max_rows)
     where = f"{path.name}, sheet {title!r}"
     width = max((len(values) for values in grid), default=0)

@@ -2,17 +2,20 @@
 
 The workbook is opened with ``read_only=True, data_only=True``: rows stream from the zip and a
 formula gives the value Excel saved with it. A formula whose value was never saved (a file
-written by a program that does not calculate, such as openpyxl) reads as an empty cell: in
-this mode openpyxl cannot tell it from one, and a second, non-data-only pass over the sheet to
-find out would double the reading time for a rare case.
+written by a program that does not calculate, such as openpyxl) reads as an empty cell; if one
+is among the rows read with the header, a notice says so (see ``reader_xlsx_sheet``).
+
+Before openpyxl opens the file, ``reader_guard`` refuses a zip bomb; openpyxl parses with
+defusedxml, and a part that declares XML entities (an "XML bomb") is refused with a message.
 
 Every value becomes text (see :func:`cell_text`). Cells that held numbers go into
 ``SourceRow.numeric``: Excel keeps 15 significant digits, so an id typed as a number may be
 damaged, and the validator says so instead of using it. Row numbers are the sheet's own.
 
-The sheet's recorded dimension is not trusted (it may claim a million rows, or too few): rows
-are counted here, and only the header's columns plus ``MARGIN`` more are read, so that a
-stray cell far to the right costs nothing. Values beyond that margin are ignored silently.
+The sheet's recorded dimension is never read (it may claim a million rows, or too few): only
+the rows in the file are read, so a gap between them costs nothing, and only the header's
+columns plus ``MARGIN`` more, so that a stray cell far to the right costs nothing. Values
+beyond that margin are ignored silently.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import date, datetime, time, timedelta
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
@@ -37,11 +40,15 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
 from importer.reader import BLANK, Table, make_header, quote
+from importer.reader_guard import entity_error, refuse_zip_bomb
+from importer.reader_xlsx_sheet import UNSAVED, Row, sheet_rows
 
 #: Columns read beyond the header's last one, to notice values without a column title.
 MARGIN = 50
-#: Rows fetched from openpyxl at a time (see _quietly).
+#: Rows fetched from openpyxl at a time (see _fetch).
 _BATCH = 256
+#: A header is read up to this column at most (Excel has 16,384: XFD).
+_MAX_COLUMNS = 16_384
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: What openpyxl and zipfile raise for a file that is damaged or not a workbook.
@@ -67,13 +74,19 @@ def open_xlsx(path: Path, *, sheet: str | None = None) -> Iterator[Table]:
     with path.open("rb") as raw:
         _refuse_non_workbook(path, raw.read(512))
         raw.seek(0)
+        _refuse_bomb(path, raw)
+        raw.seek(0)
         workbook = _load(path, raw)
-        try:
+        with ExitStack() as stack:
+            stack.callback(workbook.close)
             worksheet = _pick_sheet(path, workbook, sheet)
-            worksheet.reset_dimensions()  # count rows and columns ourselves
             where = f"{path.name}, sheet {worksheet.title!r}"
-            header_row, cells = _find_header(where, worksheet)
+            parsed = stack.enter_context(closing(sheet_rows(workbook, worksheet)))
+            # the rows fetched with the header's are looked at for formulas without a value
+            header_row, cells, ahead = _find_header(path, where, parsed)
             header, notices = make_header(path, cells, header_row, _label)
+            notices = (*notices, *_unsaved_notice(path, ahead))
+            rest = _quietly(path, where, parsed, header_row + 1, _BATCH - len(ahead))
             yield Table(
                 path=path,
                 kind="xlsx",
@@ -83,10 +96,8 @@ def open_xlsx(path: Path, *, sheet: str | None = None) -> Iterator[Table]:
                 delimiter=None,
                 sheet=worksheet.title,
                 notices=notices,
-                rows=_rows(where, worksheet, header_row, len(header)),
+                rows=_rows(chain(ahead, rest), len(header)),
             )
-        finally:
-            workbook.close()
 
 
 def cell_text(value: object) -> str:
@@ -115,28 +126,34 @@ def cell_text(value: object) -> str:
     return str(value).strip(BLANK)  # int, and anything openpyxl may add
 
 
-def _rows(
-    where: str, worksheet: ReadOnlyWorksheet, header_row: int, width: int
-) -> Iterator[SourceRow]:
-    # The stubs bind Worksheet.iter_rows to ReadOnlyWorksheet (as openpyxl does), hence "misc".
-    values_by_row = worksheet.iter_rows(  # type: ignore[misc]
-        min_row=header_row + 1, max_col=width + MARGIN, values_only=True
-    )
-    for number, values in enumerate(_quietly(where, values_by_row, header_row + 1), header_row + 1):
-        if values.count(None) == len(values):  # openpyxl fills gaps with rows of None
-            continue
-        cells = [cell_text(value) for value in values[:width]]
+def _rows(source: Iterator[Row], width: int) -> Iterator[SourceRow]:
+    """Shape each row after the header to the header's width; skip blank ones."""
+    for number, cells in source:
+        values = _values(cells, width + MARGIN)
         extras = values[width:]
         issues = () if extras.count(None) == len(extras) else _long_row(number, width, extras)
-        if not issues and not any(cells):
+        values = values[:width]
+        texts = [cell_text(value) for value in values]
+        if not issues and not any(texts):
             continue
-        cells.extend("" for _ in range(width - len(cells)))
+        texts.extend("" for _ in range(width - len(texts)))
         numeric = frozenset(
             index
-            for index, value in enumerate(values[:width])
-            if type(value) in (int, float) and cells[index]
+            for index, value in enumerate(values)
+            if type(value) in (int, float) and texts[index]
         )
-        yield SourceRow(number, tuple(cells), issues, numeric)
+        yield SourceRow(number, tuple(texts), issues, numeric)
+
+
+def _values(cells: list[dict[str, object]], limit: int) -> tuple[object, ...]:
+    """A row's values from column A up to its last value, at most ``limit`` columns."""
+    columns = [cell for cell in cells if cast(int, cell["column"]) <= limit]
+    if not columns:
+        return ()
+    values: list[object] = [None] * max(cast(int, cell["column"]) for cell in columns)
+    for cell in columns:
+        values[cast(int, cell["column"]) - 1] = cell["value"]
+    return tuple(values)
 
 
 def _long_row(number: int, width: int, extras: tuple[object, ...]) -> tuple[Issue, ...]:
@@ -154,39 +171,65 @@ def _long_row(number: int, width: int, extras: tuple[object, ...]) -> tuple[Issu
     return ()
 
 
-def _find_header(where: str, worksheet: ReadOnlyWorksheet) -> tuple[int, list[str]]:
-    """The first row with a value: its number and its cells as text."""
-    values_by_row = worksheet.iter_rows(values_only=True)  # type: ignore[misc]
-    try:
-        for number, values in enumerate(_quietly(where, values_by_row, 1), 1):
-            cells = [cell_text(value) for value in values]
-            if any(cells):
-                return number, cells
-    finally:
-        values_by_row.close()
+def _unsaved_notice(path: Path, rows: list[Row]) -> tuple[str, ...]:
+    """A notice if one of ``rows`` has a formula whose value was never saved in the file."""
+    for number, cells in rows:
+        for cell in cells:
+            if cell["value"] is UNSAVED:
+                where = f"{get_column_letter(cell['column'])}{number}"
+                return (
+                    f"{path.name}: cells hold formulas without a saved value (the first is "
+                    f"{where}), so they read as empty: the file was written by a program that "
+                    "does not calculate formulas. Open it in Excel or LibreOffice and save it "
+                    "again to read their values.",
+                )
+    return ()
+
+
+def _find_header(path: Path, where: str, parsed: Iterator[Row]) -> tuple[int, list[str], list[Row]]:
+    """The first row with a value: its number, its cells as text, and the rows fetched after it."""
+    first = 1
+    while batch := _fetch(path, where, parsed, first, _BATCH):
+        for index, (number, cells) in enumerate(batch):
+            texts = [cell_text(value) for value in _values(cells, _MAX_COLUMNS)]
+            if any(texts):
+                return number, texts, batch[index + 1 :]
+        first = batch[-1][0] + 1
     raise InputError(f"{where}: the sheet is empty. Put a header row and data in it.")
 
 
-def _quietly(
-    where: str, rows: Iterator[tuple[object, ...]], first: int
-) -> Iterator[tuple[object, ...]]:
-    """openpyxl's rows (``first`` is the first one's number), fetched in small batches with its
-    warnings silenced (they are about styles and would only reach the terminal), and damage
-    turned into InputError. Batches keep the cost of silencing off each row."""
+def _quietly(path: Path, where: str, parsed: Iterator[Row], first: int, size: int) -> Iterator[Row]:
+    """The rows from row ``first`` on, fetched ``size`` then ``_BATCH`` at a time."""
     while True:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                batch = list(islice(rows, _BATCH))
-        except _DAMAGED as error:
-            raise InputError(
-                f"{where}: the file is damaged: it cannot be read from row {first} on "
-                f"({error}). Open it in Excel and save it again."
-            ) from None
+        batch = _fetch(path, where, parsed, first, size)
         yield from batch
-        if len(batch) < _BATCH:
+        if len(batch) < size:
             return
-        first += _BATCH
+        first, size = batch[-1][0] + 1, _BATCH
+
+
+def _fetch(path: Path, where: str, parsed: Iterator[Row], first: int, size: int) -> list[Row]:
+    """The next ``size`` rows (fewer at the end), from row ``first`` on, with openpyxl's
+    warnings silenced (they are about styles and would only reach the terminal) and damage
+    turned into InputError. Batches keep the cost of silencing off each row."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(islice(parsed, size))
+    except _DAMAGED as error:
+        raise entity_error(path, error) or InputError(
+            f"{where}: the file is damaged: it cannot be read from row {first} on "
+            f"({error}). Open it in Excel and save it again."
+        ) from None
+
+
+def _refuse_bomb(path: Path, raw: IO[bytes]) -> None:
+    try:
+        archive = zipfile.ZipFile(raw)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return  # openpyxl reports the damage
+    with archive:
+        refuse_zip_bomb(path, archive)
 
 
 def _refuse_non_workbook(path: Path, head: bytes) -> None:
@@ -218,7 +261,7 @@ def _load(path: Path, raw: IO[bytes]) -> Workbook:
             warnings.simplefilter("ignore")
             return load_workbook(raw, read_only=True, data_only=True, keep_links=False)
     except _UNLOADABLE as error:
-        raise InputError(
+        raise entity_error(path, error) or InputError(
             f"{path.name} cannot be read as an Excel workbook ({error}). It may be damaged or "
             "be another kind of zip file: open it in Excel and save it as .xlsx."
         ) from None
