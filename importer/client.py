@@ -54,6 +54,11 @@ def classify(status: int, message: str) -> type[ApiError] | None:
 
 
 def _message(response: httpx.Response) -> str:
+    """The API's message for a person: one line, no control characters."""
+    return " ".join(_raw_message(response).split())
+
+
+def _raw_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:

@@ -23,15 +23,29 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARACTERS = frozenset(_FORMULA_START)
 
 
+def _needs_quote(cell: str) -> bool:
+    """A formula character first, or apostrophes before one (so that the quote added can be
+    told from one the user wrote, and :func:`_restore` gives back exactly the cell)."""
+    stripped = cell.lstrip("'")
+    return bool(stripped) and stripped[0] in _FORMULA_CHARACTERS
+
+
 def neutralise(cell: str) -> str:
     """Make a cell inert in Excel and LibreOffice: a leading formula character gets a quote."""
-    return "'" + cell if cell and cell[0] in _FORMULA_CHARACTERS else cell
+    if not cell or (cell[0] not in _FORMULA_CHARACTERS and cell[0] != "'"):
+        return cell  # the fast path: almost every cell
+    return "'" + cell if _needs_quote(cell) else cell
 
 
 def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
     """Input columns, then the result columns (prefixed ``result_`` where a name is taken)."""
     taken = set(input_header)
-    added = tuple(f"result_{name}" if name in taken else name for name in RESULT_COLUMNS)
+    added = []
+    for name in RESULT_COLUMNS:
+        while name in taken:  # "status" taken: "result_status"; that taken too: once more
+            name = f"result_{name}"
+        taken.add(name)
+        added.append(name)
     return (*input_header, *added)
 
 
@@ -91,9 +105,9 @@ class ResultWriter:
         cells += [
             str(row.number),
             outcome.status.value,
-            outcome.relation_id,
-            outcome.error_code,
-            outcome.error,
+            outcome.relation_id.replace("\0", ""),
+            outcome.error_code.replace("\0", ""),
+            outcome.error.replace("\0", ""),  # an API message may hold anything
             "" if outcome.http_status is None else str(outcome.http_status),
             str(outcome.attempts),
         ]
@@ -154,11 +168,11 @@ def redo_rows(
             since = (doubt_since or {}).get(index)  # the earlier run's journal, by its seq
             yield SourceRow(int(number), cells, row.issues, numeric, doubt, since)
 
-    return header[:width], selected()
+    return tuple(_restore(name) for name in header[:width]), selected()
 
 
 def _restore(cell: str) -> str:
     """Undo :func:`neutralise`, so a re-run sends the value the user wrote."""
-    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+    if cell.startswith("'") and _needs_quote(cell[1:]):
         return cell[1:]
     return cell
