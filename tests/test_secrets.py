@@ -96,3 +96,40 @@ def test_a_refused_token_is_not_echoed(tmp_path: Path, monkeypatch: pytest.Monke
         "Error: The API refused the token (401 Invalid JWT). Put a valid, unexpired token in "
         "the environment variable $LEADWAY_TOKEN.\n"
     )
+
+
+def test_an_interrupted_run_writes_no_byte_of_the_token(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from importer.sandbox import demo_seed, student_id, teacher_id
+    from tests.conftest import REPO, write_csv
+
+    write_csv(
+        tmp_path / "in.csv",
+        [["Student ID", "Teacher ID"], *([student_id(s), teacher_id(1)] for s in range(1, 41))],
+    )
+    (tmp_path / "config.yaml").write_text(
+        "location_id: ldwDemoLocation00001\nassociation: student_teacher\n"
+        "first_column: Student ID\nsecond_column: Teacher ID\n"
+        "rate_limit: {max_requests: 10, window_seconds: 1}\n"
+    )
+    sandbox = Sandbox(demo_seed(students=40, teachers=1), tokens=(Token(SECRET, (DEMO_LOCATION,)),))
+    with serve(sandbox) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "importer", "run", "in.csv", "--base-url", server.url],
+            cwd=tmp_path,
+            env={**os.environ, "LEADWAY_TOKEN": SECRET, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 4
+    produced = out + err + b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert SECRET.encode() not in produced
+    assert SECRET[4:20].encode() not in produced
