@@ -8,6 +8,7 @@ failed or not sent; 2 nothing was sent (usage, config, input or auth problem fou
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from importer import logs
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
@@ -25,6 +27,7 @@ from importer.pipeline import list_associations, run_import
 from importer.run import Hooks, RunSummary
 from importer.undo import run_undo
 
+LOG = logging.getLogger("relimport")
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 
 
@@ -86,8 +89,32 @@ def _fail(error: RelimportError) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relimport")
-def main() -> None:
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path),
+    help="Append events to this file (one per request at debug level).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line of text, or one JSON object, per event.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["info", "debug"]),
+    default="debug",
+    show_default=True,
+    help="debug: every request; info: runs only.",
+)
+def main(log_file: Path | None, log_format: str, log_level: str) -> None:
     """Create relations in bulk in Leadway CRM from CSV and Excel files."""
+    if log_file is not None:
+        try:
+            logs.configure(log_file, log_format, log_level)
+        except RelimportError as error:
+            _fail(error)
 
 
 def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> frozenset[Status] | None:
@@ -228,6 +255,21 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
         )
     elif not quiet:
         click.echo(format_summary(summary))
+    LOG.info(
+        "%s: exit %d",
+        summary.title,
+        summary.exit_code,
+        extra={
+            "event": "summary",
+            "input": str(summary.input_path),
+            "results": str(summary.result_path),
+            "counts": {status.value: count for status, count in summary.counts.items()},
+            "requests": summary.requests,
+            "rate_limited": summary.rate_limited,
+            "seconds": round(summary.elapsed, 3),
+            "exit_code": summary.exit_code,
+        },
+    )
     sys.exit(summary.exit_code)
 
 

@@ -8,6 +8,7 @@ decided by the pure :func:`classify`, in one place.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from importer.models import Association, Pair
 from importer.ratelimit import RateLimiter, retry_after
 
 PAGE = 100
+LOG = logging.getLogger("relimport.http")
 _ID_LIKE = re.compile(r"[0-9a-f]{24}|[A-Z][A-Z0-9_]+|[0-9a-fA-F-]{36}")
 
 
@@ -144,15 +146,26 @@ class Client:
         json: Mapping[str, Any] | None = None,
     ) -> Any:
         permit = await self._limiter.location(location_id).acquire()
+        started = time.monotonic()
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except httpx.TransportError as error:
             permit.release(None, None)
+            _log(method, path, location_id, None, started, type(error).__name__)
             raise _network_error(error) from None
         except BaseException:  # cancelled: free the slot, then let it through
             permit.release(None, None)
             raise
         permit.release(response.status_code, response.headers)
+        _log(
+            method,
+            path,
+            location_id,
+            response.status_code,
+            started,
+            None,
+            response.headers.get("X-RateLimit-Remaining"),
+        )
         self._note_clock(response.headers.get("Date"))
         error_class = classify(
             response.status_code, "" if response.is_success else _message(response)
@@ -257,6 +270,38 @@ class Client:
             location_id,
             params={"locationId": location_id},
         )
+
+
+def _log(
+    method: str,
+    path: str,
+    location_id: str,
+    status: int | None,
+    started: float,
+    failure: str | None,
+    remaining: str | None = None,
+) -> None:
+    """One debug event per request: what was asked and answered, never a header or a body."""
+    if not LOG.isEnabledFor(logging.DEBUG):
+        return
+    milliseconds = round((time.monotonic() - started) * 1000)
+    LOG.debug(
+        "%s %s -> %s in %d ms",
+        method,
+        path,
+        status if status is not None else failure,
+        milliseconds,
+        extra={
+            "event": "request",
+            "method": method,
+            "path": path,
+            "location_id": location_id,
+            "status": status,
+            "failure": failure,
+            "ms": milliseconds,
+            "rate_limit_remaining": remaining,
+        },
+    )
 
 
 def _network_error(error: httpx.TransportError) -> RetryableError:

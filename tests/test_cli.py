@@ -259,6 +259,10 @@ def test_every_option_is_documented_in_the_readme() -> None:
     group = main.commands["sandbox"]
     assert isinstance(group, type(main))
     commands["sandbox serve"] = group.commands["serve"]
+    for parameter in main.params:  # the options of relimport itself
+        for option in parameter.opts:
+            if option.startswith("--") and option not in ("--help", "--version"):
+                assert option in readme, option
     for name, command in commands.items():
         assert f"relimport {name}" in readme, name
         for parameter in command.params:

@@ -50,7 +50,7 @@ def test_no_byte_of_output_or_results_holds_the_token(
     with serve(sandbox) as server:
         result = CliRunner().invoke(
             main,
-            [*args, "--base-url", server.url]
+            ["--log-file", "debug.log", "--log-format", "json", *args, "--base-url", server.url]
             + ([] if "--location-id" in args else ["--location-id", DEMO_LOCATION]),
             env={
                 "LEADWAY_TOKEN": SECRET,
@@ -64,6 +64,7 @@ def test_no_byte_of_output_or_results_holds_the_token(
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
     if args[0] == "run" and code != 2:
         assert any(path.name.endswith(".journal") for path in files)
+    assert b'"event": "request"' in (tmp_path / "debug.log").read_bytes()  # debug logging on
     for path in files:  # results, journal (and its WAL), anything else left behind
         produced += path.read_bytes()
     assert SECRET.encode() not in produced
