@@ -645,3 +645,11 @@ def test_every_option_field_has_a_one_line_doc(model: type) -> None:
     docs = field_docs(model)
     assert set(docs) == {f.name for f in dataclasses.fields(model)}
     assert all(doc and "\n" not in doc for doc in docs.values())
+
+
+def test_set_faults_changes_the_plan_and_keeps_the_state() -> None:
+    sandbox = Sandbox(faults=FaultPlan(fail_every=1))
+    assert create(sandbox, student_id(3), teacher_id(2)).status == 503
+    sandbox.set_faults(FaultPlan())
+    assert create(sandbox, student_id(3), teacher_id(2)).status == 201
+    assert len(sandbox.relations(DEMO_LOCATION)) == 3  # the two seeded ones are still there

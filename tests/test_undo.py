@@ -11,7 +11,6 @@ from importer.errors import InputError
 from importer.models import Status
 from importer.pipeline import run_import
 from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
-from importer.sandbox.faults import FaultSchedule
 from importer.undo import run_undo
 from tests.conftest import SAMPLES, demo_settings, read_results
 
@@ -93,8 +92,7 @@ def test_rows_in_doubt_re_run_with_only_are_judged_and_undone_exactly(tmp_path: 
     settings = demo_settings(tmp_path, retry={"max_attempts": 1})
     first = run_import(SAMPLES / "relations.csv", settings, transport=sandbox.transport())
     assert first.counts == {Status.FAILED: 20}
-    sandbox.faults = FaultPlan()  # the server recovers
-    sandbox._schedule = FaultSchedule(sandbox.faults)
+    sandbox.set_faults(FaultPlan())  # the server recovers
     again = run_import(
         first.result_path,
         demo_settings(tmp_path, out=tmp_path / "again.csv"),
@@ -123,8 +121,7 @@ def test_without_the_earlier_journal_a_found_relation_is_unverified_and_kept(
     first = run_import(SAMPLES / "relations.csv", settings, transport=sandbox.transport())
     moved = tmp_path / "elsewhere.csv"
     moved.write_bytes(first.result_path.read_bytes())  # its journal stays behind
-    sandbox.faults = FaultPlan()
-    sandbox._schedule = FaultSchedule(sandbox.faults)
+    sandbox.set_faults(FaultPlan())
     again = run_import(
         moved,
         demo_settings(tmp_path, out=tmp_path / "again.csv"),

@@ -151,6 +151,16 @@ class Sandbox:
                     self._add_location(location_id, associations=True)
             self._tokens[token.value] = token
 
+    def set_faults(self, faults: FaultPlan) -> None:
+        """Change the fault plan from now on (a server that recovers, or starts failing);
+        the relations, counters and budgets so far are kept."""
+        with self._lock:
+            self.faults = faults
+            self._schedule = FaultSchedule(faults)
+            self._pristine._plan = faults
+            for budget in self._budgets.values():
+                budget._plan = faults
+
     def transport(self, *, sleep: Sleep | None = None) -> SandboxTransport:
         """An in-process ``httpx.AsyncBaseTransport`` over this sandbox (no socket)."""
         from importer.sandbox.transport import SandboxTransport
