@@ -255,6 +255,7 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
         )
     elif not quiet:
         click.echo(format_summary(summary))
+    summary.write_json(summary_path(summary.result_path), resume_command())
     LOG.info(
         "%s: exit %d",
         summary.title,
@@ -357,6 +358,11 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
+
+
+def summary_path(result_path: Path) -> Path:
+    """``results/x-results.csv`` -> ``results/x-results.summary.json``."""
+    return result_path.with_name(f"{result_path.stem}.summary.json")
 
 
 def resume_command() -> str:

@@ -10,12 +10,15 @@ request, rows in doubt are looked up first. Subclasses say what a row is and wha
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -72,6 +75,49 @@ class RunSummary:
     resumed: int = 0  # rows already final in the journal: no request for them
     rendered: bool = True  # False after a second Ctrl-C: the journal has it all, no result file
     ok: frozenset[Status] = field(default=SETTLED_OK | {Status.DUPLICATE_ROW})
+    run_id: str = ""
+    started_at: str = ""  # ISO 8601, UTC
+    input_size: int = 0
+    input_sha256: str = ""
+    #: Per location: requests this run sent, and the day's budget left as the API last said.
+    budgets: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+    def as_json(self, resume_command: str | None = None) -> dict[str, object]:
+        """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
+        code = self.exit_code
+        return {
+            "run_id": self.run_id,
+            "title": self.title,
+            "started_at": self.started_at,
+            "seconds": round(self.elapsed, 3),
+            "dry_run": self.dry_run,
+            "input": {
+                "path": str(self.input_path),
+                "size": self.input_size,
+                "sha256": self.input_sha256,
+            },
+            "results": str(self.result_path) if self.rendered else None,
+            "rows": self.rows,
+            "counts": {status.value: n for status, n in self.counts.items()},
+            "resumed": self.resumed,
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "budgets": self.budgets,
+            "exit_code": code,
+            "outcome": {0: "complete", 1: "partial", 3: "stopped", 4: "interrupted", 5: "budget"}[
+                code
+            ],
+            "stopped_because": self.stopped or next(iter(self.not_sent_reasons), None),
+            "resume_command": resume_command if code in (3, 4, 5) else None,
+        }
+
+    def write_json(self, path: Path, resume_command: str | None = None) -> None:
+        """Write :meth:`as_json` atomically (a temporary file, then a rename)."""
+        temporary = path.with_name(f".{path.name}.partial")
+        temporary.write_text(
+            json.dumps(self.as_json(resume_command), indent=2) + "\n", encoding="utf-8"
+        )
+        os.replace(temporary, path)
 
     @property
     def rows(self) -> int:
@@ -261,6 +307,7 @@ class DurableRun:
         interrupts: Interrupts | None,
     ) -> RunSummary:
         started = time.monotonic()
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.sleep = sleep
         total, size, digest = await asyncio.to_thread(self.survey)
         self.hooks.on_total(total)
@@ -305,6 +352,14 @@ class DurableRun:
             resumed=self.resumed,
             rendered=not abandoned,
             ok=self.ok,
+            run_id=uuid.uuid4().hex,
+            started_at=started_at,
+            input_size=size,
+            input_sha256=digest,
+            budgets={
+                location: {"requests": stat.requests, "daily_remaining": stat.daily_remaining}
+                for location, stat in limiter.stats.items()
+            },
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,21 @@ def test_run_the_demo(in_repo: Path) -> None:
         "Results: results/relations-results.csv\n"
     )
     assert len(read_results(in_repo / "results/relations-results.csv")) == 20
+    summary = json.loads((in_repo / "results/relations-results.summary.json").read_text())
+    assert {
+        k: summary[k]
+        for k in ("results", "rows", "counts", "requests", "exit_code", "outcome", "resume_command")
+    } == {
+        "results": "results/relations-results.csv",
+        "rows": 20,
+        "counts": {"created": 18, "already_exists": 2},
+        "requests": 21,
+        "exit_code": 0,
+        "outcome": "complete",
+        "resume_command": None,
+    }
+    assert summary["input"]["size"] == (in_repo / "samples/relations.csv").stat().st_size
+    assert summary["budgets"]["ldwDemoLocation00001"]["requests"] == 21
 
 
 def test_each_run_on_the_built_in_sandbox_starts_afresh_in_a_new_result(in_repo: Path) -> None:
@@ -100,6 +116,7 @@ def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: st
         "relations-results.csv.journal.replaced-T",  # the earlier run, set aside
         "relations-results.replaced-T-as-written.csv",  # its result file as it was
         "relations-results.replaced-T.csv",  # what its journal knew: undo can use it
+        "relations-results.summary.json",  # the new run's summary
     ]
     rendered = next((in_repo / "results").glob("relations-results.replaced-*[0-9].csv"))
     code, out, _ = invoke("undo", str(rendered), "--base-url", server_url, "--dry-run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -144,6 +145,9 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
         assert "Stopping: no new rows are sent" in err
         assert "To resume whenever you like, run the same command again:" in out
         assert f"relimport run in.csv --base-url {server.url}" in out
+        summary = json.loads((tmp_path / "results/in-results.summary.json").read_text())
+        assert (summary["exit_code"], summary["outcome"]) == (4, "interrupted")
+        assert summary["resume_command"] == f"relimport run in.csv --base-url {server.url}"
         results = read_results(tmp_path / "results/in-results.csv")
         statuses = Counter(r["status"] for r in results)
         assert statuses["not_sent"] > 0 and statuses["created"] > 0
