@@ -71,3 +71,18 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         )
         assert done.returncode in (0, 1), done.stderr
         assert TIMING.sub("T", done.stderr + done.stdout) == TIMING.sub("T", expected), command
+
+
+def test_every_error_code_the_code_can_write_is_in_the_troubleshooting_table() -> None:
+    source = "\n".join(path.read_text() for path in (REPO / "importer").glob("*.py"))
+    codes = set(re.findall(r'(?:error_code=|code = |Issue\(\s*|Error\) else )"([a-z_]+)"', source))
+    codes |= {
+        f"{side}_id_{kind}"
+        for side in ("first", "second")
+        for kind in re.findall(r'f"\{side\}_id_([a-z]+)"', source)
+    }
+    codes |= {"unverified"} if 'UNVERIFIED = "unverified"' in source else set()
+    assert {"short_row", "rejected", "first_id_blank", "daily_budget"} <= codes  # it reads
+    table = README[README.index("## Troubleshooting") : README.index("## Pace, retries")]
+    missing = sorted(code for code in codes if f"`{code}`" not in table)
+    assert missing == []
