@@ -63,6 +63,14 @@ def pairs_file(tmp_path: Path, students: int, teachers: int) -> tuple[Path, list
     return write_csv(tmp_path / "in.csv", rows), pairs
 
 
+def wait_for_creates(sandbox: Sandbox, count: int, limit: float = 30.0) -> None:
+    """Block until the server has seen ``count`` creates (bounded, so a test never hangs)."""
+    deadline = time.monotonic() + limit
+    while sandbox.stats(DEMO_LOCATION).by_route.get("POST /associations/relations", 0) < count:
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.02)
+
+
 def check_final_state(
     sandbox: Sandbox, results: list[dict[str, str]], total: int, pairs: list[tuple[str, str]]
 ) -> None:
@@ -138,7 +146,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
     )
     with serve(sandbox) as server:
         process = start(["run", "in.csv"], tmp_path, server.url)
-        time.sleep(1.5)
+        wait_for_creates(sandbox, 20)  # interrupt part-way, however slow the machine
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
         assert process.returncode == 4, err
