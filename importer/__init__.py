@@ -22,9 +22,11 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
-from importer.pipeline import RunSummary, import_file, run_import
+from importer.pipeline import import_file, list_associations, run_import
 from importer.ratelimit import RateLimiter, RateLimits
 from importer.reader import Table, open_table
+from importer.summary import Hooks, RunSummary
+from importer.undo import run_undo
 from importer.validate import RowValidator
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "DuplicateRelationError",
+    "Hooks",
     "InputError",
     "Issue",
     "Outcome",
@@ -53,7 +56,9 @@ __all__ = [
     "Table",
     "classify",
     "import_file",
+    "list_associations",
     "load_settings",
     "open_table",
     "run_import",
+    "run_undo",
 ]

@@ -24,7 +24,7 @@ from importer.config import Settings, load_settings
 from importer.errors import ApiError, RelimportError
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
-from importer.run import Hooks, RunSummary
+from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")

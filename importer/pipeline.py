@@ -21,8 +21,9 @@ from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.models import Association, Issue, Outcome, SourceRow, Status
 from importer.reader import open_table
 from importer.report import redo_rows
-from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
+from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy
+from importer.summary import Hooks, RunSummary
 from importer.target import connect, limiter_for
 from importer.validate import RowValidator, column_index
 

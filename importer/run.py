@@ -10,14 +10,12 @@ request, rows in doubt are looked up first. Subclasses say what a row is and wha
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,102 +35,14 @@ from importer.journal import (
     outcomes,
     peek,
 )
-from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.models import IN_DOUBT, SETTLED_OK, Outcome, SourceRow, Status
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
+from importer.summary import Hooks, RunSummary
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """How a run talks to whoever watches it (the CLI's progress bar and messages)."""
-
-    on_total: Callable[[int], None] = lambda total: None
-    on_row: Callable[[Status], None] = lambda status: None
-    on_notice: Callable[[str], None] = lambda message: None
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did; ``exit_code`` is what the CLI returns."""
-
-    title: str  # e.g. "Import of in.csv under student_teacher (Student -> Teacher)"
-    input_path: Path
-    result_path: Path
-    counts: dict[Status, int]
-    requests: int
-    rate_limited: int
-    elapsed: float
-    dry_run: bool
-    association: Association | None = None
-    stopped: str | None = None  # why the run stopped part-way (exit 3)
-    interrupted: bool = False  # Ctrl-C or SIGTERM (exit 4)
-    not_sent_reasons: tuple[str, ...] = ()  # locations whose daily budget is spent (exit 5)
-    warnings: int = 0
-    resumed: int = 0  # rows already final in the journal: no request for them
-    rendered: bool = True  # False after a second Ctrl-C: the journal has it all, no result file
-    ok: frozenset[Status] = field(default=SETTLED_OK | {Status.DUPLICATE_ROW})
-    run_id: str = ""
-    started_at: str = ""  # ISO 8601, UTC
-    input_size: int = 0
-    input_sha256: str = ""
-    #: Per location: requests this run sent, and the day's budget left as the API last said.
-    budgets: dict[str, dict[str, int | None]] = field(default_factory=dict)
-
-    def as_json(self, resume_command: str | None = None) -> dict[str, object]:
-        """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
-        code = self.exit_code
-        return {
-            "run_id": self.run_id,
-            "title": self.title,
-            "started_at": self.started_at,
-            "seconds": round(self.elapsed, 3),
-            "dry_run": self.dry_run,
-            "input": {
-                "path": str(self.input_path),
-                "size": self.input_size,
-                "sha256": self.input_sha256,
-            },
-            "results": str(self.result_path) if self.rendered else None,
-            "rows": self.rows,
-            "counts": {status.value: n for status, n in self.counts.items()},
-            "resumed": self.resumed,
-            "requests": self.requests,
-            "rate_limited": self.rate_limited,
-            "budgets": self.budgets,
-            "exit_code": code,
-            "outcome": {0: "complete", 1: "partial", 3: "stopped", 4: "interrupted", 5: "budget"}[
-                code
-            ],
-            "stopped_because": self.stopped or next(iter(self.not_sent_reasons), None),
-            "resume_command": resume_command if code in (3, 4, 5) else None,
-        }
-
-    def write_json(self, path: Path, resume_command: str | None = None) -> None:
-        """Write :meth:`as_json` atomically (a temporary file, then a rename)."""
-        temporary = path.with_name(f".{path.name}.partial")
-        temporary.write_text(
-            json.dumps(self.as_json(resume_command), indent=2) + "\n", encoding="utf-8"
-        )
-        os.replace(temporary, path)
-
-    @property
-    def rows(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def exit_code(self) -> int:
-        if self.stopped is not None:
-            return 3
-        if self.interrupted:
-            return 4
-        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
-            return 5
-        fine = self.ok | ({Status.VALID} if self.dry_run else set())
-        return 0 if all(status in fine for status in self.counts) else 1
 
 
 class DurableRun:

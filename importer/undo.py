@@ -21,8 +21,9 @@ from importer.journal import Identity, Journal
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
 from importer.report import result_columns
-from importer.run import DurableRun, Entries, Hooks, Rows, RunSummary, Sleep
+from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
+from importer.summary import Hooks, RunSummary
 
 
 def run_undo(

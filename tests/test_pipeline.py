@@ -12,7 +12,6 @@ import pytest
 from importer.errors import AuthError, ConfigError, InputError
 from importer.models import Status
 from importer.pipeline import run_import
-from importer.run import Hooks
 from importer.sandbox import (
     DEMO_LOCATION,
     STUDENT_TEACHER_ID,
@@ -23,6 +22,7 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
+from importer.summary import Hooks
 from tests.conftest import SAMPLES, demo_settings, read_results, write_csv
 
 HEADER = ["Student ID", "Teacher ID"]
