@@ -59,6 +59,7 @@ def measure(p: Params, work: Path, skipped: list[str]) -> list[Figure]:
             if child.returncode != 0:
                 raise RuntimeError(f"validate exited {child.returncode}: {child.stderr[-2000:]}")
             path.unlink()
+            (work / "dry.csv").unlink()  # results are never overwritten: make room for the next
             by_kind[kind].append(child.max_rss_mb)
             big_csv = kind == "CSV" and n == max(p.file_rows)
             figures += [

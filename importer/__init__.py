@@ -7,6 +7,8 @@ Library first: everything the command line does is available from Python::
     print(summary.counts, summary.result_path, summary.exit_code)
 """
 
+import logging
+
 from importer.client import Client, classify
 from importer.config import Settings, load_settings
 from importer.errors import (
@@ -28,6 +30,9 @@ from importer.reader import Table, open_table
 from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 from importer.validate import RowValidator
+
+# A library logs only where its user says (relimport --log-file): never to stderr by default.
+logging.getLogger("relimport").addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",

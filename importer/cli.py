@@ -59,9 +59,12 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--out",
             type=click.Path(path_type=Path),
-            help="Result CSV (default: results/<input>-results.csv, never overwritten).",
+            help="Result CSV (default: results/<input>-results.csv, or -dry-run.csv; an existing "
+            "file is only ever this run's own, resumed).",
         ),
-        click.option("--concurrency", type=int, help="Requests in flight at once."),
+        click.option(
+            "--concurrency", type=int, help="Requests in flight at once (1-64, default 8)."
+        ),
         click.option(
             "--strict-ids",
             is_flag=True,
@@ -83,7 +86,9 @@ def _settings(config_path: Path | None, **flags: Any) -> Settings:
 
 
 def _fail(error: RelimportError) -> None:
+    """Exit 2: nothing was sent. The one line says what and where; the log gets it too."""
     click.echo(f"Error: {error}", err=True)
+    LOG.error("%s", error, extra={"event": "not_started", "exit_code": EXIT_NOT_STARTED})
     sys.exit(EXIT_NOT_STARTED)
 
 
@@ -159,7 +164,7 @@ def run(
     only: frozenset[Status] | None,
     **flags: Any,
 ) -> None:
-    """Import the relations listed in INPUT (CSV, TSV or XLSX).
+    """Import the relations listed in INPUT (CSV, TSV, TXT, XLSX, XLSM, XLS, XLSB or ODS).
 
     Re-running the same command resumes an interrupted run: rows already settled are not
     sent again.
@@ -282,7 +287,7 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
     type=click.Path(path_type=Path),
     help="Result file of the undo (default: results/<name>-undo.csv).",
 )
-@click.option("--concurrency", type=int, help="Requests in flight at once.")
+@click.option("--concurrency", type=int, help="Requests in flight at once (1-64, default 8).")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option(
     "--restart", is_flag=True, help="Start over although a journal of an earlier undo is there."
@@ -352,8 +357,8 @@ def format_summary(summary: RunSummary) -> str:
         when = {
             EXIT_STOPPED: "once the problem above is fixed",
             EXIT_INTERRUPTED: "whenever you like",
-            EXIT_BUDGET: "after the location's daily budget resets (the API does not say when; "
-            "within 24 hours)",
+            EXIT_BUDGET: "after the location's daily budget resets or the API accepts requests "
+            "again (see the reason above; the API does not say when a day resets)",
         }[code]
         lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")

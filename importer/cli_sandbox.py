@@ -53,7 +53,13 @@ def _fault_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
 )
-@click.option("--port", default=8765, show_default=True, type=int, help="Port (0: any free).")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free).",
+)
 @_fault_options
 def serve(host: str, port: int, **options: Any) -> None:
     """Serve the sandbox over HTTP on loopback until Ctrl-C."""
@@ -75,5 +81,10 @@ def serve(host: str, port: int, **options: Any) -> None:
         serve_forever(emulator, host, port, ready=ready)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    except OSError as error:
+        raise click.UsageError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); "
+            "pick another --port, or --port 0 for any free one"
+        ) from None
     except KeyboardInterrupt:
         click.echo("Sandbox stopped.", err=True)

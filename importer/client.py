@@ -312,7 +312,9 @@ def _network_error(error: httpx.TransportError) -> RetryableError:
     if isinstance(error, httpx.TimeoutException):
         return RetryableError(f"no answer within the timeout ({name})", maybe_written=True)
     if isinstance(error, httpx.ConnectError):
-        return RetryableError(f"could not connect to the API ({error})")
+        return RetryableError(
+            f"could not connect to the API ({error}): check the target (--base-url) and the network"
+        )
     return RetryableError(f"the connection dropped before an answer ({name})", maybe_written=True)
 
 

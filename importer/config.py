@@ -15,12 +15,21 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from importer.errors import ConfigError
 
@@ -92,6 +101,25 @@ class Settings(_Strict):
     token: SecretStr | None = Field(None, exclude=True, repr=False)
     notices: tuple[str, ...] = Field((), exclude=True, description="Warnings for the user.")
 
+    @field_validator(
+        "target",
+        "api_version",
+        "location_id",
+        "association",
+        "first_column",
+        "second_column",
+        "sheet",
+        "encoding",
+        "token_env",
+        mode="before",
+    )
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        """YAML reads `2021-07-28` as a date and `7` as a number: all of these are text."""
+        if isinstance(value, int | float | date) and not isinstance(value, bool):
+            return str(value)
+        return value
+
     @field_validator("target")
     @classmethod
     def _check_target(cls, value: str) -> str:
@@ -112,6 +140,15 @@ class Settings(_Strict):
         if value not in API_VERSIONS:
             raise ValueError(f"expected one of {', '.join(API_VERSIONS)}")
         return value
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> Settings:
+        if self.first_column and self.first_column == self.second_column:
+            raise ValueError(
+                f"first_column and second_column are both '{self.first_column}'; "
+                "each side of the relation needs its own column"
+            )
+        return self
 
     @property
     def is_sandbox(self) -> bool:

@@ -263,6 +263,12 @@ def _scan(path: Path, raw: BinaryIO, encoding: str) -> tuple[int | None, bool]:
         except UnicodeDecodeError:
             decoder.setstate(state)
             return line + _newlines_before_error(decoder, chunk), zero_width
+        except UnicodeError as error:  # e.g. utf-16 asked for, but the file has no BOM
+            raise InputError(
+                f"{path.name}: the file cannot be read as {encoding} ({error}). Give another "
+                "--encoding (utf-16-le or utf-16-be for UTF-16 without a byte-order mark), or "
+                "none to let relimport detect it."
+            ) from None
         nul = text.find("\0")
         if nul >= 0:
             raise InputError(

@@ -150,6 +150,19 @@ class DurableRun:
                 return out  # this input's run: resume it, or say what changed
         raise ConfigError(f"{base.parent}: too many earlier results; choose --out.")
 
+    def _check_out(self, out: Path) -> None:
+        """Never write over the input, nor over a file that no journal says is this run's."""
+        if out.exists() and out.resolve() == self.path.resolve():
+            raise ConfigError(
+                f"{out}: --out is the input file itself. Give the results another name."
+            )
+        resumable = journal_path(out).exists() and not self.ephemeral
+        if out.exists() and not resumable and not self.restart:
+            raise ConfigError(
+                f"{out}: a file is already there and is never overwritten. "
+                "Choose another --out or move the old file away."
+            )
+
     def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
         if self.ephemeral:  # a throw-away journal: one code path, nothing left behind
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="relimport-"))
@@ -157,11 +170,6 @@ class DurableRun:
         journal = journal_path(out)
         if self.restart:
             self._set_aside(out, journal)
-        elif out.exists() and not journal.exists():
-            raise ConfigError(
-                f"{out}: a result file is already there and is never overwritten. "
-                "Choose another --out or move the old file away."
-            )
         return stack.enter_context(Journal.open(journal, identity))
 
     def _set_aside(self, out: Path, journal: Path) -> None:
@@ -225,7 +233,8 @@ class DurableRun:
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
         out = self.settings.out or self._default_out(identity)
-        check_writable(out)
+        check_writable(out)  # a folder, or a place we cannot write: say so first
+        self._check_out(out)
         limiter = limiter_for(self.settings, sleep=sleep)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:

@@ -286,3 +286,38 @@ def test_every_option_is_documented_in_the_readme() -> None:
             for option in parameter.opts:
                 if option.startswith("--") and option != "--help":
                     assert option in readme, f"{name} {option}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["run", "samples/relations.csv", "--out", "samples/relations.csv"],
+            "Error: samples/relations.csv: --out is the input file itself. "
+            "Give the results another name.\n",
+        ),
+        (
+            ["validate", "samples/relations.csv", "--out", "config.yaml"],
+            "Error: config.yaml: a file is already there and is never overwritten. "
+            "Choose another --out or move the old file away.\n",
+        ),
+        (
+            ["run", "samples/relations.csv", "--encoding", "utf-16"],
+            "Error: relations.csv: the file cannot be read as utf-16 (UTF-16 stream does not start "
+            "with BOM). Give another --encoding (utf-16-le or utf-16-be for UTF-16 without a "
+            "byte-order mark), or none to let relimport detect it.\n",
+        ),
+        (
+            ["run", "samples/relations.csv", "--second-column", "Student ID"],
+            "Error: settings: first_column and second_column are both 'Student ID'; each side of "
+            "the relation needs its own column.\n",
+        ),
+    ],
+)
+def test_nothing_is_ever_written_over_and_mistakes_are_one_line(
+    in_repo: Path, args: list[str], message: str
+) -> None:
+    before = {p: p.read_bytes() for p in in_repo.rglob("*") if p.is_file()}
+    code, out, err = invoke(*args)
+    assert (code, out, err) == (2, "", message)
+    assert {p: p.read_bytes() for p in before} == before
