@@ -21,7 +21,7 @@ from tqdm import tqdm
 from importer import logs
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
-from importer.errors import ApiError, RelimportError
+from importer.errors import ApiError, NothingToDo, RelimportError
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
 from importer.summary import Hooks, RunSummary
@@ -242,6 +242,10 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
 
     try:
         summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
+    except NothingToDo as done:
+        if not quiet:
+            click.echo(str(done))
+        sys.exit(EXIT_OK)
     except (RelimportError, ApiError) as error:
         if bar is not None:
             bar.close()

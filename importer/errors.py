@@ -7,6 +7,7 @@ something, and its class says what the caller should do::
     RelimportError                 root: every message is written for a person
     ├── ConfigError                bad settings: stop before sending (exit 2)
     ├── InputError                 unusable input file or missing column: stop (exit 2)
+    ├── NothingToDo                no row to process (--only found none): success (exit 0)
     ├── BudgetExhaustedError       a location's daily budget is spent: stop that location
     │   └── LocationRefusingError  the API has answered only 429 for minutes: stop it too
     └── ApiError                   raised only by the client, for one HTTP exchange
@@ -32,6 +33,10 @@ class ConfigError(RelimportError):
 
 class InputError(RelimportError):
     """The input file cannot be used as a whole (the message names the file, and line or column)."""
+
+
+class NothingToDo(RelimportError):
+    """The run has no row to process, which is not a problem (e.g. --only matched none)."""
 
 
 class BudgetExhaustedError(RelimportError):

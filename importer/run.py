@@ -23,7 +23,7 @@ import httpx
 
 from importer.client import Client
 from importer.config import Settings
-from importer.errors import ConfigError, InputError
+from importer.errors import ConfigError, InputError, NothingToDo
 from importer.interrupts import Interrupts
 from importer.journal import (
     Entry,
@@ -118,6 +118,10 @@ class DurableRun:
         with stack:
             self.check_header(header)
             count = sum(1 for _ in rows)
+        only = getattr(self, "only", None)
+        if count == 0 and only is not None:
+            statuses = ", ".join(sorted(only))
+            raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
         if count == 0:
             raise InputError(
                 f"{self.path}: there are no rows to process under the header. "

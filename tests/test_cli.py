@@ -321,3 +321,13 @@ def test_nothing_is_ever_written_over_and_mistakes_are_one_line(
     code, out, err = invoke(*args)
     assert (code, out, err) == (2, "", message)
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_only_with_no_matching_row_is_nothing_to_do(in_repo: Path) -> None:
+    invoke("run", "samples/relations.csv")
+    code, out, err = invoke("run", "results/relations-results.csv", "--only", "failed,not_sent")
+    assert (code, err) == (0, "")
+    assert (
+        out == "results/relations-results.csv: no row has the status failed, not_sent: "
+        "nothing to do.\n"
+    )
