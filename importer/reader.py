@@ -185,3 +185,22 @@ def _untitled_notices(
 def quote(text: str, limit: int = 40) -> str:
     """Quote a cell's text for a message, shortened to ``limit`` characters."""
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def pick_sheet(
+    path: Path, titles: Sequence[str], name: str | None, first: str | None = None
+) -> str:
+    """The sheet called ``name`` (exactly, else ignoring case as Excel does), or the first
+    worksheet (``first`` when the first sheet of the book is not one, e.g. a chart)."""
+    if name is None:
+        found = [first] if first is not None else list(titles[:1])
+    else:
+        found = [t for t in titles if t == name] or [
+            t for t in titles if t.casefold() == name.casefold()
+        ]
+    if not found:
+        names = ", ".join(repr(title) for title in titles)
+        what = "no worksheet" if name is None else f"no sheet called {name!r}"
+        listing = f" Its sheets are: {names}." if titles else ""
+        raise InputError(f"{path.name} has {what}.{listing}")
+    return found[0]

@@ -32,7 +32,7 @@ from python_calamine import CalamineError
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import Table, make_header, quote
+from importer.reader import Table, make_header, pick_sheet, quote
 from importer.reader_guard import refuse_large_ods
 from importer.reader_xlsx import cell_text
 
@@ -90,7 +90,7 @@ def _load(path: Path, name: str | None, max_rows: int) -> tuple[str, list[list[o
     """The chosen sheet's title and its cells, row by row from A1, as calamine gives them."""
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
-            title = _pick_sheet(path, [str(title) for title in book.sheet_names], name)
+            title = pick_sheet(path, [str(title) for title in book.sheet_names], name)
             frame = pd.read_excel(
                 book,
                 sheet_name=title,
@@ -107,22 +107,6 @@ def _load(path: Path, name: str | None, max_rows: int) -> tuple[str, list[list[o
             f"password-protected or not really a {path.suffix} file. {_SAVE_AS}."
         ) from None
     return title, [list(values) for values in frame.itertuples(index=False, name=None)]
-
-
-def _pick_sheet(path: Path, titles: list[str], name: str | None) -> str:
-    """The sheet called ``name`` (as in Excel, case does not matter), or the first worksheet."""
-    if name is None:
-        found = titles[:1]
-    else:
-        found = [t for t in titles if t == name] or [
-            t for t in titles if t.casefold() == name.casefold()
-        ]
-    if not found:
-        names = ", ".join(repr(title) for title in titles)
-        what = "no worksheet" if name is None else f"no sheet called {name!r}"
-        listing = f" Its sheets are: {names}." if titles else ""
-        raise InputError(f"{path.name} has {what}.{listing}")
-    return found[0]
 
 
 def _text(value: object) -> str:

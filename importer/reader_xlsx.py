@@ -39,7 +39,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, Table, make_header, quote
+from importer.reader import BLANK, Table, make_header, pick_sheet, quote
 from importer.reader_guard import entity_error, refuse_zip_bomb
 from importer.reader_xlsx_sheet import UNSAVED, Row, sheet_rows
 
@@ -269,17 +269,8 @@ def _load(path: Path, raw: IO[bytes]) -> Workbook:
 
 def _pick_sheet(path: Path, workbook: Workbook, name: str | None) -> ReadOnlyWorksheet:
     """The sheet called ``name`` (as in Excel, case does not matter), or the first worksheet."""
-    titles = workbook.sheetnames
-    if name is None:
-        found = [sheet.title for sheet in workbook.worksheets[:1]]
-    else:
-        found = [t for t in titles if t == name] or [
-            t for t in titles if t.casefold() == name.casefold()
-        ]
-    if not found:
-        names = ", ".join(repr(title) for title in titles)
-        what = "no worksheet" if name is None else f"no sheet called {name!r}"
-        raise InputError(f"{path.name} has {what}. Its sheets are: {names}.")
+    first = next((sheet.title for sheet in workbook.worksheets[:1]), None)
+    found = [pick_sheet(path, workbook.sheetnames, name, first)]
     sheet = workbook[found[0]]
     if not isinstance(sheet, ReadOnlyWorksheet):
         raise InputError(
