@@ -78,9 +78,9 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _settings(config_path: Path | None, **flags: Any) -> Settings:
+def _settings(config_path: Path | None, quiet: bool = False, **flags: Any) -> Settings:
     settings = load_settings(config_path=config_path, flags=flags)
-    for notice in settings.notices:
+    for notice in () if quiet else settings.notices:
         click.echo(notice, err=True)
     return settings
 
@@ -208,7 +208,7 @@ def _import(
     flags: dict[str, Any],
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, **flags)
+        settings = _settings(config_path, quiet, **flags)
         return run_import(
             input_path,
             settings,
@@ -318,7 +318,7 @@ def undo(
     """
 
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, **flags)
+        settings = _settings(config_path, quiet, **flags)
         return run_undo(
             results_path,
             settings,

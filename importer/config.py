@@ -28,7 +28,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from importer.errors import ConfigError
@@ -141,15 +140,6 @@ class Settings(_Strict):
             raise ValueError(f"expected one of {', '.join(API_VERSIONS)}")
         return value
 
-    @model_validator(mode="after")
-    def _distinct_columns(self) -> Settings:
-        if self.first_column and self.first_column == self.second_column:
-            raise ValueError(
-                f"first_column and second_column are both '{self.first_column}'; "
-                "each side of the relation needs its own column"
-            )
-        return self
-
     @property
     def is_sandbox(self) -> bool:
         return self.target == SANDBOX
@@ -199,6 +189,21 @@ def load_settings(
         settings = Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(_explain(error, (flag_layer, env_layer, file_layer))) from None
+    if settings.first_column and settings.first_column == settings.second_column:
+        layers = (flag_layer, env_layer, file_layer)
+        source = next(
+            (
+                x.names[k]
+                for x in layers
+                for k in ("second_column", "first_column")
+                if k in x.values
+            ),
+            "settings",
+        )
+        raise ConfigError(
+            f"{source}: first_column and second_column are both '{settings.first_column}'; "
+            "each side of the relation needs its own column."
+        )
     if file_layer.notices:
         settings = settings.model_copy(update={"notices": file_layer.notices})
     token = environ.get(settings.token_env, "").strip()

@@ -35,7 +35,7 @@ from importer.journal import (
     outcomes,
     peek,
 )
-from importer.models import IN_DOUBT, SETTLED_OK, Outcome, SourceRow, Status
+from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary
@@ -49,6 +49,8 @@ class DurableRun:
     """Survey, journal, send, render. Subclasses fill in the parts marked as theirs."""
 
     kind = "run"
+    only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
+    association: Association | None = None  # what the run creates under, once known
     ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
 
     def __init__(
@@ -118,9 +120,8 @@ class DurableRun:
         with stack:
             self.check_header(header)
             count = sum(1 for _ in rows)
-        only = getattr(self, "only", None)
-        if count == 0 and only is not None:
-            statuses = ", ".join(sorted(only))
+        if count == 0 and self.only is not None:
+            statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
         if count == 0:
             raise InputError(
@@ -267,7 +268,7 @@ class DurableRun:
             rate_limited=sum(s.rate_limited for s in stats),
             elapsed=time.monotonic() - started,
             dry_run=self.dry_run,
-            association=getattr(self, "association", None),
+            association=self.association,
             stopped=sender.fatal.message if sender.fatal is not None else None,
             interrupted=sender.interrupted,
             not_sent_reasons=tuple(sender.stopped_locations.values()),

@@ -309,8 +309,8 @@ def test_every_option_is_documented_in_the_readme() -> None:
         ),
         (
             ["run", "samples/relations.csv", "--second-column", "Student ID"],
-            "Error: settings: first_column and second_column are both 'Student ID'; each side of "
-            "the relation needs its own column.\n",
+            "Error: --second-column: first_column and second_column are both 'Student ID'; "
+            "each side of the relation needs its own column.\n",
         ),
     ],
 )
@@ -331,3 +331,12 @@ def test_only_with_no_matching_row_is_nothing_to_do(in_repo: Path) -> None:
         out == "results/relations-results.csv: no row has the status failed, not_sent: "
         "nothing to do.\n"
     )
+
+
+def test_quiet_prints_no_warning(in_repo: Path) -> None:
+    config = in_repo / "config.yaml"
+    config.write_text(config.read_text() + "# pit-1a2b3c4d-1111-4222-8333-444455556666\n")
+    config.chmod(0o644)
+    assert invoke("run", "samples/relations.csv", "--quiet") == (0, "", "")
+    code, _, err = invoke("run", "samples/relations.csv")
+    assert code == 0 and "seems to hold a token" in err

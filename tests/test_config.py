@@ -131,3 +131,13 @@ def test_a_config_holding_a_token_readable_by_others_gets_a_warning(
     if warned:
         assert settings.notices[0].endswith(f"run: chmod 600 {path}")
         assert "1a2b3c4d" not in settings.notices[0]
+
+
+def test_the_same_column_on_both_sides_names_where_it_was_set(tmp_path: Path) -> None:
+    path = write(tmp_path, "first_column: ID\nsecond_column: ID\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path=path, environ={})
+    assert str(caught.value) == (
+        f"{path}: first_column and second_column are both 'ID'; "
+        "each side of the relation needs its own column."
+    )
