@@ -407,4 +407,8 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         )
 
 
+from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
+
 main.add_command(sandbox)
+main.add_command(doctor)
+main.add_command(init)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from importer.errors import (
     ApiError,
     AuthError,
+    ConfigError,
     DuplicateRelationError,
     RateLimitedError,
     RejectedError,
@@ -95,23 +96,26 @@ class Client:
         self,
         *,
         base_url: str,
-        token: SecretStr,
+        token: SecretStr | None,
         api_version: str,
         limiter: RateLimiter,
         token_env: str = "LEADWAY_TOKEN",
+        tokens: Mapping[str, tuple[SecretStr, str]] | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         max_connections: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._token_env = token_env
+        self._token = token
+        #: Location -> (its own token, the environment variable it came from).
+        self._tokens = dict(tokens or {})
         #: The API's clock minus ours, in seconds, from the last Date header (None: unknown).
         self.clock_offset: float | None = None
         self._limiter = limiter
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={
-                "Authorization": f"Bearer {token.get_secret_value()}",
                 "Version": api_version,
                 "Accept": "application/json",
             },
@@ -133,6 +137,10 @@ class Client:
     def __repr__(self) -> str:
         return f"Client(base_url={str(self._http.base_url)!r})"
 
+    def requests(self) -> dict[str, int]:
+        """Requests started so far, per location (every kind: look-ups, creates...)."""
+        return {location: stats.requests for location, stats in self._limiter.stats.items()}
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -145,10 +153,19 @@ class Client:
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> Any:
+        token, token_env = self._tokens.get(location_id, (self._token, self._token_env))
+        if token is None:
+            raise ConfigError(
+                f"No API token for location {location_id}: set the environment variable "
+                f"{token_env}, or map the location to a variable in token_env_by_location."
+            )
+        authorization = {"Authorization": f"Bearer {token.get_secret_value()}"}
         permit = await self._limiter.location(location_id).acquire()
         started = time.monotonic()
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(
+                method, path, params=params, json=json, headers=authorization
+            )
         except httpx.TransportError as error:
             permit.release(None, None)
             _log(method, path, location_id, None, started, type(error).__name__)
@@ -182,7 +199,7 @@ class Client:
         message = _message(response)
         wait = retry_after(response.headers)
         if error_class is AuthError:
-            message = _auth_message(response.status_code, message, location_id, self._token_env)
+            message = _auth_message(response.status_code, message, location_id, token_env)
         if issubclass(error_class, RetryableError):
             raise error_class(
                 message,
@@ -239,11 +256,23 @@ class Client:
 
     async def find_relation(self, location_id: str, association_id: str, pair: Pair) -> str | None:
         """The id of the relation linking this pair under the association, if it exists."""
+        async for found, relation_id in self.relations_of(
+            location_id, association_id, pair.first_id
+        ):
+            if found == pair:
+                return relation_id
+        return None
+
+    async def relations_of(
+        self, location_id: str, association_id: str, record_id: str
+    ) -> AsyncIterator[tuple[Pair, str]]:
+        """Every relation of a record (on either side) under the association: (pair, id).
+        One request per page of :data:`PAGE`; stop iterating to stop asking."""
         skip = 0
         while True:
             body = await self._request(
                 "GET",
-                f"/associations/relations/{quote(pair.first_id, safe='')}",
+                f"/associations/relations/{quote(record_id, safe='')}",
                 location_id,
                 params={
                     "locationId": location_id,
@@ -254,14 +283,68 @@ class Client:
             )
             relations = body.get("relations", []) if isinstance(body, dict) else []
             for relation in relations:
-                if (
-                    relation.get("firstRecordId") == pair.first_id
-                    and relation.get("secondRecordId") == pair.second_id
-                ):
-                    return str(relation.get("id", ""))
+                if relation.get("associationId", association_id) == association_id:
+                    pair = Pair(
+                        str(relation.get("firstRecordId", "")),
+                        str(relation.get("secondRecordId", "")),
+                    )
+                    yield pair, str(relation.get("id", ""))
             if len(relations) < PAGE:
-                return None
+                return
             skip += PAGE
+
+    async def record_exists(self, location_id: str, object_key: str, record_id: str) -> bool:
+        """Whether the location has a record of this kind with this id. Not there (the API
+        may say 400, 404 or 422, or 403 for a record of another location) is False."""
+        path, envelope = _record_path(object_key, record_id)
+        try:
+            body = await self._request("GET", path, location_id)
+        except RejectedError:
+            return False
+        except AuthError as error:
+            if error.status == 403:  # the location was checked already: the record is elsewhere
+                return False
+            raise
+        record = body.get(envelope) if isinstance(body, dict) else None
+        return (
+            isinstance(record, dict)
+            and str(record.get("id", record_id)) == record_id
+            and str(record.get("locationId") or location_id) == location_id
+        )
+
+    async def find_contacts(
+        self, location_id: str, *, email: str = "", phone: str = ""
+    ) -> list[str]:
+        """The contact with this email or phone (E.164) through the duplicate search."""
+        params = {"locationId": location_id, **({"email": email} if email else {"number": phone})}
+        body = await self._request("GET", "/contacts/search/duplicate", location_id, params=params)
+        contact = body.get("contact") if isinstance(body, dict) else None
+        return [str(contact["id"])] if isinstance(contact, dict) and contact.get("id") else []
+
+    async def find_records(
+        self, location_id: str, schema_key: str, prop: str, value: str
+    ) -> list[str]:
+        """Ids of the custom object records whose property ``prop`` is ``value`` (ignoring
+        case and surrounding blanks). The search is by text; the exact match is ours."""
+        wanted, found, page = value.strip().casefold(), [], 1
+        while True:
+            body = await self._request(
+                "POST",
+                f"/objects/{quote(schema_key, safe='')}/records/search",
+                location_id,
+                json={"locationId": location_id, "page": page, "pageLimit": PAGE, "query": value},
+            )
+            records = body.get("records", []) if isinstance(body, dict) else []
+            for record in records:
+                props = record.get("properties") if isinstance(record, dict) else None
+                if (
+                    isinstance(props, dict)
+                    and str(props.get(prop, "")).strip().casefold() == wanted
+                ):
+                    found.append(str(record.get("id", "")))
+            if len(records) < PAGE:
+                return found
+            page += 1
 
     async def delete_relation(self, location_id: str, relation_id: str) -> None:
         await self._request(
@@ -270,6 +353,18 @@ class Client:
             location_id,
             params={"locationId": location_id},
         )
+
+
+def _record_path(object_key: str, record_id: str) -> tuple[str, str]:
+    """The look-up endpoint of a record of this kind, and the key its answer is under."""
+    quoted = quote(record_id, safe="")
+    if object_key == "contact":
+        return f"/contacts/{quoted}", "contact"
+    if object_key == "opportunity":
+        return f"/opportunities/{quoted}", "opportunity"
+    if object_key == "business":
+        return f"/businesses/{quoted}", "business"
+    return f"/objects/{quote(object_key, safe='')}/records/{quoted}", "record"
 
 
 def _log(

@@ -91,13 +91,50 @@ class Settings(_Strict):
     second_column: str | None = Field(None, description="Column holding the second record ids.")
     sheet: str | None = Field(None, description="Sheet to read in a workbook (default: the first).")
     encoding: str | None = Field(None, description="CSV encoding (default: detected).")
+    first_lookup: str = Field(
+        "id",
+        description="What the first column holds: id, or a natural key (email or phone for "
+        "contacts; a property name of a custom object).",
+    )
+    second_lookup: str = Field("id", description="What the second column holds (as first_lookup).")
+    association_column: str | None = Field(
+        None, description="Column naming each row's association (key or id), if rows differ."
+    )
+    location_column: str | None = Field(
+        None, description="Column holding each row's location id, if rows differ."
+    )
+    token_env_by_location: dict[str, str] = Field(
+        default_factory=dict,
+        description="Location id -> environment variable holding that location's token "
+        "(others use token_env).",
+    )
     strict_ids: bool = Field(False, description="Id shape mismatches are errors, not warnings.")
+    check_records: bool = Field(
+        False, description="Check before sending that every record exists and is of the right kind."
+    )
+    skip_existing: bool = Field(
+        False, description="Read existing relations first and skip them, when that costs less."
+    )
+    swap: bool = Field(False, description="The first column holds the second side, and back.")
+    order_check: bool = Field(
+        True, description="Stop before sending when the ids show the columns are swapped."
+    )
+    phone_region: str = Field(
+        "US", description="Country assumed for phone numbers written without +country code."
+    )
+    lookup_cache_hours: float = Field(
+        12.0,
+        ge=0,
+        description="How long answers of record checks and look-ups are reused (0: never).",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
     rate_limit: RateLimitSettings = RateLimitSettings()
     retry: RetrySettings = RetrySettings()
     timeouts: TimeoutSettings = TimeoutSettings()
     out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
     token: SecretStr | None = Field(None, exclude=True, repr=False)
+    #: Location -> its own token, from the variables of token_env_by_location that are set.
+    location_tokens: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
     notices: tuple[str, ...] = Field((), exclude=True, description="Warnings for the user.")
 
     @field_validator(
@@ -110,6 +147,11 @@ class Settings(_Strict):
         "sheet",
         "encoding",
         "token_env",
+        "first_lookup",
+        "second_lookup",
+        "association_column",
+        "location_column",
+        "phone_region",
         mode="before",
     )
     @classmethod
@@ -133,6 +175,24 @@ class Settings(_Strict):
             raise ValueError("plain http:// is only allowed for 127.0.0.1/localhost; use https://")
         return value.rstrip("/")
 
+    @field_validator("first_lookup", "second_lookup")
+    @classmethod
+    def _check_lookup(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("expected id, email, phone or a property name (one word)")
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        import phonenumbers
+
+        value = value.strip().upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("expected a two-letter country code such as US, MX, ES or GB")
+        return value
+
     @field_validator("api_version")
     @classmethod
     def _check_version(cls, value: str) -> str:
@@ -143,6 +203,12 @@ class Settings(_Strict):
     @property
     def is_sandbox(self) -> bool:
         return self.target == SANDBOX
+
+    def sides(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(column, lookup) of the association's first side, then its second (after --swap)."""
+        first = (self.first_column or "", self.first_lookup)
+        second = (self.second_column or "", self.second_lookup)
+        return (second, first) if self.swap else (first, second)
 
 
 def _is_loopback(host: str) -> bool:
@@ -206,16 +272,27 @@ def load_settings(
         )
     if file_layer.notices:
         settings = settings.model_copy(update={"notices": file_layer.notices})
-    token = environ.get(settings.token_env, "").strip()
+    tokens = {
+        location: token
+        for location, variable in settings.token_env_by_location.items()
+        if (token := _token(environ, variable)) is not None
+    }
+    return settings.model_copy(
+        update={"token": _token(environ, settings.token_env), "location_tokens": tokens}
+    )
+
+
+def _token(environ: Mapping[str, str], variable: str) -> SecretStr | None:
+    token = environ.get(variable, "").strip()
     if not token:
-        return settings
+        return None
     if not all("!" <= character <= "~" for character in token):  # never echo the token itself
         raise ConfigError(
-            f"The token in the environment variable {settings.token_env} contains characters "
+            f"The token in the environment variable {variable} contains characters "
             "no token has (spaces, line breaks, accents or quotes from a word processor). "
             "Copy it again from the CRM and set the variable anew."
         )
-    return settings.model_copy(update={"token": SecretStr(token)})
+    return SecretStr(token)
 
 
 def _file_layer(config_path: Path | None) -> _Layer:
@@ -247,6 +324,9 @@ def _file_layer(config_path: Path | None) -> _Layer:
                 f"{path}: key '{secret}': the token is never read from the config file. "
                 f"Remove it and set the environment variable named by token_env instead."
             )
+    for side in ("first", "second"):
+        if side in data:
+            data = _side_layer(data, side, path)
     notices: tuple[str, ...] = ()
     if _SECRET.search(text) and path.stat().st_mode & 0o044:
         notices = (
@@ -255,6 +335,24 @@ def _file_layer(config_path: Path | None) -> _Layer:
             f"run: chmod 600 {path}",
         )
     return _Layer(data, dict.fromkeys(data, str(path)), notices)
+
+
+def _side_layer(data: dict[str, Any], side: str, path: Path) -> dict[str, Any]:
+    """``first: {column: "Teacher email", lookup: email}`` is first_column and first_lookup."""
+    value = data.pop(side)
+    if not isinstance(value, dict) or not set(value) <= {"column", "lookup"}:
+        raise ConfigError(
+            f"{path}: '{side}': expected the keys column and lookup, e.g. "
+            f'{side}: {{column: "Teacher email", lookup: email}}.'
+        )
+    for key in ("column", "lookup"):
+        if key in value:
+            if f"{side}_{key}" in data:
+                raise ConfigError(
+                    f"{path}: both '{side}.{key}' and '{side}_{key}' are set; keep one of them."
+                )
+            data[f"{side}_{key}"] = value[key]
+    return data
 
 
 def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
@@ -281,7 +379,7 @@ def describe_settings() -> list[tuple[str, str, str, str]]:
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
-            if name in ("token", "notices"):
+            if name in ("token", "notices", "location_tokens"):
                 continue
             annotation = field.annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -19,11 +19,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from importer.errors import InputError
 from importer.models import Association, Outcome, Status
 
-FORMAT = "relimport-journal/2"
+FORMAT = "relimport-journal/3"
 _BATCH = 500
 
 #: Statuses that are final: a resume never sends these rows again.
@@ -33,6 +34,8 @@ FINAL = frozenset(
         Status.ALREADY_EXISTS,
         Status.DUPLICATE_ROW,
         Status.INVALID,
+        Status.UNRESOLVED,
+        Status.AMBIGUOUS,
         Status.DELETED,
         Status.GONE,
         Status.SKIPPED,
@@ -53,7 +56,9 @@ CREATE TABLE IF NOT EXISTS rows (
     http_status INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     intent INTEGER NOT NULL DEFAULT 0,
-    intent_at REAL
+    intent_at REAL,
+    first_id TEXT NOT NULL DEFAULT '',
+    second_id TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -123,19 +128,32 @@ def outcomes(path: Path) -> Iterator[tuple[int, Outcome | None, bool]]:
     (for the results of a run replaced by --restart)."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        cursor = connection.execute(
-            "SELECT number, status, relation_id, error_code, error, http_status, attempts, "
-            "intent FROM rows ORDER BY seq"
-        )
-        for number, status, relation_id, code, error, http_status, attempts, intent in cursor:
-            outcome = None
-            if status is not None:
-                outcome = Outcome(
-                    Status(status), relation_id, code, error, http_status, attempts, bool(intent)
-                )
-            yield number, outcome, bool(intent)
+        cursor = connection.execute(f"SELECT number, intent, {_OUTCOME} FROM rows ORDER BY seq")
+        for number, intent, *fields in cursor:
+            yield number, _outcome(fields, intent), bool(intent)
     finally:
         connection.close()
+
+
+_OUTCOME = "status, relation_id, error_code, error, http_status, attempts, first_id, second_id"
+
+
+def _outcome(fields: list[Any], intent: int) -> Outcome | None:
+    """The outcome stored in a row's :data:`_OUTCOME` columns (None: not known yet)."""
+    status, relation_id, code, error, http_status, attempts, first_id, second_id = fields
+    if status is None:
+        return None
+    return Outcome(
+        Status(status),
+        relation_id,
+        code,
+        error,
+        http_status,
+        attempts,
+        bool(intent),
+        first_id=first_id,
+        second_id=second_id,
+    )
 
 
 def peek(path: Path) -> dict[str, str] | None:
@@ -226,16 +244,10 @@ class Journal:
         """Every row the journal knows, in input order (a cursor: memory stays flat)."""
         self.flush()
         cursor = self._db.execute(
-            "SELECT seq, status, relation_id, error_code, error, http_status, attempts, intent, "
-            "intent_at FROM rows ORDER BY seq"
+            f"SELECT seq, intent, intent_at, {_OUTCOME} FROM rows ORDER BY seq"
         )
-        for seq, status, relation_id, code, error, http_status, attempts, intent, at in cursor:
-            outcome = None
-            if status is not None:
-                outcome = Outcome(
-                    Status(status), relation_id, code, error, http_status, attempts, bool(intent)
-                )
-            yield Entry(seq, outcome, bool(intent), at)
+        for seq, intent, at, *fields in cursor:
+            yield Entry(seq, _outcome(fields, intent), bool(intent), at)
 
     def intend(self, seq: int, number: int) -> None:
         """Durably note that a write for this row is about to be sent."""
@@ -253,12 +265,14 @@ class Journal:
             self._db.execute("BEGIN")
         self._db.execute(
             "INSERT INTO rows (seq, number, status, relation_id, error_code, error, "
-            "http_status, attempts, intent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "http_status, attempts, intent, first_id, second_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(seq) DO UPDATE "
             "SET status = excluded.status, relation_id = excluded.relation_id, "
             "error_code = excluded.error_code, error = excluded.error, "
             "http_status = excluded.http_status, attempts = attempts + excluded.attempts, "
-            "intent = excluded.intent",
+            "intent = excluded.intent, first_id = excluded.first_id, "
+            "second_id = excluded.second_id",
             (
                 seq,
                 number,
@@ -269,6 +283,8 @@ class Journal:
                 outcome.http_status,
                 outcome.attempts,
                 int(outcome.in_doubt),
+                outcome.first_id,
+                outcome.second_id,
             ),
         )
         if durable:

@@ -21,6 +21,8 @@ class Status(StrEnum):
     GONE = "gone"  # undo: the relation was already gone
     SKIPPED = "skipped"  # undo: the row created nothing, so nothing is deleted
     INVALID = "invalid"
+    UNRESOLVED = "unresolved"  # a natural key (email, phone, property) matched no record
+    AMBIGUOUS = "ambiguous"  # a natural key matched more than one record: never guessed
     FAILED = "failed"
     NOT_SENT = "not_sent"
 
@@ -97,3 +99,6 @@ class Outcome:
     #: A request for this row may have written although no success came back: before sending
     #: it again, look the pair up.
     in_doubt: bool = False
+    #: The record ids the row resolved to (its own ids, or those its natural keys found).
+    first_id: str = ""
+    second_id: str = ""

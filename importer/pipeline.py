@@ -8,24 +8,29 @@ validated against the association, created with one request.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
+from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
-from importer.models import Association, Issue, Outcome, SourceRow, Status
+from importer.lookup import CACHE_NAME, AnswerCache, Lookups
+from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
+from importer.ratelimit import RateLimiter
 from importer.reader import open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy
 from importer.summary import Hooks, RunSummary
-from importer.target import connect, limiter_for
-from importer.validate import RowValidator, column_index
+from importer.target import connect, limiter_for, missing_tokens
 
 __all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
 
@@ -92,7 +97,7 @@ async def import_file(
 
 
 class ImportRun(DurableRun):
-    """One import: every valid distinct pair of the input created under the association."""
+    """One import: every valid distinct pair of the input created under its association."""
 
     kind = "import"
 
@@ -107,16 +112,20 @@ class ImportRun(DurableRun):
         hooks: Hooks,
     ) -> None:
         super().__init__(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
-        for key, what in (
-            ("association", "association"),
-            ("first_column", "first id column"),
-            ("second_column", "second id column"),
-        ):
+        needed = [("first_column", "first id column"), ("second_column", "second id column")]
+        if not settings.association_column:
+            needed.insert(0, ("association", "association"))
+        for key, what in needed:
             if not getattr(settings, key):
                 flag = "--" + key.replace("_", "-")
                 raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
         self.only = only
         self.association: Association | None = None
+        self.checks = Checks(settings, str(path))
+        self.scope_keys: set[ScopeKey] = set()
+        self.lookups: Lookups | None = None
+        self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
+        self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
@@ -128,25 +137,26 @@ class ImportRun(DurableRun):
             header, rows = redo_rows(header, rows, self.only, self.path, since)
         return (table.notices, header, rows), stack
 
-    def _columns(self, header: tuple[str, ...]) -> tuple[int, int]:
-        s, where = self.settings, str(self.path)
-        return (
-            column_index(header, s.first_column or "", where, "first"),
-            column_index(header, s.second_column or "", where, "second"),
-        )
-
     def check_header(self, header: tuple[str, ...]) -> None:
-        self._columns(header)
+        self.checks.bind(header)
+
+    def tally(self, rows: Iterator[SourceRow]) -> int:
+        count, self.scope_keys = self.checks.scope_keys(rows)
+        return count
 
     def identity(self, size: int, digest: str) -> Identity:
         s = self.settings
+        (first, first_lookup), (second, second_lookup) = s.sides()
+        columns = f"{first} ({first_lookup}) | {second} ({second_lookup})"
+        if self.checks.per_row:
+            columns += f" | location: {s.location_column} | association: {s.association_column}"
         return Identity(
             kind=self.kind,
             path=str(self.path.resolve()),
             size=size,
             sha256=digest,
             sheet=s.sheet or "",
-            columns=f"{s.first_column} | {s.second_column}",
+            columns=columns,
             association=s.association or "",
             location_id=s.location_id or "",
             selection=",".join(sorted(self.only)) if self.only is not None else "",
@@ -160,6 +170,10 @@ class ImportRun(DurableRun):
     def title(self) -> str:
         a = self.association
         what = "Dry run" if self.dry_run else "Import"
+        if self.checks.per_row:
+            found = sum(1 for x in self.checks.associations.values() if x is not None)
+            locations = len({location for location, _ in self.checks.associations})
+            return f"{what} of {self.path} ({found} associations in {locations} locations)"
         if a is None:
             return f"{what} of {self.path}"
         return (
@@ -169,59 +183,201 @@ class ImportRun(DurableRun):
         )
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
-        self.association = journal.association() if journal else None  # resume: no request
-        if self.association is None:  # retried like any request: 429s and 5xx happen here too
-            retries = Retries(RetryPolicy(**self.settings.retry.model_dump()), self.sleep)
-            location, wanted = self.settings.location_id or "", self.settings.association or ""
-            self.association = await _association(client, location, wanted, retries)
+        s = self.settings
+        retries = Retries(RetryPolicy(**s.retry.model_dump()), self.sleep)
+        if not self.checks.per_row:
+            self.scope_keys = {(s.location_id or "", s.association or "")}
+        missing = missing_tokens(s, {location for location, _ in self.scope_keys})
+        if missing:
+            raise ConfigError(
+                f"No token for the locations {', '.join(missing)} named in {self.path}: set "
+                f"{s.token_env}, or map each location to the variable holding its token in "
+                "token_env_by_location (config.yaml). Nothing was sent."
+            )
+        self.association = journal.association() if journal and not self.checks.per_row else None
+        async with self.phase("associations", client):
+            for key in sorted(self.scope_keys):
+                if self.association is not None:  # resumed: no request
+                    found: Association | None = self.association
+                elif self.checks.per_row:
+                    found = await _find_association(client, key[0], key[1], retries)
+                else:  # retried like any request: 429s and 5xx happen here too
+                    found = await _association(client, key[0], key[1], retries)
+                self.checks.associations[key] = found
+        self.association = next(filter(None, self.checks.associations.values()), None)
+        if self.association is None:
+            raise ConfigError(
+                f"{self.path}: none of the associations the rows name exists in its location. "
+                "relimport associations --location-id <location> lists them."
+            )
+        self.checks.check_lookups()
+        await self._preflight(client, retries, journal)
+
+    @asynccontextmanager
+    async def phase(self, name: str, client: Client) -> AsyncIterator[None]:
+        """Count the requests of one phase of the run, per location (for the plan)."""
+        before = client.requests()
+        try:
+            yield
+        finally:
+            spent = self.spent.setdefault(name, Counter())
+            for location, requests in client.requests().items():
+                spent[location] += requests - before.get(location, 0)
+
+    async def _preflight(self, client: Client, retries: Retries, journal: Journal | None) -> None:
+        """Read the rows once, ask what only the API knows, and stop if the columns are
+        swapped: all before the first create."""
+        s, checks = self.settings, self.checks
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            keys, records = checks.questions(rows)
+        checks.check_order()  # the shapes alone may tell: not one request spent
+        out = self.settings.out or self.default_result_path()
+        cache = AnswerCache(out.parent / CACHE_NAME, s.target, self.reuse_hours)
+        self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
+        async with self.phase("look-ups", client):
+            await lookups.ask(keys)
+        async with self.phase("record checks", client):
+            await lookups.ask(records)
+            await lookups.ask(checks.other_kind_questions(lookups, records))
+        cache.save()
+        checks.count_kinds(lookups, records)
+        checks.check_order()
+        if s.skip_existing:
+            await self._read_existing(client, lookups)
+
+    async def _read_existing(self, client: Client, lookups: Lookups) -> None:
+        """--skip-existing: per association, read the relations of the side with fewer
+        records when that costs fewer requests than sending every pair."""
+        sides = self.checks.record_sides(lookups)
+        async with self.phase("existing relations", client):
+            for (location, association_id), (records, pairs) in sorted(sides.items()):
+                if len(records) >= pairs:
+                    self.hooks.on_notice(
+                        f"--skip-existing: reading the existing relations would cost at least "
+                        f"{len(records)} requests, more than sending the {pairs} pairs: sending."
+                    )
+                    continue
+                await lookups.read_existing(location, association_id, records)
 
     def started(self, journal: Journal) -> None:
-        assert self.association is not None
-        journal.keep_association(self.association)
+        if self.association is not None and not self.checks.per_row:
+            journal.keep_association(self.association)
 
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
     ) -> AsyncIterator[Job]:
-        association = self.association
-        assert association is not None
-        s = self.settings
-        first, second = self._columns(header)
-        validator = RowValidator(
-            association,
-            first_index=first,
-            second_index=second,
-            first_column=s.first_column or "",
-            second_column=s.second_column or "",
-            strict_ids=s.strict_ids,
-        )
+        checks, lookups = self.checks, self.lookups
+        assert lookups is not None
         known = Entries(journal.entries())
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
             entry = known.at(seq)
-            verdict = validator.check(row)  # every row, settled or not: duplicates stay exact
+            # every row, settled or not: duplicates stay exact
+            outcome, pair, warnings, location, association = self._verdict(row)
             if self.settled(entry):
                 continue
-            if verdict.outcome is not None:
-                self.done(seq, row, journal, verdict.outcome)
-            elif verdict.pair is not None:
-                note = self._warn(row, verdict.warnings)
-                if self.dry_run and note:
-                    self.done(seq, row, journal, Outcome(Status.VALID, error=note))
-                elif self.dry_run:  # the result file says valid for rows the journal lacks
-                    self.hooks.on_row(Status.VALID)
+            if outcome is not None:
+                self.done(seq, row, journal, outcome)
+                continue
+            assert pair is not None and association is not None
+            existing = lookups.existing.get((location, association.id), {}).get(pair)
+            note = self._warn(row, warnings)
+            if existing is not None:
+                found = Outcome(
+                    Status.ALREADY_EXISTS,
+                    relation_id=existing,
+                    error_code="existed",
+                    error="linked before this run (read with --skip-existing): not sent",
+                )
+                self.done(seq, row, journal, with_ids(found, pair))
+            elif self.dry_run:
+                self.to_send[location] += 1
+                if note or not checks.plain_ids:  # else the result file says valid itself
+                    valid = Outcome(Status.VALID, error=note)
+                    self.done(seq, row, journal, with_ids(valid, pair))
                 else:
-                    yield Job(
-                        seq,
-                        row.number,
-                        s.location_id or "",
-                        association.id,
-                        verdict.pair,
-                        in_doubt=row.in_doubt or (entry is not None and entry.intent),
-                        doubt_since=(entry.intent_at if entry is not None else None)
-                        or row.doubt_since,
-                        note=note,
-                    )
+                    self.hooks.on_row(Status.VALID)
+            else:
+                yield Job(
+                    seq,
+                    row.number,
+                    location,
+                    association.id,
+                    pair,
+                    in_doubt=row.in_doubt or (entry is not None and entry.intent),
+                    doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
+                    note=note,
+                )
+
+    def _verdict(
+        self, row: SourceRow
+    ) -> tuple[Outcome | None, Pair | None, tuple[Issue, ...], str, Association | None]:
+        """(outcome without a request, or the pair to send), warnings, location, association."""
+        checks, lookups = self.checks, self.lookups
+        assert lookups is not None
+        key, association, problem = checks.scope(row)
+        if problem is not None or association is None:
+            return problem, None, (), key[0], None
+        validator = checks.validator(key, association)
+        verdict = validator.examine(row)
+        if verdict.pair is None:
+            return verdict.outcome, None, verdict.warnings, key[0], association
+        resolved = checks.resolve(key[0], validator, verdict.pair, lookups)
+        if isinstance(resolved, Outcome):
+            return resolved, None, verdict.warnings, key[0], association
+        settled = validator.settle(row.number, resolved, f"{key[0]}\x00{association.id}")
+        if settled is not None:
+            return with_ids(settled, resolved), None, verdict.warnings, key[0], association
+        return None, resolved, verdict.warnings, key[0], association
+
+    def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
+        """A dry run's plainly valid row (not journalled): its ids are its cells."""
+        if outcome.status is Status.VALID and not outcome.first_id and self.checks.plain_ids:
+            first, second = self.checks.columns
+            return replace(outcome, first_id=row.cells[first], second_id=row.cells[second])
+        return outcome
+
+    @property
+    def reuse_hours(self) -> float:
+        """How long look-up answers are kept: never for a sandbox in this process, whose
+        data lives as long as the run."""
+        return 0.0 if self.settings.is_sandbox else self.settings.lookup_cache_hours
+
+    def plan(self, counts: Mapping[Status, int], limiter: RateLimiter) -> Plan | None:
+        """A dry run's forecast of the real run: the same requests but those it may reuse."""
+        if not self.dry_run:
+            return None
+        limits = self.settings.rate_limit
+        locations = []
+        for location in sorted(set(self.to_send) | {x for c in self.spent.values() for x in c}):
+            needs = {
+                purpose: self.spent.get(purpose, Counter())[location]
+                for purpose in PURPOSES
+                if purpose != "creates" and not (purpose in CACHED and self.reuse_hours)
+            }
+            needs["creates"] = self.to_send[location]
+            stats = limiter.stats.get(location)
+            locations.append(
+                LocationPlan(
+                    location=location,
+                    requests=needs,
+                    daily_remaining=stats.daily_remaining if stats else limits.daily_limit,
+                    daily_limit=stats.daily_limit if stats else limits.daily_limit,
+                    reserve=limits.daily_reserve,
+                    per_second=(stats.effective_max / stats.window_seconds)
+                    if stats and stats.window_seconds
+                    else limits.max_requests / limits.window_seconds,
+                )
+            )
+        spent = {p: sum(self.spent.get(p, Counter()).values()) for p in PURPOSES}
+        return Plan(
+            rows={status.value: n for status, n in counts.items()},
+            locations=tuple(locations),
+            spent_now={p: n for p, n in spent.items() if n},
+            reuse_hours=self.reuse_hours,
+        )
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
         if not warnings:
@@ -233,16 +389,22 @@ class ImportRun(DurableRun):
         return "; ".join(f"warning: {m}" for m in messages)
 
 
-async def _association(
+async def _find_association(
     client: Client, location_id: str, key_or_id: str, retries: Retries
-) -> Association:
+) -> Association | None:
     async def fetch() -> Association | None:
         return await client.get_association(location_id, key_or_id)
 
+    return await retries(fetch)
+
+
+async def _association(
+    client: Client, location_id: str, key_or_id: str, retries: Retries
+) -> Association:
     async def listing() -> list[Association]:
         return await client.list_associations(location_id)
 
-    association = await retries(fetch)
+    association = await _find_association(client, location_id, key_or_id, retries)
     if association is not None:
         return association
     known = await retries(listing)

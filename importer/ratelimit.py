@@ -124,6 +124,7 @@ class LimiterStats:
     window_seconds: float = 0.0
     remaining: int | None = None  # last X-RateLimit-Remaining seen
     daily_remaining: int = 0  # estimate: last Daily-Remaining minus our requests since
+    daily_limit: int = 0  # the day's budget: the configured one, or the API's when lower
 
 
 class Permit:
@@ -416,6 +417,7 @@ class LocationLimiter:
         self.stats.effective_max = self._effective_max(now)
         self.stats.window_seconds = self._window
         self.stats.daily_remaining = self._daily_left()
+        self.stats.daily_limit = self._daily_limit
 
 
 class RateLimiter:

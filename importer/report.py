@@ -18,7 +18,17 @@ from typing import IO
 from importer.errors import ConfigError, InputError
 from importer.models import IN_DOUBT, Outcome, SourceRow, Status
 
-RESULT_COLUMNS = ("row", "status", "relation_id", "error_code", "error", "http_status", "attempts")
+RESULT_COLUMNS = (
+    "row",
+    "status",
+    "relation_id",
+    "first_id",
+    "second_id",
+    "error_code",
+    "error",
+    "http_status",
+    "attempts",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARACTERS = frozenset(_FORMULA_START)
 
@@ -106,6 +116,8 @@ class ResultWriter:
             str(row.number),
             outcome.status.value,
             outcome.relation_id.replace("\0", ""),
+            outcome.first_id,
+            outcome.second_id,
             outcome.error_code.replace("\0", ""),
             outcome.error.replace("\0", ""),  # an API message may hold anything
             "" if outcome.http_status is None else str(outcome.http_status),

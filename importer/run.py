@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -36,6 +36,8 @@ from importer.journal import (
     peek,
 )
 from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.plan import Plan
+from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary
@@ -73,6 +75,10 @@ class DurableRun:
     def check_header(self, header: tuple[str, ...]) -> None:
         """Raise InputError when the header cannot serve (a missing column...)."""
 
+    def tally(self, rows: Iterator[SourceRow]) -> int:
+        """Count the rows of the survey (a subclass may note more of them on the way)."""
+        return sum(1 for _ in rows)
+
     def identity(self, size: int, digest: str) -> Identity:
         raise NotImplementedError
 
@@ -99,6 +105,14 @@ class DurableRun:
             before_send=lambda job: journal.intend(job.seq, job.number),
         )
 
+    def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
+        """The outcome of a row the journal does not hold, completed from the row."""
+        return outcome
+
+    def plan(self, counts: Mapping[Status, int], limiter: RateLimiter) -> Plan | None:
+        """What a real run would cost (a dry run's forecast), once the results are known."""
+        return None
+
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
         if entry is None or entry.outcome is None or not is_final(entry.outcome):
@@ -119,7 +133,7 @@ class DurableRun:
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
-            count = sum(1 for _ in rows)
+            count = self.tally(rows)
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
@@ -258,6 +272,7 @@ class DurableRun:
                 await client.aclose()
             abandoned = interrupts is not None and interrupts.abandoned
             counts = {} if abandoned else self._render(out, journal, sender)
+        plan = None if abandoned or sender.interrupted else self.plan(counts, limiter)
         stats = limiter.stats.values()
         return RunSummary(
             title=self.title(),
@@ -284,6 +299,7 @@ class DurableRun:
                 location: {"requests": stat.requests, "daily_remaining": stat.daily_remaining}
                 for location, stat in limiter.stats.items()
             },
+            plan=plan,
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
@@ -293,6 +309,7 @@ class DurableRun:
                 self.hooks.on_notice(f"{self.path}: {line}")
 
             async def record(job: Job, outcome: Outcome) -> None:
+                outcome = replace(outcome, first_id=job.pair.first_id, second_id=job.pair.second_id)
                 if job.note:  # a warning stays, whatever the API said
                     outcome = replace(
                         outcome, error="; ".join(filter(None, [outcome.error, job.note]))
@@ -328,7 +345,8 @@ class DurableRun:
                 if entry is not None and entry.outcome is not None:
                     writer.add(seq, row, entry.outcome)
                 else:  # cut off in flight (intent, no outcome), or never reached
-                    writer.add(seq, row, in_doubt if entry is not None and entry.intent else unsent)
+                    outcome = in_doubt if entry is not None and entry.intent else unsent
+                    writer.add(seq, row, self.fill(row, outcome))
         return dict(writer.counts)
 
 

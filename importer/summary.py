@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.models import SETTLED_OK, Association, Status
+from importer.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class RunSummary:
     input_sha256: str = ""
     #: Per location: requests this run sent, and the day's budget left as the API last said.
     budgets: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    plan: Plan | None = None  # a dry run's forecast of the real run
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -78,6 +80,7 @@ class RunSummary:
             ],
             "stopped_because": self.stopped or next(iter(self.not_sent_reasons), None),
             "resume_command": resume_command if code in (3, 4, 5) else None,
+            "plan": self.plan.as_json() if self.plan is not None else None,
         }
 
     def write_json(self, path: Path, resume_command: str | None = None) -> None:

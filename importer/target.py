@@ -7,7 +7,7 @@ token is set; anything else is a base URL and needs the token from the environme
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 from pydantic import SecretStr
@@ -34,6 +34,13 @@ def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimi
     )
 
 
+def missing_tokens(settings: Settings, locations: Iterable[str]) -> list[str]:
+    """The locations among these that no token serves (the sandbox has its demo token)."""
+    if settings.token is not None or settings.is_sandbox:
+        return []
+    return sorted(set(locations) - set(settings.location_tokens))
+
+
 def connect(
     settings: Settings,
     limiter: RateLimiter,
@@ -49,17 +56,22 @@ def connect(
         base_url = SANDBOX_URL
         transport = transport or Sandbox().transport()
         token = token or SecretStr(DEMO_TOKEN)
-    if token is None:
+    if token is None and not settings.location_tokens:
         raise ConfigError(
             f"No API token: set the environment variable {settings.token_env} to the location's "
             "token (a Private Integration token or an OAuth access token)."
         )
+    variables = settings.token_env_by_location
     return Client(
         base_url=base_url,
         token=token,
         api_version=settings.api_version,
         limiter=limiter,
         token_env=settings.token_env,
+        tokens={
+            location: (secret, variables[location])
+            for location, secret in settings.location_tokens.items()
+        },
         connect_timeout=settings.timeouts.connect,
         read_timeout=settings.timeouts.read,
         max_connections=settings.concurrency,

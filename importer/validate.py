@@ -14,6 +14,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 
@@ -57,8 +59,55 @@ def column_index(header: tuple[str, ...], name: str, path: str, role: str) -> in
     )
 
 
+#: What a column may hold instead of ids: a natural key looked up before sending.
+ID, EMAIL, PHONE, PROPERTY = "id", "email", "phone", "property"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
+    """(kind, property) of a side's ``lookup`` setting, or None when the object kind cannot be
+    looked up that way: email and phone are contacts', any other word a custom object's
+    property (``property:`` may prefix it)."""
+    if lookup == ID:
+        return ID, ""
+    if object_key == "contact":
+        return (lookup, "") if lookup in (EMAIL, PHONE) else None
+    if object_key.startswith("custom_objects."):
+        return PROPERTY, lookup.removeprefix("property:")
+    return None
+
+
+def normal_phone(value: str, region: str) -> str | None:
+    """A phone number in E.164 (+15550100001), from any usual writing; None if it is none."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of the association as the file holds it."""
+
+    index: int  # the column's position
+    column: str
+    role: str  # "first" or "second"
+    object_key: str
+    label: str
+    kind: str = ID  # ID, EMAIL, PHONE or PROPERTY
+    prop: str = ""  # the property, for PROPERTY
+
+
 class RowValidator:
-    """Checks each row; remembers pairs already seen to report duplicates."""
+    """Checks each row; remembers pairs already seen to report duplicates.
+
+    ``check(row)`` is :meth:`examine` (the cells) then :meth:`settle` (same record on both
+    sides, duplicates). A run whose columns hold natural keys examines, looks the keys up, and
+    settles the pair of ids they resolved to.
+    """
 
     def __init__(
         self,
@@ -69,14 +118,19 @@ class RowValidator:
         first_column: str,
         second_column: str,
         strict_ids: bool = False,
+        first_lookup: str = ID,
+        second_lookup: str = ID,
+        phone_region: str = "US",
     ) -> None:
-        self._sides = (
+        sides = []
+        for index, column, role, object_key, label, lookup in (
             (
                 first_index,
                 first_column,
                 "first",
                 association.first_object_key,
                 association.first_object_label,
+                first_lookup,
             ),
             (
                 second_index,
@@ -84,67 +138,136 @@ class RowValidator:
                 "second",
                 association.second_object_key,
                 association.second_object_label,
+                second_lookup,
             ),
-        )
+        ):
+            kind = lookup_kind(lookup, object_key) or (ID, "")
+            sides.append(Side(index, column, role, object_key, label, *kind))
+        self.sides = (sides[0], sides[1])
         self._strict = strict_ids
+        self._region = phone_region
         self._seen: dict[int, int] = {}
+        shapes = [shape_of(side.object_key) for side in self.sides]
+        self._order_shapes = (
+            (shapes[0][0], shapes[1][0])
+            if shapes[0]
+            and shapes[1]
+            and shapes[0][0] != shapes[1][0]
+            and all(side.kind == ID for side in self.sides)
+            else None
+        )
+        #: Rows whose ids fit the association's order by shape, and rows that fit it swapped.
+        self.in_order = 0
+        self.swapped = 0
 
     def check(self, row: SourceRow) -> Verdict:
+        verdict = self.examine(row)
+        if verdict.pair is None:
+            return verdict
+        outcome = self.settle(row.number, verdict.pair)
+        return Verdict(outcome=outcome, warnings=verdict.warnings) if outcome else verdict
+
+    def examine(self, row: SourceRow) -> Verdict:
+        """The row's cells: ``pair`` holds its two values (normalised keys for key sides)."""
         issues = list(row.issues)
         warnings: list[Issue] = []
-        ids: list[str] = []
-        for index, column, side, object_key, label in self._sides:
-            value = row.cells[index]
-            ids.append(value)
-            problem = self._check_id(value, index in row.numeric, column, side, object_key, label)
+        values: list[str] = []
+        for side in self.sides:
+            value = row.cells[side.index]
+            numeric = side.index in row.numeric
+            if side.kind == ID:
+                problem = self._check_id(value, numeric, side)
+            else:
+                value, problem = self._check_key(value, numeric, side)
+            values.append(value)
             if problem is None:
                 continue
             if problem.code.endswith("_shape") and not self._strict:
                 warnings.append(problem)
             else:
                 issues.append(problem)
-        first, second = ids
-        if not issues and first == second:
-            issues.append(
-                Issue(
-                    "same_record",
-                    f"the same id {first} is on both sides; a record cannot be related to itself",
-                    None,
-                )
-            )
         if issues:
             return Verdict(outcome=_invalid(issues), warnings=tuple(warnings))
-        digest = int.from_bytes(
-            hashlib.blake2b(f"{first}\x00{second}".encode(), digest_size=8).digest(), "big"
-        )
-        earlier = self._seen.setdefault(digest, row.number)
-        if earlier != row.number:
-            return Verdict(
-                outcome=Outcome(
-                    Status.DUPLICATE_ROW,
-                    error_code="duplicate_row",
-                    error=f"same pair as row {earlier}; only row {earlier} is sent",
-                ),
-                warnings=tuple(warnings),
-            )
-        return Verdict(pair=Pair(first, second), warnings=tuple(warnings))
+        if self._order_shapes is not None:
+            first, second = self._order_shapes
+            if first.fullmatch(values[0]) and second.fullmatch(values[1]):
+                self.in_order += 1
+            elif second.fullmatch(values[0]) and first.fullmatch(values[1]):
+                self.swapped += 1
+        return Verdict(pair=Pair(values[0], values[1]), warnings=tuple(warnings))
 
-    def _check_id(
-        self, value: str, numeric: bool, column: str, side: str, object_key: str, label: str
-    ) -> Issue | None:
-        what = f"{label or object_key} id in column '{column}'"
+    def settle(self, number: int, pair: Pair, scope: str = "") -> Outcome | None:
+        """Same record on both sides, or a pair met before (within ``scope``: the location
+        and association of a file that names them per row): the row's outcome, else None."""
+        if pair.first_id == pair.second_id:
+            return _invalid(
+                [
+                    Issue(
+                        "same_record",
+                        f"the same id {pair.first_id} is on both sides; a record cannot be "
+                        "related to itself",
+                        None,
+                    )
+                ]
+            )
+        digest = int.from_bytes(
+            hashlib.blake2b(
+                f"{scope}\x00{pair.first_id}\x00{pair.second_id}".encode(), digest_size=8
+            ).digest(),
+            "big",
+        )
+        earlier = self._seen.setdefault(digest, number)
+        if earlier != number:
+            return Outcome(
+                Status.DUPLICATE_ROW,
+                error_code="duplicate_row",
+                error=f"same pair as row {earlier}; only row {earlier} is sent",
+            )
+        return None
+
+    def _check_key(self, value: str, numeric: bool, side: Side) -> tuple[str, Issue | None]:
+        """A natural key, normalised (an email in lower case, a phone number in E.164)."""
+        what = f"{side.label or side.object_key} {side.kind} in column '{side.column}'"
+        if side.kind == PROPERTY:
+            what = f"{side.label or side.object_key} {side.prop} in column '{side.column}'"
         if not value:
-            return Issue(f"{side}_id_blank", f"the {what} is blank", column)
+            return value, Issue(f"{side.role}_key_blank", f"the {what} is blank", side.column)
+        if side.kind == EMAIL:
+            if not _EMAIL.fullmatch(value):
+                return value, Issue(
+                    f"{side.role}_key_malformed",
+                    f"the {what} ({value}) is not an email address",
+                    side.column,
+                )
+            return value.casefold(), None
+        if side.kind == PHONE:
+            phone = normal_phone(value, self._region)
+            if phone is None:
+                return value, Issue(
+                    f"{side.role}_key_malformed",
+                    f"the {what} ({value}) is not a phone number; write it with its country "
+                    f"code (+52 55 1234 5678), or set phone_region (now {self._region}) to "
+                    "the country of numbers written without one",
+                    side.column,
+                )
+            return phone, None
+        return value, None
+
+    def _check_id(self, value: str, numeric: bool, side: Side) -> Issue | None:
+        what = f"{side.label or side.object_key} id in column '{side.column}'"
+        role, column, object_key = side.role, side.column, side.object_key
+        if not value:
+            return Issue(f"{role}_id_blank", f"the {what} is blank", column)
         if numeric:
             return Issue(
-                f"{side}_id_number",
+                f"{role}_id_number",
                 f"the {what} was stored by Excel as a number ({value}), which may have lost "
                 "digits; format the column as Text and paste the ids again",
                 column,
             )
         if _BAD_CHARACTER.search(value):
             return Issue(
-                f"{side}_id_malformed",
+                f"{role}_id_malformed",
                 f"the {what} contains spaces or control characters ({value!r}); "
                 "an id is a single word",
                 column,
@@ -152,7 +275,7 @@ class RowValidator:
         shape = shape_of(object_key)
         if shape is not None and not shape[0].fullmatch(value):
             return Issue(
-                f"{side}_id_shape",
+                f"{role}_id_shape",
                 f"the {what} ({value}) does not look like a {object_key} id "
                 f"(usually {shape[1]}); check the column order",
                 column,

@@ -360,6 +360,8 @@ def result_cells(row: SourceRow, outcome: Outcome) -> list[str]:
         outcome.status.value,
         # the API's words may hold a NUL: dropped, so the file stays readable as CSV
         outcome.relation_id.replace("\0", ""),
+        outcome.first_id,
+        outcome.second_id,
         outcome.error_code.replace("\0", ""),
         outcome.error.replace("\0", ""),
         http,

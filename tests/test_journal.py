@@ -81,7 +81,7 @@ def test_a_journal_of_another_input_is_refused_saying_what_changed(tmp_path: Pat
     ("content", "message"),
     [
         (b"just some text, not a database at all" * 50, "this is not a relimport journal"),
-        (None, "journal format '0' is not 'relimport-journal/2'"),
+        (None, "journal format '0' is not 'relimport-journal/3'"),
     ],
 )
 def test_foreign_and_old_journals_are_refused(

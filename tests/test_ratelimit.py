@@ -350,6 +350,7 @@ def test_garbage_headers_are_ignored() -> None:
         window_seconds=10.0,
         remaining=None,
         daily_remaining=200_000 - 11,
+        daily_limit=200_000,
     )
 
 

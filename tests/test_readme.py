@@ -77,12 +77,15 @@ def test_every_error_code_the_code_can_write_is_in_the_troubleshooting_table() -
     source = "\n".join(path.read_text() for path in (REPO / "importer").glob("*.py"))
     codes = set(re.findall(r'(?:error_code=|code = |Issue\(\s*|Error\) else )"([a-z_]+)"', source))
     codes |= {
-        f"{side}_id_{kind}"
+        f"{side}_{kind}"
         for side in ("first", "second")
-        for kind in re.findall(r'f"\{side\}_id_([a-z]+)"', source)
+        for kind in re.findall(r'f"\{(?:side\.)?role\}_([a-z_]+)"(?=,)', source)
     }
+    codes |= set(re.findall(r'_invalid\(\s*"([a-z_]+)"', source))
+    codes |= set(re.findall(r'\(key\[\d\], "([a-z_]+)"', source))
     codes |= {"unverified"} if 'UNVERIFIED = "unverified"' in source else set()
-    assert {"short_row", "rejected", "first_id_blank", "daily_budget"} <= codes  # it reads
+    assert {"short_row", "rejected", "first_id_blank", "daily_budget", "second_unresolved"} <= codes
+    assert {"location_blank", "association_not_found", "second_record_wrong_kind"} <= codes
     table = README[README.index("## Troubleshooting") : README.index("## Pace, retries")]
     missing = sorted(code for code in codes if f"`{code}`" not in table)
     assert missing == []

@@ -33,6 +33,8 @@ def test_result_columns_are_prefixed_when_the_input_has_them() -> None:
         "row",
         "result_status",
         "relation_id",
+        "first_id",
+        "second_id",
         "error_code",
         "error",
         "http_status",
@@ -59,6 +61,8 @@ def test_rows_are_written_in_input_order_with_the_result_columns(tmp_path: Path)
         "row",
         "status",
         "relation_id",
+        "first_id",
+        "second_id",
         "error_code",
         "error",
         "http_status",
@@ -92,6 +96,17 @@ def test_cells_that_look_like_formulas_are_neutralised(tmp_path: Path) -> None:
     with ResultWriter(path, ("=A",)) as writer:
         writer.add(0, SourceRow(2, ("=HYPERLINK(1)",)), Outcome(Status.FAILED, error="-x"))
     assert read(path) == [
-        ["'=A", "row", "status", "relation_id", "error_code", "error", "http_status", "attempts"],
-        ["'=HYPERLINK(1)", "2", "failed", "", "", "'-x", "", "0"],
+        [
+            "'=A",
+            "row",
+            "status",
+            "relation_id",
+            "first_id",
+            "second_id",
+            "error_code",
+            "error",
+            "http_status",
+            "attempts",
+        ],
+        ["'=HYPERLINK(1)", "2", "failed", "", "", "", "", "'-x", "", "0"],
     ]

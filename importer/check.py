@@ -1,0 +1,410 @@
+"""Between validating and sending: what each row is for, and what only the API can tell.
+
+:class:`Checks` knows, for every row, its location and association (one of each from the
+settings, or per row from ``location_column`` / ``association_column``), the validator of that
+association, and, once :meth:`Checks.preflight` has asked the API (see :mod:`importer.lookup`),
+the record ids its natural keys resolve to and whether its records exist and are of the right
+kind. :meth:`Checks.resolve` then turns a row's two values into the pair to send, or into the
+outcome the row gets without a request (``invalid``, ``unresolved``, ``ambiguous``).
+
+Before anything is sent, :meth:`Checks.preflight` also stops a run whose columns are the wrong
+way round, from the id shapes or from the records' kinds, with the evidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from importer.config import Settings
+from importer.errors import ConfigError, InputError
+from importer.lookup import Lookups, Question, key_question, record_question
+from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.validate import ID, RowValidator, Side, column_index, lookup_kind, shape_of
+
+MAX_SCOPES = 1000  # distinct (location, association) values in one file
+ScopeKey = tuple[str, str]  # (location id, association key or id as written)
+
+
+@dataclass
+class Evidence:
+    """What the rows say about the order of the columns."""
+
+    by_shape: Counter[str] = field(default_factory=Counter)  # "in_order" / "swapped" rows
+    by_kind: Counter[str] = field(default_factory=Counter)  # "first ok", "first wrong", ...
+
+
+class Checks:
+    """A row's scope, validator and resolution. ``bind(header)`` first."""
+
+    def __init__(self, settings: Settings, where: str) -> None:
+        self.settings = settings
+        self.where = where
+        self.associations: dict[ScopeKey, Association | None] = {}
+        self._validators: dict[ScopeKey, RowValidator] = {}
+        self._at: tuple[int, int] = (0, 1)
+        self._location_at: int | None = None
+        self._association_at: int | None = None
+        self.evidence = Evidence()
+        self.pairs: Counter[ScopeKey] = Counter()  # rows with a pair of values, per scope
+        #: per scope, the distinct values of each side (for --skip-existing)
+        self.values: dict[ScopeKey, tuple[set[str], set[str]]] = {}
+
+    @property
+    def per_row(self) -> bool:
+        return bool(self.settings.location_column or self.settings.association_column)
+
+    def bind(self, header: tuple[str, ...]) -> None:
+        """Find the columns (InputError naming the ones found when one is missing)."""
+        s, where = self.settings, self.where
+        (first, _), (second, _) = s.sides()
+        self._at = (
+            column_index(header, first, where, "first"),
+            column_index(header, second, where, "second"),
+        )
+        if s.location_column:
+            self._location_at = column_index(header, s.location_column, where, "location")
+        if s.association_column:
+            self._association_at = column_index(header, s.association_column, where, "association")
+
+    def scope_keys(self, rows: Iterator[SourceRow]) -> tuple[int, set[ScopeKey]]:
+        """Count the rows and collect the distinct (location, association) they name."""
+        keys: set[ScopeKey] = set()
+        count = 0
+        for row in rows:
+            count += 1
+            key = self._key(row)
+            if key[0] and key[1] and key not in keys:
+                keys.add(key)
+                if len(keys) > MAX_SCOPES:
+                    raise InputError(
+                        f"{self.where}: more than {MAX_SCOPES} different locations and "
+                        "associations in one file. Check location_column and "
+                        "association_column: they should name a few locations and associations."
+                    )
+        return count, keys
+
+    def _key(self, row: SourceRow) -> ScopeKey:
+        s = self.settings
+        location = row.cells[self._location_at] if self._location_at is not None else None
+        association = row.cells[self._association_at] if self._association_at is not None else None
+        return (
+            s.location_id or "" if location is None else location,
+            s.association or "" if association is None else association,
+        )
+
+    def scope(self, row: SourceRow) -> tuple[ScopeKey, Association | None, Outcome | None]:
+        """The row's location and association, or the outcome of a row that names none."""
+        key = self._key(row)
+        for value, code, column in (
+            (key[0], "location_blank", self.settings.location_column),
+            (key[1], "association_blank", self.settings.association_column),
+        ):
+            if not value:
+                what = code.split("_")[0]
+                return key, None, _invalid(code, f"the {what} in column '{column}' is blank")
+        association = self.associations.get(key)
+        if association is None:
+            return (
+                key,
+                None,
+                _invalid(
+                    "association_not_found",
+                    f"the association '{key[1]}' does not exist in location {key[0]} "
+                    f"(relimport associations --location-id {key[0]} lists them)",
+                ),
+            )
+        return key, association, None
+
+    def check_lookups(self) -> None:
+        """Each side's lookup must fit the kind of record on that side of every association."""
+        (_, first), (_, second) = self.settings.sides()
+        for association in filter(None, self.associations.values()):
+            for role, lookup, object_key in (
+                ("first", first, association.first_object_key),
+                ("second", second, association.second_object_key),
+            ):
+                if lookup_kind(lookup, object_key) is None:
+                    can = (
+                        "email or phone"
+                        if object_key == "contact"
+                        else "a property name"
+                        if object_key.startswith("custom_objects.")
+                        else "ids only"
+                    )
+                    raise ConfigError(
+                        f"{role}_lookup is '{lookup}', but the {role} side of association "
+                        f"{association.key or association.id} holds {object_key} records, "
+                        f"which can be found by id or {can}. Set {role}_lookup accordingly."
+                    )
+
+    def validator(self, key: ScopeKey, association: Association) -> RowValidator:
+        if key not in self._validators:
+            s = self.settings
+            (first_column, first_lookup), (second_column, second_lookup) = s.sides()
+            self._validators[key] = RowValidator(
+                association,
+                first_index=self._at[0],
+                second_index=self._at[1],
+                first_column=first_column,
+                second_column=second_column,
+                strict_ids=s.strict_ids,
+                first_lookup=first_lookup,
+                second_lookup=second_lookup,
+                phone_region=s.phone_region,
+            )
+        return self._validators[key]
+
+    @property
+    def columns(self) -> tuple[int, int]:
+        """Positions of the first and the second side's column."""
+        return self._at
+
+    def record_sides(self, lookups: Lookups) -> dict[tuple[str, str], tuple[set[str], int]]:
+        """(location, association id) -> (the records of its side with fewer of them, the
+        number of rows with a pair): what --skip-existing would read, and what it may save."""
+        found: dict[tuple[str, str], tuple[set[str], int]] = {}
+        for key, (first_values, second_values) in self.values.items():
+            association = self.associations.get(key)
+            if association is None:
+                continue
+            validator = self._validators[key]
+            ids = [
+                {
+                    record
+                    for value in values
+                    if (record := self._id_of(key[0], side, value, lookups))
+                }
+                for side, values in zip(validator.sides, (first_values, second_values), strict=True)
+            ]
+            found[(key[0], association.id)] = (min(ids, key=len), self.pairs[key])
+        return found
+
+    def _id_of(self, location: str, side: Side, value: str, lookups: Lookups) -> str:
+        """The record id a side's value stands for ('' when none, or not one)."""
+        if side.kind == ID:
+            return value
+        ids = lookups.answer(key_question(location, side.kind, side.object_key, side.prop, value))
+        return ids[0] if ids and len(ids) == 1 else ""
+
+    @property
+    def plain_ids(self) -> bool:
+        """Both columns hold ids (nothing to resolve)."""
+        return all(lookup == ID for _, lookup in self.settings.sides())
+
+    # -- before sending ---------------------------------------------------------------------
+
+    def questions(self, rows: Iterator[SourceRow]) -> tuple[list[Question], list[Question]]:
+        """Read every row: (natural keys to look up, record ids to check), each once."""
+        keys: dict[Question, None] = {}
+        records: dict[Question, None] = {}
+        check = self.settings.check_records
+        for row in rows:
+            key, association, _ = self.scope(row)
+            if association is None:
+                continue
+            validator = self.validator(key, association)
+            verdict = validator.examine(row)
+            if verdict.pair is None:
+                continue
+            self.pairs[key] += 1
+            if self.settings.skip_existing:
+                first_values, second_values = self.values.setdefault(key, (set(), set()))
+                first_values.add(verdict.pair.first_id)
+                second_values.add(verdict.pair.second_id)
+            for side, value in zip(
+                validator.sides, (verdict.pair.first_id, verdict.pair.second_id), strict=True
+            ):
+                if side.kind != ID:
+                    keys[key_question(key[0], side.kind, side.object_key, side.prop, value)] = None
+                elif check:
+                    records[record_question(key[0], side.object_key, value)] = None
+        for validator in self._validators.values():
+            self.evidence.by_shape["in_order"] += validator.in_order
+            self.evidence.by_shape["swapped"] += validator.swapped
+        return list(keys), list(records)
+
+    def other_kind_questions(self, lookups: Lookups, asked: list[Question]) -> list[Question]:
+        """For ids not found as their side's kind: ask as the other side's kind (one request
+        per id missing, to tell a wrong kind, such as swapped columns, from a missing one)."""
+        kinds = self._kinds()
+        more = []
+        for question in asked:
+            others = kinds.get((question.location, question.kind), ())
+            if lookups.answer(question) == ():
+                more += [Question(question.location, other, question.key) for other in others]
+        return more
+
+    def _kinds(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(location, record:<kind>) -> the other kinds of its associations' sides."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for (location, _), association in self.associations.items():
+            if association is None:
+                continue
+            a, b = association.first_object_key, association.second_object_key
+            if a != b:
+                found.setdefault((location, f"record:{a}"), set()).add(f"record:{b}")
+                found.setdefault((location, f"record:{b}"), set()).add(f"record:{a}")
+        return {key: tuple(sorted(value)) for key, value in found.items()}
+
+    def check_order(self) -> None:
+        """Stop before sending when most rows say the columns are the wrong way round."""
+        if not self.settings.order_check:
+            return
+        (first_column, _), (second_column, _) = self.settings.sides()
+        shape, kind = self.evidence.by_shape, self.evidence.by_kind
+        fix = (
+            "Run again without --swap (or set swap: false)"
+            if self.settings.swap
+            else "Run again with --swap (or set swap: true) to read them the other way round"
+        )
+        association = next(filter(None, self.associations.values()))
+        first_shape = shape_of(association.first_object_key)
+        second_shape = shape_of(association.second_object_key)
+        if shape["swapped"] > shape["in_order"] and first_shape and second_shape:
+            raise InputError(
+                f"{self.where}: the columns look swapped. In {shape['swapped']} rows the "
+                f"'{first_column}' column holds ids shaped like {association.second_object_key} "
+                f"ids ({second_shape[1]}) and '{second_column}' ids shaped like "
+                f"{association.first_object_key} ids ({first_shape[1]}); "
+                f"{shape['in_order']} rows fit the association's order. {fix}, "
+                "or check the association. Nothing was sent. (If the ids are right as they "
+                "are, --no-order-check sends them anyway.)"
+            )
+        if kind["first wrong"] > kind["first ok"] and kind["second wrong"] > kind["second ok"]:
+            raise InputError(
+                f"{self.where}: the columns are swapped. Of the ids in '{first_column}', "
+                f"{kind['first wrong']} are {association.second_object_key} records and "
+                f"{kind['first ok']} {association.first_object_key} records; of those in "
+                f"'{second_column}', {kind['second wrong']} are "
+                f"{association.first_object_key} records and {kind['second ok']} "
+                f"{association.second_object_key} records. {fix}. Nothing was sent."
+            )
+
+    # -- each row ---------------------------------------------------------------------------
+
+    def resolve(
+        self, location: str, validator: RowValidator, values: Pair, lookups: Lookups
+    ) -> Pair | Outcome:
+        """The ids to send for a row's two values, or the outcome that keeps it from sending."""
+        first, second = validator.sides
+        found: list[str] = []
+        problems: list[tuple[Status, Issue]] = []
+        wrong = 0
+        for side, other, value in (
+            (first, second, values.first_id),
+            (second, first, values.second_id),
+        ):
+            answer: Callable[[Question], tuple[str, ...] | None] = lookups.answer
+            if side.kind != ID:
+                ids = answer(key_question(location, side.kind, side.object_key, side.prop, value))
+                problem = _key_problem(side, value, location, ids or ())
+                found.append(ids[0] if ids and len(ids) == 1 else "")
+            else:
+                found.append(value)
+                problem = None
+                if self.settings.check_records:
+                    problem = _record_problem(side, other, value, location, answer)
+                    wrong += problem is not None and problem[1].code.endswith("_wrong_kind")
+            if problem is not None:
+                problems.append(problem)
+        if not problems:
+            return Pair(found[0], found[1])
+        if wrong == 2:
+            problems = [
+                (
+                    Status.INVALID,
+                    Issue(
+                        "pair_swapped",
+                        f"the two ids are the wrong way round: {values.first_id} is a "
+                        f"{second.label or second.object_key} and {values.second_id} a "
+                        f"{first.label or first.object_key}; swap them in the file",
+                    ),
+                )
+            ]
+        order = (Status.INVALID, Status.UNRESOLVED, Status.AMBIGUOUS)
+        status = min((s for s, _ in problems), key=order.index)
+        issues = [issue for _, issue in problems]
+        return Outcome(
+            status,
+            error_code=issues[0].code,
+            error="; ".join(issue.message for issue in issues),
+            first_id=found[0],
+            second_id=found[1],
+        )
+
+    def count_kinds(self, lookups: Lookups, asked: list[Question]) -> None:
+        """Evidence of the records' kinds, per side, from the record checks answered."""
+        sides: dict[tuple[str, str], str] = {}
+        for association in filter(None, self.associations.values()):
+            sides.setdefault(("first", association.first_object_key), "")
+            sides.setdefault(("second", association.second_object_key), "")
+        # an id's side is not in its question: count each side's kind, as the checks say
+        for question in asked:
+            kind = question.kind.removeprefix("record:")
+            for (role, object_key), _ in sides.items():
+                if object_key != kind:
+                    continue
+                if lookups.answer(question):
+                    self.evidence.by_kind[f"{role} ok"] += 1
+                elif any(
+                    lookups.answer(Question(question.location, other, question.key))
+                    for other in self._kinds().get((question.location, question.kind), ())
+                ):
+                    self.evidence.by_kind[f"{role} wrong"] += 1
+
+
+def _key_problem(
+    side: Side, value: str, location: str, ids: tuple[str, ...]
+) -> tuple[Status, Issue] | None:
+    what = side.prop if side.kind != "email" and side.kind != "phone" else side.kind
+    label = side.label or side.object_key
+    if len(ids) == 1:
+        return None
+    if not ids:
+        return Status.UNRESOLVED, Issue(
+            f"{side.role}_unresolved",
+            f"no {label} has the {what} {value} in location {location} "
+            f"(column '{side.column}'); fix the value or add the record, then re-run",
+        )
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return Status.AMBIGUOUS, Issue(
+        f"{side.role}_ambiguous",
+        f"{len(ids)} {label} records have the {what} {value} ({shown}); relimport never "
+        f"guesses: put the record id in column '{side.column}' instead",
+    )
+
+
+def _record_problem(
+    side: Side,
+    other: Side,
+    value: str,
+    location: str,
+    answer: Callable[[Question], tuple[str, ...] | None],
+) -> tuple[Status, Issue] | None:
+    if answer(record_question(location, side.object_key, value)) != ():
+        return None  # found (or not asked: the API will say)
+    label = side.label or side.object_key
+    if other.object_key != side.object_key and answer(
+        record_question(location, other.object_key, value)
+    ):
+        return Status.INVALID, Issue(
+            f"{side.role}_record_wrong_kind",
+            f"the id {value} in column '{side.column}' is a {other.label or other.object_key} "
+            f"({other.object_key}) record, not a {label} ({side.object_key}); "
+            "check the column order",
+        )
+    return Status.INVALID, Issue(
+        f"{side.role}_record_not_found",
+        f"no {label} ({side.object_key}) record has the id {value} in location {location} "
+        f"(column '{side.column}')",
+    )
+
+
+def _invalid(code: str, message: str) -> Outcome:
+    return Outcome(Status.INVALID, error_code=code, error=message)
+
+
+def with_ids(outcome: Outcome, pair: Pair) -> Outcome:
+    return replace(outcome, first_id=pair.first_id, second_id=pair.second_id)

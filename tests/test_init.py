@@ -1,0 +1,220 @@
+"""``relimport init``: a config file that loads, names the right columns and holds no token."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from importer.cli import main
+from importer.config import load_settings
+from importer.init_config import Samples, best, propose, sample_columns
+from importer.models import Association
+from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
+from tests.conftest import SAMPLES, write_csv
+from tests.test_cli import in_repo, invoke
+
+__all__ = ["in_repo"]  # the fixture, shared with the other CLI tests
+
+FLAGS = ("--base-url", "sandbox", "--location-id", DEMO_LOCATION)
+STUDENT_TEACHER = Association(
+    "67c1f2a3b4c5d6e7f8a90001",
+    "student_teacher",
+    "custom_objects.students",
+    "Student",
+    "contact",
+    "Teacher",
+    "USER_DEFINED",
+)
+COMPANY_CONTACT = Association(
+    "BUSINESSES_CONTACTS_ASSOCIATION",
+    "BUSINESSES_CONTACTS_ASSOCIATION",
+    "business",
+    "Company",
+    "contact",
+    "Contact",
+    "SYSTEM_DEFINED",
+)
+
+
+def comments_every_key(text: str) -> None:
+    """Every key line, set or commented out, comes right after its description."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        if re.fullmatch(r"\s*(# )?\w+:.*", line) and not line.rstrip().endswith(":"):
+            above = lines[number - 1].strip()
+            assert above.startswith("# ") and not re.fullmatch(r"# \w+:.*", above), line
+
+
+@pytest.mark.parametrize("name", ["relations.csv", "relations.xlsx"])
+def test_flags_only_write_a_config_that_loads(in_repo: Path, name: str) -> None:
+    code, out, err = invoke("init", f"samples/{name}", *FLAGS, "--out", "new.yaml")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Wrote new.yaml: location ldwDemoLocation00001, association student_teacher, "
+        "first_column 'Student ID', second_column 'Teacher ID'.\n"
+        "The token stays in $LEADWAY_TOKEN; it is not in the file. Next:\n"
+        "  relimport doctor --config new.yaml\n"
+        f"  relimport validate samples/{name} --config new.yaml\n"
+    )
+    settings = load_settings(config_path=in_repo / "new.yaml", environ={})
+    assert (settings.target, settings.location_id, settings.association) == (
+        "sandbox",
+        DEMO_LOCATION,
+        "student_teacher",
+    )
+    assert (settings.first_column, settings.second_column) == ("Student ID", "Teacher ID")
+    comments_every_key((in_repo / "new.yaml").read_text())
+    code, out, _ = invoke("validate", f"samples/{name}", "--config", "new.yaml", "--quiet")
+    assert code == 0
+
+
+def test_an_existing_file_is_never_overwritten_without_force(in_repo: Path) -> None:
+    before = (in_repo / "config.yaml").read_bytes()
+    code, out, err = invoke("init", "samples/relations.csv", *FLAGS)
+    assert (code, out) == (2, "")
+    assert err == (
+        "Error: config.yaml: a file is already there and is never overwritten. Choose another "
+        "--out, move the old file away, or pass --force to replace it.\n"
+    )
+    assert (in_repo / "config.yaml").read_bytes() == before
+    code, _, _ = invoke("init", "samples/relations.csv", *FLAGS, "--force")
+    assert code == 0
+    assert (in_repo / "config.yaml").read_bytes() != before
+    assert load_settings().first_column == "Student ID"
+
+
+def test_questions_when_interactive(in_repo: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["init", "samples/relations.csv", "--interactive", "--out", "asked.yaml"],
+        input=f"sandbox\n{DEMO_LOCATION}\n\n\nTeacher ID\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "API base URL [https://services.leadconnectorhq.com]: sandbox\n"
+        "Location (sub-account) id: ldwDemoLocation00001\n"
+        "Associations of the location:\n"
+        "  student_teacher (id 67c1f2a3b4c5d6e7f8a90001): Student (custom_objects.students) -> "
+        "Teacher (contact).\n"
+        "  OPPORTUNITIES_CONTACTS_ASSOCIATION (id OPPORTUNITIES_CONTACTS_ASSOCIATION): "
+        "Opportunity (opportunity) -> Contact (contact).\n"
+        "  BUSINESSES_CONTACTS_ASSOCIATION (id BUSINESSES_CONTACTS_ASSOCIATION): Company "
+        "(business) -> Contact (contact).\n"
+        "Association (key or id) [student_teacher]: \n"
+        "Column of the first ids (Student) [Student ID]: \n"
+        "Column of the second ids (Teacher) [Teacher ID]: Teacher ID\n"
+        "Wrote asked.yaml:"
+    )
+    settings = load_settings(config_path=in_repo / "asked.yaml", environ={})
+    assert (settings.association, settings.first_column) == ("student_teacher", "Student ID")
+
+
+def test_a_wrong_answer_is_asked_again(in_repo: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["init", "samples/relations.csv", *FLAGS, "--interactive", "--out", "x.yaml"],
+        input="nope\nstudent_teacher\n\n\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Error: 'nope' is not one of" in result.output
+
+
+def test_the_token_is_never_in_the_file(in_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADWAY_TOKEN", DEMO_TOKEN)
+    code, out, _ = invoke("init", "samples/relations.csv", *FLAGS, "--out", "t.yaml")
+    assert code == 0
+    text = (in_repo / "t.yaml").read_text()
+    assert DEMO_TOKEN not in text and DEMO_TOKEN not in out
+    assert "token_env: LEADWAY_TOKEN" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--base-url", "sandbox"],  # ./config.yaml is not read: its location is not used
+            "Error: No location given. Give --location-id.\n",
+        ),
+        (
+            [*FLAGS],
+            "Error: No association given, and no INPUT to guess it from. Give --association: "
+            "one of student_teacher, OPPORTUNITIES_CONTACTS_ASSOCIATION, "
+            "BUSINESSES_CONTACTS_ASSOCIATION.\n",
+        ),
+        (
+            [*FLAGS, "--association", "student_teacher", "--first-column", "Student ID"],
+            "Error: No second column given, and no INPUT to guess it from. Give --second-column "
+            "(the column holding the Teacher ids).\n",
+        ),
+        (
+            ["samples/relations.csv", *FLAGS, "--association", "OPPORTUNITIES_CONTACTS"],
+            "Error: The association 'OPPORTUNITIES_CONTACTS' does not exist in location "
+            "ldwDemoLocation00001.",
+        ),
+        (
+            ["samples/relations.csv", *FLAGS, "--first-column", "Student"],
+            "Error: samples/relations.csv: there is no column 'Student' for the first ids.",
+        ),
+        (
+            ["samples/relations.csv", "--location-id", DEMO_LOCATION],
+            "Error: No API token: set the environment variable LEADWAY_TOKEN",
+        ),
+    ],
+)
+def test_without_a_terminal_a_missing_flag_is_named(
+    in_repo: Path, args: list[str], message: str
+) -> None:
+    code, out, err = invoke("init", *args, "--out", "x.yaml")
+    assert (code, out) == (2, "")
+    assert err.startswith(message)
+    assert not (in_repo / "x.yaml").exists()
+
+
+def test_columns_that_fit_no_association_need_flags(in_repo: Path) -> None:
+    write_csv(in_repo / "emails.csv", [["Student", "Teacher"], ["ana@example.edu", "Teacher 1"]])
+    code, _, err = invoke("init", "emails.csv", *FLAGS, "--out", "x.yaml")
+    assert (code, err) == (
+        2,
+        "Error: No association of the location fits the ids in INPUT's columns. "
+        "Give --association: one of student_teacher, OPPORTUNITIES_CONTACTS_ASSOCIATION, "
+        "BUSINESSES_CONTACTS_ASSOCIATION.\n",
+    )
+    code, _, err = invoke(
+        "init", "emails.csv", *FLAGS, "--association", "student_teacher", "--out", "x.yaml"
+    )
+    assert (code, err) == (
+        2,
+        "Error: Which column of INPUT holds the first ids (Student)? "
+        "Give --first-column: one of 'Student', 'Teacher'.\n",
+    )
+
+
+def test_yaml_special_characters_are_quoted(in_repo: Path) -> None:
+    first, second = "#Student: ID", "Teacher 'ID', \"main\" & *star"
+    write_csv(in_repo / "odd.csv", [[first, second], [student_id(3), teacher_id(2)]])
+    code, _, err = invoke("init", "odd.csv", *FLAGS, "--out", "odd.yaml")
+    assert (code, err) == (0, "")
+    settings = load_settings(config_path=in_repo / "odd.yaml", environ={})
+    assert (settings.first_column, settings.second_column) == (first, second)
+
+
+def test_the_samples_fit_two_associations_and_the_names_pick_one() -> None:
+    samples = sample_columns(SAMPLES / "relations.csv")
+    assert samples.header == ("Student ID", "Teacher ID", "Student name", "Note")
+    assert len(samples.values["Student ID"]) == 20
+    found = propose(samples, [COMPANY_CONTACT, STUDENT_TEACHER])
+    assert [(p.association.key, p.first_column, p.second_column, p.named) for p in found] == [
+        ("student_teacher", "Student ID", "Teacher ID", 2),
+        ("BUSINESSES_CONTACTS_ASSOCIATION", "Student ID", "Teacher ID", 0),
+    ]
+    assert best(found) == found[0]
+
+
+def test_equally_named_proposals_are_no_guess() -> None:
+    samples = Samples(("A", "B"), {"A": (student_id(1),), "B": (teacher_id(1),)})
+    found = propose(samples, [COMPANY_CONTACT, STUDENT_TEACHER])
+    assert len(found) == 2
+    assert best(found) is None
