@@ -48,8 +48,6 @@ class Checks:
         self._association_at: int | None = None
         self.evidence = Evidence()
         self.pairs: Counter[ScopeKey] = Counter()  # rows with a pair of values, per scope
-        #: per scope, the distinct values of each side (for --skip-existing)
-        self.values: dict[ScopeKey, tuple[set[str], set[str]]] = {}
 
     @property
     def per_row(self) -> bool:
@@ -161,32 +159,29 @@ class Checks:
         """Positions of the first and the second side's column."""
         return self._at
 
-    def record_sides(self, lookups: Lookups) -> dict[tuple[str, str], tuple[set[str], int]]:
-        """(location, association id) -> (the records of its side with fewer of them, the
-        number of rows with a pair): what --skip-existing would read, and what it may save."""
-        found: dict[tuple[str, str], tuple[set[str], int]] = {}
-        for key, (first_values, second_values) in self.values.items():
-            association = self.associations.get(key)
+    def record_sides(
+        self, rows: Iterator[SourceRow], lookups: Lookups
+    ) -> dict[tuple[str, str], tuple[set[str], int]]:
+        """(location, association id) -> (the records of its side with fewer of them, the rows
+        that would be sent): what --skip-existing would read, and the most it may save."""
+        sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        sendable: Counter[tuple[str, str]] = Counter()
+        for row in rows:
+            key, association, _ = self.scope(row)
             if association is None:
                 continue
-            validator = self._validators[key]
-            ids = [
-                {
-                    record
-                    for value in values
-                    if (record := self._id_of(key[0], side, value, lookups))
-                }
-                for side, values in zip(validator.sides, (first_values, second_values), strict=True)
-            ]
-            found[(key[0], association.id)] = (min(ids, key=len), self.pairs[key])
-        return found
-
-    def _id_of(self, location: str, side: Side, value: str, lookups: Lookups) -> str:
-        """The record id a side's value stands for ('' when none, or not one)."""
-        if side.kind == ID:
-            return value
-        ids = lookups.answer(key_question(location, side.kind, side.object_key, side.prop, value))
-        return ids[0] if ids and len(ids) == 1 else ""
+            validator = self.validator(key, association)
+            verdict = validator.examine(row)
+            if verdict.pair is None:
+                continue
+            pair = self.resolve(key[0], validator, verdict.pair, lookups)
+            if isinstance(pair, Pair):
+                scope = (key[0], association.id)
+                first, second = sides.setdefault(scope, (set(), set()))
+                first.add(pair.first_id)
+                second.add(pair.second_id)
+                sendable[scope] += 1
+        return {scope: (min(records, key=len), sendable[scope]) for scope, records in sides.items()}
 
     @property
     def plain_ids(self) -> bool:
@@ -209,10 +204,6 @@ class Checks:
             if verdict.pair is None:
                 continue
             self.pairs[key] += 1
-            if self.settings.skip_existing:
-                first_values, second_values = self.values.setdefault(key, (set(), set()))
-                first_values.add(verdict.pair.first_id)
-                second_values.add(verdict.pair.second_id)
             for side, value in zip(
                 validator.sides, (verdict.pair.first_id, verdict.pair.second_id), strict=True
             ):

@@ -24,6 +24,7 @@ from importer.config import Settings, load_settings
 from importer.errors import ApiError, NothingToDo, RelimportError
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
+from importer.report_xlsx import write_workbook
 from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 
@@ -66,10 +67,43 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--concurrency", type=int, help="Requests in flight at once (1-64, default 8)."
         ),
         click.option(
-            "--strict-ids",
-            is_flag=True,
+            "--strict-ids/--no-strict-ids",
             default=None,
             help="Treat ids of an unexpected shape as invalid, not as warnings.",
+        ),
+        click.option(
+            "--first-lookup",
+            help="What the first column holds: id (default), email or phone (contacts), or a "
+            "property name (custom objects).",
+        ),
+        click.option("--second-lookup", help="What the second column holds (as --first-lookup)."),
+        click.option("--location-column", help="Column holding each row's location id."),
+        click.option("--association-column", help="Column naming each row's association."),
+        click.option(
+            "--check-records/--no-check-records",
+            default=None,
+            help="Check that every record exists and is of the right kind before sending.",
+        ),
+        click.option(
+            "--skip-existing/--no-skip-existing",
+            default=None,
+            help="Read existing relations first and skip them, when that costs less.",
+        ),
+        click.option(
+            "--swap/--no-swap",
+            default=None,
+            help="The first column holds the association's second side, and back.",
+        ),
+        click.option(
+            "--order-check/--no-order-check",
+            default=None,
+            help="Stop before sending when the ids show the columns are swapped (default on).",
+        ),
+        click.option(
+            "--results-format",
+            type=click.Choice(["csv", "xlsx", "both"]),
+            help="csv (default); xlsx or both: also an Excel workbook beside the CSV (the CSV "
+            "stays: resume, --only and undo read it).",
         ),
         click.option("--quiet", is_flag=True, help="Print nothing but errors."),
     ]
@@ -209,6 +243,7 @@ def _import(
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
         settings = _settings(config_path, quiet, **flags)
+        workbook.append(settings.results_format != "csv")
         return run_import(
             input_path,
             settings,
@@ -219,10 +254,16 @@ def _import(
             hooks=hooks,
         )
 
-    _execute(start, quiet=quiet)
+    workbook: list[bool] = []
+    _execute(start, quiet=quiet, workbook=lambda: any(workbook))
 
 
-def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
+def _execute(
+    start: Callable[[Hooks], RunSummary],
+    *,
+    quiet: bool,
+    workbook: Callable[[], bool] = lambda: False,
+) -> None:
     """Run with a progress bar and messages on stderr, the summary on stdout, the exit code."""
     show_progress = not quiet and sys.stderr.isatty()
     bar: tqdm[Any] | None = None
@@ -265,6 +306,14 @@ def _execute(start: Callable[[Hooks], RunSummary], *, quiet: bool) -> None:
     elif not quiet:
         click.echo(format_summary(summary))
     summary.write_json(summary_path(summary.result_path), resume_command())
+    if summary.plan is not None:
+        summary.plan.write_json(plan_path(summary.result_path))
+    if summary.rendered and workbook():
+        write_workbook(
+            summary.result_path,
+            summary.result_path.with_suffix(".xlsx"),
+            summary.as_json(resume_command()),
+        )
     LOG.info(
         "%s: exit %d",
         summary.title,
@@ -329,7 +378,8 @@ def undo(
             hooks=hooks,
         )
 
-    _execute(start, quiet=quiet)
+    workbook: list[bool] = []
+    _execute(start, quiet=quiet, workbook=lambda: any(workbook))
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -350,6 +400,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Stopped a location: {reason}")
     if summary.stopped:
         lines.append(f"The run stopped part-way: {summary.stopped}")
+    if summary.plan is not None:
+        lines += summary.plan.lines()
     lines.append(f"Results: {summary.result_path}")
     code = summary.exit_code
     if code == EXIT_PARTIAL:
@@ -367,6 +419,11 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
+
+
+def plan_path(result_path: Path) -> Path:
+    """``results/x-dry-run.csv`` -> ``results/x-dry-run.plan.json``."""
+    return result_path.with_name(f"{result_path.stem}.plan.json")
 
 
 def summary_path(result_path: Path) -> Path:

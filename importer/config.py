@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -132,6 +132,9 @@ class Settings(_Strict):
     retry: RetrySettings = RetrySettings()
     timeouts: TimeoutSettings = TimeoutSettings()
     out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
+    results_format: Literal["csv", "xlsx", "both"] = Field(
+        "csv", description="csv; xlsx or both: an Excel workbook beside the result CSV too."
+    )
     token: SecretStr | None = Field(None, exclude=True, repr=False)
     #: Location -> its own token, from the variables of token_env_by_location that are set.
     location_tokens: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)

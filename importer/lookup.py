@@ -146,8 +146,10 @@ class Lookups:
         todo = [q for q in dict.fromkeys(questions) if self.cache.get(q) is None]
 
         async def one(question: Question) -> None:
-            ids = await self._retries(lambda: self._call(question))
-            self.cache.put(question, ids)
+            async def call() -> tuple[str, ...]:  # tenacity awaits only coroutine functions
+                return await self._call(question)
+
+            self.cache.put(question, await self._retries(call))
 
         try:
             await _pool(todo, one, self._concurrency)

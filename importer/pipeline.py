@@ -249,7 +249,9 @@ class ImportRun(DurableRun):
     async def _read_existing(self, client: Client, lookups: Lookups) -> None:
         """--skip-existing: per association, read the relations of the side with fewer
         records when that costs fewer requests than sending every pair."""
-        sides = self.checks.record_sides(lookups)
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            sides = self.checks.record_sides(rows, lookups)
         async with self.phase("existing relations", client):
             for (location, association_id), (records, pairs) in sorted(sides.items()):
                 if len(records) >= pairs:
@@ -377,6 +379,9 @@ class ImportRun(DurableRun):
             locations=tuple(locations),
             spent_now={p: n for p, n in spent.items() if n},
             reuse_hours=self.reuse_hours,
+            existing_found=counts.get(Status.ALREADY_EXISTS, 0)
+            if self.settings.skip_existing
+            else None,
         )
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:

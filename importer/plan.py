@@ -69,6 +69,7 @@ class Plan:
     locations: tuple[LocationPlan, ...]
     spent_now: dict[str, int]  # purpose -> requests this dry run made
     reuse_hours: float  # how long the dry run's look-ups serve the real run (0: not at all)
+    existing_found: int | None = None  # --skip-existing: pairs found linked already
 
     @property
     def total(self) -> int:
@@ -88,6 +89,7 @@ class Plan:
             },
             "requests_made_by_this_dry_run": self.spent_now,
             "lookups_reused_for_hours": self.reuse_hours,
+            "skip_existing": self._skip_existing(),
             "eta_seconds": round(self.seconds, 1),
             "fits_today": all(location.fits_today for location in self.locations),
             "days": max((location.days for location in self.locations), default=1),
@@ -109,10 +111,17 @@ class Plan:
         temporary.write_text(json.dumps(self.as_json(), indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, path)
 
+    def _skip_existing(self) -> dict[str, int] | None:
+        """What --skip-existing costs (reads) and saves (creates of pairs already linked)."""
+        if self.existing_found is None:
+            return None
+        reads = sum(x.requests.get("existing relations", 0) for x in self.locations)
+        return {"reads": reads, "creates_saved": self.existing_found}
+
     def lines(self) -> list[str]:
         """The plan for a person, a few lines."""
         needs = ", ".join(
-            f"{n} {purpose}"
+            _count(n, purpose)
             for purpose in PURPOSES
             if (n := sum(x.requests.get(purpose, 0) for x in self.locations))
         )
@@ -121,6 +130,19 @@ class Plan:
             lines.append(
                 f"  Look-ups and record checks made now are reused by a run within "
                 f"{self.reuse_hours:g} hours (from the same folder of results)."
+            )
+        skip = self._skip_existing()
+        if skip is not None and skip["reads"]:
+            saved, reads = skip["creates_saved"], skip["reads"]
+            verdict = (
+                f"{saved - reads} fewer requests than sending every pair: keep it"
+                if saved > reads
+                else f"{reads - saved} more requests than sending every pair: leave it off "
+                "for this file"
+            )
+            lines.append(
+                f"  --skip-existing reads {reads} times and saves {_count(saved, 'creates')}: "
+                f"{verdict}."
             )
         for location in self.locations:
             if location.fits_today:
@@ -138,6 +160,24 @@ class Plan:
                 f"{_duration(location.seconds)} at {location.per_second:g} requests/s; {budget}."
             )
         return lines
+
+
+_SINGULAR = {
+    "associations": "association",
+    "look-ups": "look-up",
+    "record checks": "record check",
+    "existing relations": "read of existing relations",
+    "creates": "create",
+}
+
+
+def _count(n: int, purpose: str) -> str:
+    """``1 create``, ``2 creates``, ``3 reads of existing relations``."""
+    if n == 1:
+        return f"1 {_SINGULAR[purpose]}"
+    if purpose == "existing relations":
+        return f"{n} reads of existing relations"
+    return f"{n} {purpose}"
 
 
 def _duration(seconds: float) -> str:

@@ -163,8 +163,15 @@ def test_validate_is_a_dry_run(in_repo: Path) -> None:
         "Dry run of samples/relations.csv under student_teacher (Student -> Teacher): 20 rows\n"
         "  valid                 20\n"
         "Requests: 1 (0 rate-limited). Time: T s, R rows/s.\n"
+        "Plan: the real run needs 21 requests (1 association, 20 creates).\n"
+        "  ldwDemoLocation00001: 21 requests, about 3 s at 10 requests/s; fits in today's "
+        "budget (199999 requests left).\n"
         "Results: check.csv\n"
     )
+    plan = json.loads((in_repo / "check.plan.json").read_text())
+    assert plan["requests"]["total"] == 21 and plan["rows"] == {"valid": 20}
+    code, out, _ = invoke("run", "samples/relations.csv")
+    assert "Requests: 21 " in out  # what the plan said
     assert {row["status"] for row in read_results(in_repo / "check.csv")} == {"valid"}
 
 
