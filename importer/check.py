@@ -125,16 +125,16 @@ class Checks:
             ):
                 if lookup_kind(lookup, object_key) is None:
                     can = (
-                        "email or phone"
+                        "by id, email or phone"
                         if object_key == "contact"
-                        else "a property name"
+                        else "by id or by a property name"
                         if object_key.startswith("custom_objects.")
-                        else "ids only"
+                        else "only by id"
                     )
                     raise ConfigError(
                         f"{role}_lookup is '{lookup}', but the {role} side of association "
                         f"{association.key or association.id} holds {object_key} records, "
-                        f"which can be found by id or {can}. Set {role}_lookup accordingly."
+                        f"which can be found {can}. Set {role}_lookup accordingly."
                     )
 
     def validator(self, key: ScopeKey, association: Association) -> RowValidator:

@@ -58,8 +58,11 @@ class DurableRun:
     def __init__(
         self, path: Path, settings: Settings, *, dry_run: bool, restart: bool, hooks: Hooks
     ) -> None:
-        if not settings.location_id:
-            raise ConfigError("No location: set location_id in config.yaml or pass --location-id.")
+        if not settings.location_id and not settings.location_column:
+            raise ConfigError(
+                "No location: set location_id (or location_column) in config.yaml or pass "
+                "--location-id."
+            )
         self.path, self.settings, self.dry_run, self.restart = path, settings, dry_run, restart
         self.hooks = hooks
         self.resumed = 0

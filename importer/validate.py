@@ -251,7 +251,7 @@ class RowValidator:
                     side.column,
                 )
             return phone, None
-        return value, None
+        return value.casefold(), None  # a property matches ignoring case: one look-up
 
     def _check_id(self, value: str, numeric: bool, side: Side) -> Issue | None:
         what = f"{side.label or side.object_key} id in column '{side.column}'"

@@ -71,6 +71,21 @@ def problem_rows() -> list[list[str]]:
     ]
 
 
+def key_rows() -> list[list[str]]:
+    """Natural keys instead of ids: students by e-mail, teachers by phone, in many writings."""
+    return [
+        ["Student email", "Teacher phone", "Note"],
+        ["ana.ruiz@example.edu", "+1 555 010 0001", "already_exists: linked in the seed data"],
+        ["Ben.Okafor@example.edu", "(555) 010-0002", "created"],
+        ["chloe.martin@example.edu", "555.010.0003", "created"],
+        ["diego.lopez@example.edu", "+15550100004", "created"],
+        ["BEN.OKAFOR@EXAMPLE.EDU", "555-010-0002", "duplicate_row: same people as row 3"],
+        ["nobody@example.edu", "+1 555 010 0005", "unresolved: no such student"],
+        ["emma.schmidt@example.edu", "+1 555 010 9999", "unresolved: no such teacher"],
+        ["farid.haddad@example.edu", "010-00", "invalid: not a phone number"],
+    ]
+
+
 def write_csv(path: Path, rows: list[list[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
@@ -90,3 +105,4 @@ if __name__ == "__main__":
     write_csv(SAMPLES / "relations.csv", clean_rows())
     write_xlsx(SAMPLES / "relations.xlsx", clean_rows())
     write_csv(SAMPLES / "relations-with-problems.csv", problem_rows())
+    write_csv(SAMPLES / "students-by-email.csv", key_rows())

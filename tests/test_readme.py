@@ -52,6 +52,8 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         "relimport associations",
         "relimport validate samples/relations-with-problems.csv",
         "relimport run samples/relations-with-problems.csv",
+        'relimport validate samples/students-by-email.csv --first-column "Student email" '
+        '--first-lookup student_email --second-column "Teacher phone" --second-lookup phone',
     ]
     for command, expected in examples:
         if command == "make test":

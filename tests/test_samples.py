@@ -25,6 +25,7 @@ def test_the_csv_samples_are_generated(tmp_path: Path) -> None:
     for name, rows in [
         ("relations.csv", module.clean_rows()),
         ("relations-with-problems.csv", module.problem_rows()),
+        ("students-by-email.csv", module.key_rows()),
     ]:
         module.write_csv(tmp_path / name, rows)
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name

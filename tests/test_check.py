@@ -1,0 +1,398 @@
+"""Knowing before sending: natural keys, record checks, swapped columns, several locations and
+associations, existing relations, and the dry run's plan, against the in-process sandbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from importer.config import load_settings
+from importer.errors import ConfigError, InputError
+from importer.models import Status
+from importer.pipeline import run_import
+from importer.sandbox import (
+    DEMO_LOCATION,
+    DEMO_TOKEN,
+    OPPORTUNITIES_CONTACTS,
+    OTHER_LOCATION,
+    OTHER_TOKEN,
+    STUDENTS_KEY,
+    Record,
+    Sandbox,
+    demo_seed,
+    serve,
+    student_id,
+    teacher_id,
+)
+from importer.summary import Hooks
+from tests.conftest import demo_settings, read_results, write_csv
+
+CREATE = "POST /associations/relations"
+DUPLICATE_SEARCH = "GET /contacts/search/duplicate"
+RECORD_SEARCH = "POST /objects/{schemaKey}/records/search"
+CONTACT = "GET /contacts/{contactId}"
+STUDENT = "GET /objects/{schemaKey}/records/{id}"
+
+
+def twin_seed() -> Sandbox:
+    """The demo data, plus a 13th student whose e-mail is also student 12's (ambiguous)."""
+    seed = demo_seed()
+    demo = seed.locations[0]
+    twin = Record(
+        STUDENTS_KEY,
+        student_id(13),
+        {"properties": {"name": "Luis Ortega II", "student_email": "luis.ortega@example.edu"}},
+    )
+    return Sandbox(
+        replace(seed, locations=(replace(demo, records=(*demo.records, twin)), *seed.locations[1:]))
+    )
+
+
+# (student cell, teacher cell, status, error_code, first_id, second_id)
+BY_KEYS = [
+    (
+        "ana.ruiz@example.edu",
+        "+15550100001",
+        "already_exists",
+        "",
+        student_id(1),
+        teacher_id(1),
+    ),
+    ("BEN.OKAFOR@example.edu", "+1 555-010-0002", "created", "", student_id(2), teacher_id(2)),
+    ("chloe.martin@example.edu", "(555) 010-0003", "created", "", student_id(3), teacher_id(3)),
+    ("diego.lopez@example.edu", "555.010.0004", "created", "", student_id(4), teacher_id(4)),
+    ("emma.schmidt@example.edu", "1-555-010-0005", "created", "", student_id(5), teacher_id(5)),
+    ("nobody@example.edu", "+15550100001", "unresolved", "first_unresolved", "", teacher_id(1)),
+    (
+        "farid.haddad@example.edu",
+        "+1 555 010 9999",
+        "unresolved",
+        "second_unresolved",
+        student_id(6),
+        "",
+    ),
+    ("luis.ortega@example.edu", "+15550100001", "ambiguous", "first_ambiguous", "", teacher_id(1)),
+    ("grace.kim@example.edu", "12", "invalid", "second_key_malformed", "", ""),
+    ("", "+15550100001", "invalid", "first_key_blank", "", ""),
+    (
+        "ben.okafor@example.edu",
+        "555 010 0002",
+        "duplicate_row",
+        "duplicate_row",
+        student_id(2),
+        teacher_id(2),
+    ),
+]
+
+
+def test_natural_keys_resolve_once_each_and_every_status_has_its_code(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "keys.csv",
+        [["Student email", "Teacher phone"], *[[a, b] for a, b, *_ in BY_KEYS]],
+    )
+    sandbox = twin_seed()
+    settings = demo_settings(
+        tmp_path,
+        first_column="Student email",
+        first_lookup="student_email",
+        second_column="Teacher phone",
+        second_lookup="phone",
+    )
+    summary = run_import(path, settings, transport=sandbox.transport())
+    rows = read_results(summary.result_path)
+    got = [(r["status"], r["error_code"], r["first_id"], r["second_id"]) for r in rows]
+    assert got == [tuple(expected[2:]) for expected in BY_KEYS]
+    by_route = sandbox.stats(DEMO_LOCATION).by_route
+    # each distinct key once, ignoring case and phone formats; rows found invalid by their
+    # cells ask nothing: 8 e-mails (ana, ben twice, chloe, diego, emma, nobody, farid, luis),
+    # 6 phones (0001 three times, 0002 twice, 0003, 0004, 0005, 9999)
+    assert by_route[RECORD_SEARCH] == 8
+    assert by_route[DUPLICATE_SEARCH] == 6
+    assert by_route[CREATE] == 5  # the resolved, distinct pairs only
+    assert summary.exit_code == 1
+
+
+def test_record_checks_make_missing_and_wrong_kind_records_invalid(tmp_path: Path) -> None:
+    rows = [
+        [student_id(3), teacher_id(3), "created", ""],
+        [student_id(999), teacher_id(3), "invalid", "first_record_not_found"],
+        [student_id(4), "cNoSuchContact000001", "invalid", "second_record_not_found"],
+        [teacher_id(4), teacher_id(5), "invalid", "first_record_wrong_kind"],
+        [student_id(5), student_id(6), "invalid", "second_record_wrong_kind"],
+        [teacher_id(6), student_id(6), "invalid", "pair_swapped"],
+        [student_id(3), teacher_id(4), "created", ""],
+    ]
+    path = write_csv(tmp_path / "in.csv", [["Student ID", "Teacher ID"], *[r[:2] for r in rows]])
+    sandbox = Sandbox()
+    settings = demo_settings(tmp_path, check_records=True, order_check=False)
+    summary = run_import(path, settings, transport=sandbox.transport())
+    results = read_results(summary.result_path)
+    assert [(r["status"], r["error_code"]) for r in results] == [(r[2], r[3]) for r in rows]
+    by_route = sandbox.stats(DEMO_LOCATION).by_route
+    assert by_route[CREATE] == 2  # nothing is sent for a row a check refused
+    # each distinct id once as its side's kind: students s3 s999 s4 t4 s5 t6 (6), contacts
+    # t3 cNoSuch t5 s6 t4 (5); each one not found once more as the other side's kind: s999,
+    # t6 as contacts (t4 is known already), cNoSuch, s6 as students
+    assert by_route[STUDENT] == 6 + 2
+    assert by_route[CONTACT] == 5 + 2
+
+
+def test_swapped_columns_stop_before_anything_is_sent_and_swap_fixes_them(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [["Student ID", "Teacher ID"], *[[teacher_id(n), student_id(n)] for n in range(3, 9)]],
+    )
+    sandbox = Sandbox()
+    with pytest.raises(InputError) as stopped:
+        run_import(path, demo_settings(tmp_path), transport=sandbox.transport())
+    message = str(stopped.value)
+    assert (
+        "the columns look swapped. In 6 rows the 'Student ID' column holds ids shaped like contact"
+        in message
+    )
+    assert "Run again with --swap" in message and "Nothing was sent" in message
+    assert sandbox.stats(DEMO_LOCATION).by_route.get(CREATE, 0) == 0
+    summary = run_import(path, demo_settings(tmp_path, swap=True), transport=sandbox.transport())
+    assert summary.counts == {Status.CREATED: 6}
+    assert sandbox.has_relation(
+        DEMO_LOCATION, "67c1f2a3b4c5d6e7f8a90001", student_id(3), teacher_id(3)
+    )
+
+
+def test_record_kinds_tell_swapped_columns_where_shapes_cannot(tmp_path: Path) -> None:
+    # opportunities and contacts have the same id shape: only the records can tell
+    path = write_csv(
+        tmp_path / "in.csv",
+        [["Opportunity", "Contact"], *[[teacher_id(n), f"oppDemo{n:013d}"] for n in (1, 2, 3)]],
+    )
+    settings = demo_settings(
+        tmp_path,
+        association=OPPORTUNITIES_CONTACTS,
+        first_column="Opportunity",
+        second_column="Contact",
+        check_records=True,
+    )
+    sandbox = Sandbox()
+    with pytest.raises(
+        InputError,
+        match=r"the columns are swapped\. Of the ids in 'Opportunity', 3 are contact records",
+    ):
+        run_import(path, settings, transport=sandbox.transport())
+    assert sandbox.stats(DEMO_LOCATION).by_route.get(CREATE, 0) == 0
+    swapped = settings.model_copy(update={"swap": True})
+    summary = run_import(path, swapped, transport=sandbox.transport())
+    assert summary.counts == {Status.CREATED: 3}
+
+
+def test_a_file_spanning_two_locations_uses_each_ones_token_and_budget(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["Location", "Opportunity", "Contact email"],
+            [DEMO_LOCATION, "oppDemo0000000000001", "teacher1@example.edu"],
+            [DEMO_LOCATION, "oppDemo0000000000002", "TEACHER2@example.edu"],
+            [OTHER_LOCATION, "oppOther000000000001", "other1@example.org"],
+            [OTHER_LOCATION, "oppOther000000000001", "other2@example.org"],
+            [OTHER_LOCATION, "oppOther000000000001", "teacher1@example.edu"],  # not there
+            ["", "oppDemo0000000000003", "teacher3@example.edu"],
+        ],
+    )
+    (tmp_path / "config.yaml").write_text(
+        "location_column: Location\n"
+        f"association: {OPPORTUNITIES_CONTACTS}\n"
+        "first_column: Opportunity\n"
+        "second: {column: Contact email, lookup: email}\n"
+        f"token_env_by_location: {{{OTHER_LOCATION}: OTHER_TOKEN}}\n"
+        f"out: {tmp_path / 'results.csv'}\n",
+        encoding="utf-8",
+    )
+    environ = {"LEADWAY_TOKEN": DEMO_TOKEN, "OTHER_TOKEN": OTHER_TOKEN}
+    settings = load_settings(config_path=tmp_path / "config.yaml", environ=environ)
+    sandbox = Sandbox()
+    dry_settings = settings.model_copy(update={"out": tmp_path / "dry.csv"})
+    plan = run_import(path, dry_settings, dry_run=True, transport=sandbox.transport()).plan
+    assert plan is not None
+    planned = {x.location: x.total for x in plan.locations}
+    before = {loc: sandbox.stats(loc).requests for loc in (DEMO_LOCATION, OTHER_LOCATION)}
+    summary = run_import(path, settings, transport=sandbox.transport())
+    rows = read_results(summary.result_path)
+    assert [r["status"] for r in rows] == [
+        "created",
+        "created",
+        "created",
+        "created",
+        "unresolved",
+        "invalid",
+    ]
+    assert rows[-1]["error_code"] == "location_blank"
+    for location, creates in ((DEMO_LOCATION, 2), (OTHER_LOCATION, 2)):
+        stats = sandbox.stats(location)
+        assert stats.by_route[CREATE] == creates
+        spent = stats.requests - before[location]
+        assert summary.budgets[location]["requests"] == spent == planned[location]
+
+
+def test_a_location_without_a_token_is_reported_before_any_request(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["Location", "Opportunity", "Contact"],
+            [OTHER_LOCATION, "oppOther000000000001", "cOtherLoc00000000001"],
+        ],
+    )
+    with serve(Sandbox()) as server:
+        settings = load_settings(
+            flags={
+                "target": server.url,
+                "location_column": "Location",
+                "association": OPPORTUNITIES_CONTACTS,
+                "first_column": "Opportunity",
+                "second_column": "Contact",
+                "token_env_by_location": {DEMO_LOCATION: "DEMO_TOKEN_VAR"},
+                "out": tmp_path / "r.csv",
+            },
+            environ={"DEMO_TOKEN_VAR": DEMO_TOKEN},
+        )
+        with pytest.raises(ConfigError, match=f"No token for the locations {OTHER_LOCATION}"):
+            run_import(path, settings)
+        assert server.sandbox.stats(OTHER_LOCATION).requests == 0
+
+
+def test_the_dry_run_look_ups_serve_the_real_run_and_its_plan_is_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["Student ID", "Teacher email"],
+            *[[student_id(n), f"teacher{1 + n % 8}@example.edu"] for n in range(1, 13)],
+            [student_id(404), "teacher1@example.edu"],
+        ],
+    )
+    with serve(Sandbox()) as server:
+        settings = demo_settings(
+            tmp_path,
+            target=server.url,
+            second_column="Teacher email",
+            second_lookup="email",
+            check_records=True,
+            out=None,
+        )
+        settings = settings.model_copy(
+            update={"token": load_settings(environ={"LEADWAY_TOKEN": DEMO_TOKEN}).token}
+        )
+        monkeypatch.chdir(tmp_path)  # both runs keep their answers in ./results
+        dry = run_import(path, settings, dry_run=True)
+        assert dry.plan is not None
+        assert dry.plan.as_json()["requests"] == {
+            "total": 1 + 12,  # the association, 12 creates: look-ups and checks are reused
+            "associations": 1,
+            "look-ups": 0,
+            "record checks": 0,
+            "existing relations": 0,
+            "creates": 12,
+        }
+        assert dry.plan.spent_now == {"associations": 1, "look-ups": 8, "record checks": 13 + 1}
+        real = run_import(path, settings)
+        assert real.requests == dry.plan.total
+        rows = read_results(real.result_path)
+        assert Counter(r["status"] for r in rows) == {
+            "created": 12,
+            "invalid": 1,
+        }
+        assert rows[-1]["error_code"] == "first_record_not_found"
+
+
+def test_skip_existing_reads_the_smaller_side_and_sends_only_new_pairs(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [["Student ID", "Teacher ID"], *[[student_id(n), teacher_id(1)] for n in range(1, 6)]],
+    )
+    sandbox = Sandbox()  # students 1 and 2 are linked to teacher 1 already
+    notices: list[str] = []
+    summary = run_import(
+        path,
+        demo_settings(tmp_path, skip_existing=True),
+        transport=sandbox.transport(),
+        hooks=Hooks(on_notice=notices.append),
+    )
+    rows = read_results(summary.result_path)
+    assert [(r["status"], r["error_code"]) for r in rows] == [
+        ("already_exists", "existed"),
+        ("already_exists", "existed"),
+        ("created", ""),
+        ("created", ""),
+        ("created", ""),
+    ]
+    assert rows[0]["relation_id"] == "67d000000000000000000001"
+    by_route = sandbox.stats(DEMO_LOCATION).by_route
+    # one teacher's relations (1 read) instead of five students'; 3 creates, not 5
+    assert by_route["GET /associations/relations/{recordId}"] == 1
+    assert by_route[CREATE] == 3
+    assert notices == []
+
+
+def test_skip_existing_does_not_read_when_reading_costs_more_than_sending(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["Student ID", "Teacher ID"],
+            [student_id(1), teacher_id(1)],
+            [student_id(3), teacher_id(2)],
+        ],
+    )
+    sandbox = Sandbox()
+    notices: list[str] = []
+    summary = run_import(
+        path,
+        demo_settings(tmp_path, skip_existing=True),
+        transport=sandbox.transport(),
+        hooks=Hooks(on_notice=notices.append),
+    )
+    assert summary.counts == {Status.ALREADY_EXISTS: 1, Status.CREATED: 1}
+    assert "GET /associations/relations/{recordId}" not in sandbox.stats(DEMO_LOCATION).by_route
+    assert notices == [
+        "--skip-existing: reading the existing relations would cost at least 2 requests, "
+        "more than sending the 2 pairs: sending."
+    ]
+
+
+def test_a_lookup_that_does_not_fit_its_side_is_refused_before_any_create(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "in.csv", [["Opportunity", "Contact"], ["x", "y"]])
+    sandbox = Sandbox()
+    settings = demo_settings(
+        tmp_path,
+        association=OPPORTUNITIES_CONTACTS,
+        first_column="Opportunity",
+        first_lookup="phone",
+        second_column="Contact",
+    )
+    with pytest.raises(ConfigError) as refused:
+        run_import(path, settings, transport=sandbox.transport())
+    assert str(refused.value) == (
+        "first_lookup is 'phone', but the first side of association "
+        "OPPORTUNITIES_CONTACTS_ASSOCIATION holds opportunity records, which can be found "
+        "only by id. Set first_lookup accordingly."
+    )
+    assert sandbox.stats(DEMO_LOCATION).by_route.get(CREATE, 0) == 0
+
+
+def test_a_side_is_configured_as_one_mapping_too(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        'first: {column: "Student email", lookup: student_email}\nsecond_column: T\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config_path=tmp_path / "c.yaml", environ={})
+    assert (settings.first_column, settings.first_lookup) == ("Student email", "student_email")
+    (tmp_path / "c.yaml").write_text("first: {column: A, lookups: email}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'first': expected the keys column and lookup"):
+        load_settings(config_path=tmp_path / "c.yaml", environ={})
