@@ -14,7 +14,7 @@ way round, from the id shapes or from the records' kinds, with the evidence.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from importer.config import Settings
@@ -289,8 +289,9 @@ class Checks:
         ):
             answer: Callable[[Question], tuple[str, ...] | None] = lookups.answer
             if side.kind != ID:
-                ids = answer(key_question(location, side.kind, side.object_key, side.prop, value))
-                problem = _key_problem(side, value, location, ids or ())
+                question = key_question(location, side.kind, side.object_key, side.prop, value)
+                ids = answer(question)
+                problem = _key_problem(side, value, location, ids or (), lookups.refused)
                 found.append(ids[0] if ids and len(ids) == 1 else "")
             else:
                 found.append(value)
@@ -347,16 +348,18 @@ class Checks:
 
 
 def _key_problem(
-    side: Side, value: str, location: str, ids: tuple[str, ...]
+    side: Side, value: str, location: str, ids: tuple[str, ...], refused: Mapping[Question, str]
 ) -> tuple[Status, Issue] | None:
     what = side.prop if side.kind != "email" and side.kind != "phone" else side.kind
     label = side.label or side.object_key
     if len(ids) == 1:
         return None
     if not ids:
+        refusal = refused.get(key_question(location, side.kind, side.object_key, side.prop, value))
+        why = f" (the API refused the look-up: {refusal})" if refusal else ""
         return Status.UNRESOLVED, Issue(
             f"{side.role}_unresolved",
-            f"no {label} has the {what} {value} in location {location} "
+            f"no {label} has the {what} {value} in location {location}{why} "
             f"(column '{side.column}'); fix the value or add the record, then re-run",
         )
     shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")

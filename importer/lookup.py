@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from importer.client import Client
+from importer.errors import RejectedError
 from importer.models import Pair
 from importer.sender import Retries
 from importer.validate import EMAIL, PHONE
@@ -98,6 +99,10 @@ class AnswerCache:
         self._memory[question] = ids
         return ids
 
+    def remember(self, question: Question, ids: tuple[str, ...]) -> None:
+        """An answer for this run only (never kept in the file)."""
+        self._memory[question] = ids
+
     def put(self, question: Question, ids: tuple[str, ...]) -> None:
         self._memory[question] = ids
         self._unsaved.append((question, ids))
@@ -134,6 +139,8 @@ class Lookups:
         self._retries = retries
         self.cache = cache
         self._concurrency = concurrency
+        #: The API's refusal of a question (a 4xx): answered as "nothing found" for this run.
+        self.refused: dict[Question, str] = {}
         #: location -> association id -> pair -> relation id, for --skip-existing
         self.existing: dict[tuple[str, str], dict[Pair, str]] = {}
 
@@ -149,7 +156,11 @@ class Lookups:
             async def call() -> tuple[str, ...]:  # tenacity awaits only coroutine functions
                 return await self._call(question)
 
-            self.cache.put(question, await self._retries(call))
+            try:
+                self.cache.put(question, await self._retries(call))
+            except RejectedError as error:  # this value, not the run: nothing found, and why
+                self.cache.remember(question, ())
+                self.refused[question] = error.message
 
         try:
             await _pool(todo, one, self._concurrency)

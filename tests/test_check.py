@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from importer.config import load_settings
@@ -396,3 +397,37 @@ def test_a_side_is_configured_as_one_mapping_too(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("first: {column: A, lookups: email}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="'first': expected the keys column and lookup"):
         load_settings(config_path=tmp_path / "c.yaml", environ={})
+
+
+class RefusingSearch(httpx.AsyncBaseTransport):
+    """The sandbox, but the contact search refuses one e-mail with a 422."""
+
+    def __init__(self, sandbox: Sandbox, email: str) -> None:
+        self._inner = sandbox.transport()
+        self._email = email
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("email") == self._email:
+            return httpx.Response(422, json={"statusCode": 422, "message": ["email is invalid"]})
+        return await self._inner.handle_async_request(request)
+
+
+def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["Student ID", "Teacher"],
+            [student_id(3), "odd@example.edu"],
+            [student_id(3), "teacher2@example.edu"],
+        ],
+    )
+    settings = demo_settings(tmp_path, second_column="Teacher", second_lookup="email")
+    summary = run_import(path, settings, transport=RefusingSearch(Sandbox(), "odd@example.edu"))
+    rows = read_results(summary.result_path)
+    assert [(r["status"], r["error_code"]) for r in rows] == [
+        ("unresolved", "second_unresolved"),
+        ("created", ""),
+    ]
+    assert "(the API refused the look-up: email is invalid)" in rows[0]["error"]
