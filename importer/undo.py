@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from importer.client import Client
 from importer.config import Settings
-from importer.errors import RejectedError
+from importer.errors import ConfigError, RejectedError
 from importer.journal import Identity, Journal
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
@@ -24,6 +25,7 @@ from importer.report import result_columns
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 from importer.summary import Hooks, RunSummary
+from importer.target import missing_tokens
 
 
 def run_undo(
@@ -107,6 +109,8 @@ class UndoRun(DurableRun):
     ) -> None:
         super().__init__(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
         self.include_unverified = include_unverified
+        self._location_at: int | None = None  # a multi-location import's location column
+        self._locations: set[str] = set()
 
     ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
 
@@ -124,6 +128,33 @@ class UndoRun(DurableRun):
 
     def check_header(self, header: tuple[str, ...]) -> None:
         result_columns(header, self.path, "undo")
+        column = self.settings.location_column
+        self._location_at = header.index(column) if column and column in header else None
+        if self._location_at is None and not self.settings.location_id:
+            raise ConfigError(
+                f"{self.path}: no location: set location_id, or location_column to the "
+                "column of the import's input that holds each row's location."
+            )
+
+    def tally(self, rows: Iterator[SourceRow]) -> int:
+        """Count the rows, and note the locations of the relations to delete."""
+        count = 0
+        for row in rows:
+            count += 1
+            self._locations.add(self._location(row))
+        return count
+
+    def _location(self, row: SourceRow) -> str:
+        at = self._location_at
+        return row.cells[at] if at is not None else self.settings.location_id or ""
+
+    async def prepare(self, client: Client, journal: Journal | None) -> None:
+        missing = missing_tokens(self.settings, self._locations - {""})
+        if missing:
+            raise ConfigError(
+                f"No token for the locations {', '.join(missing)} of {self.path}: map each to "
+                "the variable holding its token in token_env_by_location. Nothing was deleted."
+            )
 
     def identity(self, size: int, digest: str) -> Identity:
         s = self.settings
@@ -180,7 +211,7 @@ class UndoRun(DurableRun):
                 yield Job(
                     seq,
                     row.number,
-                    self.settings.location_id or "",
+                    self._location(row),
                     "",
                     Pair("", ""),
                     in_doubt=entry is not None and entry.intent,

@@ -29,6 +29,7 @@ from importer.sandbox import (
     teacher_id,
 )
 from importer.summary import Hooks
+from importer.undo import run_undo
 from tests.conftest import demo_settings, read_results, write_csv
 
 CREATE = "POST /associations/relations"
@@ -236,6 +237,12 @@ def test_a_file_spanning_two_locations_uses_each_ones_token_and_budget(tmp_path:
         assert stats.by_route[CREATE] == creates
         spent = stats.requests - before[location]
         assert summary.budgets[location]["requests"] == spent == planned[location]
+    # undo finds each relation's location in the same column of the result file
+    undo_settings = settings.model_copy(update={"out": tmp_path / "undo.csv"})
+    undone = run_undo(summary.result_path, undo_settings, transport=sandbox.transport())
+    assert undone.counts == {Status.DELETED: 4, Status.SKIPPED: 2}
+    for location in (DEMO_LOCATION, OTHER_LOCATION):
+        assert sandbox.stats(location).by_route["DELETE /associations/relations/{relationId}"] == 2
 
 
 def test_a_location_without_a_token_is_reported_before_any_request(tmp_path: Path) -> None:
