@@ -50,28 +50,33 @@ def connect(
     """A client for the configured target (the in-process sandbox when target is 'sandbox')."""
     token = settings.token
     base_url = settings.target
+    variables = settings.token_env_by_location
+    tokens = {
+        location: (secret, variables[location])
+        for location, secret in settings.location_tokens.items()
+    }
     if settings.is_sandbox:
-        from importer.sandbox import DEMO_TOKEN, Sandbox
+        from importer.sandbox import ALL_SCOPES, DEMO_TOKEN, Sandbox, demo_seed
 
         base_url = SANDBOX_URL
         transport = transport or Sandbox().transport()
+        if token is None:  # no token set: each demo location with its own demo token
+            for demo in demo_seed().tokens:
+                if demo.scopes == ALL_SCOPES:
+                    tokens.setdefault(demo.locations[0], (SecretStr(demo.value), "(sandbox)"))
         token = token or SecretStr(DEMO_TOKEN)
     if token is None and not settings.location_tokens:
         raise ConfigError(
             f"No API token: set the environment variable {settings.token_env} to the location's "
             "token (a Private Integration token or an OAuth access token)."
         )
-    variables = settings.token_env_by_location
     return Client(
         base_url=base_url,
         token=token,
         api_version=settings.api_version,
         limiter=limiter,
         token_env=settings.token_env,
-        tokens={
-            location: (secret, variables[location])
-            for location, secret in settings.location_tokens.items()
-        },
+        tokens=tokens,
         connect_timeout=settings.timeouts.connect,
         read_timeout=settings.timeouts.read,
         max_connections=settings.concurrency,

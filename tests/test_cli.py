@@ -215,8 +215,8 @@ def test_associations(in_repo: Path) -> None:
             "Error: missing.yaml: the config file does not exist.",
         ),
         (
-            ["associations", "--location-id", "ldwOtherLocation0002"],
-            "Error: The token may not access location ldwOtherLocation0002 (403",
+            ["associations", "--location-id", "ldwNoSuchLocation001"],
+            "Error: The token may not access location ldwNoSuchLocation001 (403",
         ),
     ],
 )
