@@ -18,13 +18,14 @@ BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 TIMING = re.compile(r"Time: [\d.]+ s, [\d.]+ rows/s")
 
 
-def console_examples() -> list[tuple[str, str]]:
-    """(command, expected output) for every `$ ` line of the console blocks, in order."""
+def console_examples() -> list[tuple[int, str, str]]:
+    """(block, command, expected output) for every `$ ` line of the console blocks, in order.
+    The commands of one block run one after the other in one folder; each block in its own."""
     examples = []
-    for block in re.findall(r"```console\n(.*?)```", README, flags=re.S):
+    for number, block in enumerate(re.findall(r"```console\n(.*?)```", README, flags=re.S)):
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
             command, _, output = chunk.partition("\n")
-            examples.append((command, output))
+            examples.append((number, command, output))
     return examples
 
 
@@ -41,21 +42,29 @@ def test_make_demo_runs_what_the_readme_shows() -> None:
 
 @pytest.mark.slow
 def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
-    shutil.copy(REPO / "config.yaml", tmp_path)
-    shutil.copytree(REPO / "samples", tmp_path / "samples")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("LEADWAY_TOKEN", None)
     examples = console_examples()
-    assert [command for command, _ in examples] == [
+    assert [command for _, command, _ in examples] == [
         "make demo",
         "make test",
+        "relimport init samples/relations.csv --base-url sandbox --location-id "
+        "ldwDemoLocation00001 --no-interactive --out my-config.yaml",
+        "relimport doctor --config my-config.yaml",
+        "relimport validate samples/relations.csv --config my-config.yaml",
+        "relimport run samples/relations.csv --config my-config.yaml",
         "relimport associations",
         "relimport validate samples/relations-with-problems.csv",
         "relimport run samples/relations-with-problems.csv",
         'relimport validate samples/students-by-email.csv --first-column "Student email" '
         '--first-lookup student_email --second-column "Teacher phone" --second-lookup phone',
     ]
-    for command, expected in examples:
+    for block, command, expected in examples:
+        folder = tmp_path / str(block)
+        if not folder.exists():
+            folder.mkdir()
+            shutil.copy(REPO / "config.yaml", folder)
+            shutil.copytree(REPO / "samples", folder / "samples")
         if command == "make test":
             continue  # this is CI's own command (.ci/run)
         if command == "make demo":
@@ -65,7 +74,7 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         done = subprocess.run(
             command,
             shell=True,
-            cwd=tmp_path,
+            cwd=folder,
             env=env,
             capture_output=True,
             text=True,
