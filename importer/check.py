@@ -21,7 +21,15 @@ from importer.config import Settings
 from importer.errors import ConfigError, InputError
 from importer.lookup import Lookups, Question, key_question, record_question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
-from importer.validate import ID, RowValidator, Side, column_index, lookup_kind, shape_of
+from importer.validate import (
+    ID,
+    SHAPES,
+    RowValidator,
+    Side,
+    column_index,
+    lookup_kind,
+    shape_of,
+)
 
 MAX_SCOPES = 1000  # distinct (location, association) values in one file
 ScopeKey = tuple[str, str]  # (location id, association key or id as written)
@@ -47,7 +55,9 @@ class Checks:
         self._location_at: int | None = None
         self._association_at: int | None = None
         self.evidence = Evidence()
-        self.pairs: Counter[ScopeKey] = Counter()  # rows with a pair of values, per scope
+        #: Rows per scope and id shape of the two cells (the shape's regex, or ""): the survey
+        #: counts them, so the order can be judged without reading the file again.
+        self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
 
     @property
     def per_row(self) -> bool:
@@ -70,9 +80,11 @@ class Checks:
         """Count the rows and collect the distinct (location, association) they name."""
         keys: set[ScopeKey] = set()
         count = 0
+        first, second = self._at
         for row in rows:
             count += 1
             key = self._key(row)
+            self.shapes[key, _shape(row.cells[first]), _shape(row.cells[second])] += 1
             if key[0] and key[1] and key not in keys:
                 keys.add(key)
                 if len(keys) > MAX_SCOPES:
@@ -203,7 +215,6 @@ class Checks:
             verdict = validator.examine(row)
             if verdict.pair is None:
                 continue
-            self.pairs[key] += 1
             for side, value in zip(
                 validator.sides, (verdict.pair.first_id, verdict.pair.second_id), strict=True
             ):
@@ -211,10 +222,24 @@ class Checks:
                     keys[key_question(key[0], side.kind, side.object_key, side.prop, value)] = None
                 elif check:
                     records[record_question(key[0], side.object_key, value)] = None
-        for validator in self._validators.values():
-            self.evidence.by_shape["in_order"] += validator.in_order
-            self.evidence.by_shape["swapped"] += validator.swapped
         return list(keys), list(records)
+
+    def count_shapes(self) -> None:
+        """Evidence of the order from the id shapes the survey counted (ids on both sides)."""
+        if not self.plain_ids:
+            return
+        for (key, first, second), rows in self.shapes.items():
+            association = self.associations.get(key)
+            if association is None:
+                continue
+            expected = shape_of(association.first_object_key)
+            other = shape_of(association.second_object_key)
+            if expected is None or other is None or expected[0] == other[0]:
+                continue
+            if (first, second) == (expected[0].pattern, other[0].pattern):
+                self.evidence.by_shape["in_order"] += rows
+            elif (first, second) == (other[0].pattern, expected[0].pattern):
+                self.evidence.by_shape["swapped"] += rows
 
     def other_kind_questions(self, lookups: Lookups, asked: list[Question]) -> list[Question]:
         """For ids not found as their side's kind: ask as the other side's kind (one request
@@ -394,6 +419,14 @@ def _record_problem(
         f"no {label} ({side.object_key}) record has the id {value} in location {location} "
         f"(column '{side.column}')",
     )
+
+
+_SHAPES = tuple({pattern.pattern: pattern for pattern, _ in SHAPES.values()}.values())
+
+
+def _shape(value: str) -> str:
+    """The regex of the id shape this value has, or ''."""
+    return next((p.pattern for p in _SHAPES if p.fullmatch(value)), "")
 
 
 def _invalid(code: str, message: str) -> Outcome:

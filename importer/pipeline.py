@@ -21,7 +21,7 @@ from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
-from importer.lookup import CACHE_NAME, AnswerCache, Lookups
+from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
@@ -228,10 +228,14 @@ class ImportRun(DurableRun):
         """Read the rows once, ask what only the API knows, and stop if the columns are
         swapped: all before the first create."""
         s, checks = self.settings, self.checks
-        (_, _, rows), stack = self.open_rows()
-        with stack:
-            keys, records = checks.questions(rows)
+        checks.count_shapes()
         checks.check_order()  # the shapes alone may tell: not one request spent
+        keys: list[Question] = []
+        records: list[Question] = []
+        if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
+            (_, _, rows), stack = self.open_rows()
+            with stack:
+                keys, records = checks.questions(rows)
         out = self.settings.out or self.default_result_path()
         cache = AnswerCache(out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)

@@ -20,7 +20,7 @@ from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
-_SHAPES = {
+SHAPES = {
     "contact": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
     "opportunity": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
     "business": (re.compile(r"[0-9a-f]{24}"), "24 hexadecimal characters"),
@@ -32,8 +32,8 @@ _BAD_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f]")
 def shape_of(object_key: str) -> tuple[re.Pattern[str], str] | None:
     """The usual id shape of an object kind, or None when nothing is known."""
     if object_key.startswith("custom_objects."):
-        return _SHAPES["custom_objects."]
-    return _SHAPES.get(object_key)
+        return SHAPES["custom_objects."]
+    return SHAPES.get(object_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +147,6 @@ class RowValidator:
         self._strict = strict_ids
         self._region = phone_region
         self._seen: dict[int, int] = {}
-        shapes = [shape_of(side.object_key) for side in self.sides]
-        self._order_shapes = (
-            (shapes[0][0], shapes[1][0])
-            if shapes[0]
-            and shapes[1]
-            and shapes[0][0] != shapes[1][0]
-            and all(side.kind == ID for side in self.sides)
-            else None
-        )
-        #: Rows whose ids fit the association's order by shape, and rows that fit it swapped.
-        self.in_order = 0
-        self.swapped = 0
 
     def check(self, row: SourceRow) -> Verdict:
         verdict = self.examine(row)
@@ -188,12 +176,6 @@ class RowValidator:
                 issues.append(problem)
         if issues:
             return Verdict(outcome=_invalid(issues), warnings=tuple(warnings))
-        if self._order_shapes is not None:
-            first, second = self._order_shapes
-            if first.fullmatch(values[0]) and second.fullmatch(values[1]):
-                self.in_order += 1
-            elif second.fullmatch(values[0]) and first.fullmatch(values[1]):
-                self.swapped += 1
         return Verdict(pair=Pair(values[0], values[1]), warnings=tuple(warnings))
 
     def settle(self, number: int, pair: Pair, scope: str = "") -> Outcome | None:
