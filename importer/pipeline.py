@@ -345,6 +345,9 @@ class ImportRun(DurableRun):
             return replace(outcome, first_id=row.cells[first], second_id=row.cells[second])
         return outcome
 
+    def purposes(self) -> dict[str, int]:
+        return {purpose: n for purpose, spent in self.spent.items() if (n := sum(spent.values()))}
+
     @property
     def reuse_hours(self) -> float:
         """How long look-up answers are kept: never for a sandbox in this process, whose

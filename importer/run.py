@@ -116,6 +116,10 @@ class DurableRun:
         """What a real run would cost (a dry run's forecast), once the results are known."""
         return None
 
+    def purposes(self) -> dict[str, int]:
+        """Requests made before sending, by purpose (the rest are the run's own writes)."""
+        return {}
+
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
         if entry is None or entry.outcome is None or not is_final(entry.outcome):
@@ -303,6 +307,8 @@ class DurableRun:
                 for location, stat in limiter.stats.items()
             },
             plan=plan,
+            purposes=self.purposes(),
+            kind=self.kind,
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:

@@ -52,6 +52,9 @@ class RunSummary:
     #: Per location: requests this run sent, and the day's budget left as the API last said.
     budgets: dict[str, dict[str, int | None]] = field(default_factory=dict)
     plan: Plan | None = None  # a dry run's forecast of the real run
+    #: Requests before sending, by purpose (associations, look-ups, record checks...).
+    purposes: dict[str, int] = field(default_factory=dict)
+    kind: str = "import"  # or "undo"
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -72,6 +75,7 @@ class RunSummary:
             "counts": {status.value: n for status, n in self.counts.items()},
             "resumed": self.resumed,
             "requests": self.requests,
+            "requests_by_purpose": self.by_purpose(),
             "rate_limited": self.rate_limited,
             "budgets": self.budgets,
             "exit_code": code,
@@ -90,6 +94,12 @@ class RunSummary:
             json.dumps(self.as_json(resume_command), indent=2) + "\n", encoding="utf-8"
         )
         os.replace(temporary, path)
+
+    def by_purpose(self) -> dict[str, int]:
+        """Every request of the run by purpose; what is not a look-up is the run's writes."""
+        writes = "deletes" if self.kind == "undo" else "creates"
+        before = sum(self.purposes.values())
+        return {**self.purposes, writes: self.requests - before}
 
     @property
     def rows(self) -> int:

@@ -135,6 +135,7 @@ def test_record_checks_make_missing_and_wrong_kind_records_invalid(tmp_path: Pat
     assert [(r["status"], r["error_code"]) for r in results] == [(r[2], r[3]) for r in rows]
     by_route = sandbox.stats(DEMO_LOCATION).by_route
     assert by_route[CREATE] == 2  # nothing is sent for a row a check refused
+    assert summary.by_purpose() == {"associations": 1, "record checks": 15, "creates": 2}
     # each distinct id once as its side's kind: students s3 s999 s4 t4 s5 t6 (6), contacts
     # t3 cNoSuch t5 s6 t4 (5); each one not found once more as the other side's kind: s999,
     # t6 as contacts (t4 is known already), cNoSuch, s6 as students
