@@ -150,6 +150,8 @@ class Checks:
                     )
 
     def validator(self, key: ScopeKey, association: Association) -> RowValidator:
+        """One per location and association (named by key or by id alike: one set of pairs)."""
+        key = (key[0], association.id)
         if key not in self._validators:
             s = self.settings
             (first_column, first_lookup), (second_column, second_lookup) = s.sides()
@@ -341,11 +343,11 @@ class Checks:
                 )
             ]
         order = (Status.INVALID, Status.UNRESOLVED, Status.AMBIGUOUS)
-        status = min((s for s, _ in problems), key=order.index)
+        status, first_issue = min(problems, key=lambda problem: order.index(problem[0]))
         issues = [issue for _, issue in problems]
         return Outcome(
             status,
-            error_code=issues[0].code,
+            error_code=first_issue.code,
             error="; ".join(issue.message for issue in issues),
             first_id=found[0],
             second_id=found[1],

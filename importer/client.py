@@ -324,9 +324,9 @@ class Client:
     async def find_records(
         self, location_id: str, schema_key: str, prop: str, value: str
     ) -> list[str]:
-        """Ids of the custom object records whose property ``prop`` is ``value`` (ignoring
-        case and surrounding blanks). The search is by text; the exact match is ours."""
-        wanted, found, page = value.strip().casefold(), [], 1
+        """Ids of the custom object records whose property ``prop`` is ``value`` (both ignoring
+        case, the value its surrounding blanks). The search is by text; the match is ours."""
+        wanted, key, found, page = value.strip().lower(), prop.lower(), [], 1
         while True:
             body = await self._request(
                 "POST",
@@ -337,9 +337,9 @@ class Client:
             records = body.get("records", []) if isinstance(body, dict) else []
             for record in records:
                 props = record.get("properties") if isinstance(record, dict) else None
-                if (
-                    isinstance(props, dict)
-                    and str(props.get(prop, "")).strip().casefold() == wanted
+                values = props.items() if isinstance(props, dict) else ()
+                if any(
+                    str(k).lower() == key and str(v).strip().lower() == wanted for k, v in values
                 ):
                     found.append(str(record.get("id", "")))
             if len(records) < PAGE:

@@ -178,6 +178,16 @@ class Settings(_Strict):
             raise ValueError("plain http:// is only allowed for 127.0.0.1/localhost; use https://")
         return value.rstrip("/")
 
+    @field_validator("token_env")
+    @classmethod
+    def _check_variable(cls, value: str) -> str:
+        return _variable_name(value)
+
+    @field_validator("token_env_by_location")
+    @classmethod
+    def _check_variables(cls, value: dict[str, str]) -> dict[str, str]:
+        return {location: _variable_name(str(name)) for location, name in value.items()}
+
     @field_validator("first_lookup", "second_lookup")
     @classmethod
     def _check_lookup(cls, value: str) -> str:
@@ -212,6 +222,18 @@ class Settings(_Strict):
         first = (self.first_column or "", self.first_lookup)
         second = (self.second_column or "", self.second_lookup)
         return (second, first) if self.swap else (first, second)
+
+
+def _variable_name(value: str) -> str:
+    """The name of an environment variable; a token pasted here instead is never echoed."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        if _SECRET.search(value) or len(value) > 40:
+            raise ValueError(
+                "expected the NAME of an environment variable (such as LEADWAY_TOKEN), and "
+                "this looks like a token itself: never put the token in settings"
+            )
+        raise ValueError("expected the name of an environment variable, such as LEADWAY_TOKEN")
+    return value
 
 
 def _is_loopback(host: str) -> bool:
@@ -368,7 +390,11 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the README's configuration reference)"
-        elif "input" in problem and not isinstance(problem["input"], dict):
+        elif (
+            "input" in problem
+            and not isinstance(problem["input"], dict)
+            and not top.startswith("token_env")  # perhaps a token pasted: never echoed
+        ):
             message += f" (got {problem['input']!r})"
         where = f"{source}: '{key}'" if layers[-1].names.get(top) == source else source
         lines.append(f"{where}: {message}.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.journal import Identity, Journal, doubt_times, journal_path
+from importer.journal import Identity, Journal, doubt_times, is_final, journal_path
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
@@ -30,7 +30,7 @@ from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy
 from importer.summary import Hooks, RunSummary
-from importer.target import connect, limiter_for, missing_tokens
+from importer.target import check_tokens, connect, limiter_for
 
 __all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
 
@@ -187,13 +187,7 @@ class ImportRun(DurableRun):
         retries = Retries(RetryPolicy(**s.retry.model_dump()), self.sleep)
         if not self.checks.per_row:
             self.scope_keys = {(s.location_id or "", s.association or "")}
-        missing = missing_tokens(s, {location for location, _ in self.scope_keys})
-        if missing:
-            raise ConfigError(
-                f"No token for the locations {', '.join(missing)} named in {self.path}: set "
-                f"{s.token_env}, or map each location to the variable holding its token in "
-                "token_env_by_location (config.yaml). Nothing was sent."
-            )
+        check_tokens(s, {location for location, _ in self.scope_keys}, str(self.path))
         self.association = journal.association() if journal and not self.checks.per_row else None
         async with self.phase("associations", client):
             for key in sorted(self.scope_keys):
@@ -233,8 +227,7 @@ class ImportRun(DurableRun):
         keys: list[Question] = []
         records: list[Question] = []
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
-            (_, _, rows), stack = self.open_rows()
-            with stack:
+            with self.unsettled_rows(journal) as rows:
                 keys, records = checks.questions(rows)
         out = self.settings.out or self.default_result_path()
         cache = AnswerCache(out.parent / CACHE_NAME, s.target, self.reuse_hours)
@@ -248,13 +241,14 @@ class ImportRun(DurableRun):
         checks.count_kinds(lookups, records)
         checks.check_order()
         if s.skip_existing:
-            await self._read_existing(client, lookups)
+            await self._read_existing(client, lookups, journal)
 
-    async def _read_existing(self, client: Client, lookups: Lookups) -> None:
+    async def _read_existing(
+        self, client: Client, lookups: Lookups, journal: Journal | None
+    ) -> None:
         """--skip-existing: per association, read the relations of the side with fewer
         records when that costs fewer requests than sending every pair."""
-        (_, _, rows), stack = self.open_rows()
-        with stack:
+        with self.unsettled_rows(journal) as rows:
             sides = self.checks.record_sides(rows, lookups)
         async with self.phase("existing relations", client):
             for (location, association_id), (records, pairs) in sorted(sides.items()):
@@ -265,6 +259,25 @@ class ImportRun(DurableRun):
                     )
                     continue
                 await lookups.read_existing(location, association_id, records)
+
+    @contextmanager
+    def unsettled_rows(self, journal: Journal | None) -> Iterator[Iterator[SourceRow]]:
+        """The input's rows but those a resumed run's journal has settled (they need no
+        look-up: their outcome, resolved ids included, is in the journal)."""
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            if journal is None:
+                yield rows
+                return
+            known = Entries(journal.entries())
+
+            def unsettled() -> Iterator[SourceRow]:
+                for seq, row in enumerate(rows):
+                    entry = known.at(seq)
+                    if entry is None or entry.outcome is None or not is_final(entry.outcome):
+                        yield row
+
+            yield unsettled()
 
     def started(self, journal: Journal) -> None:
         if self.association is not None and not self.checks.per_row:
@@ -280,20 +293,24 @@ class ImportRun(DurableRun):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
             entry = known.at(seq)
-            # every row, settled or not: duplicates stay exact
-            outcome, pair, warnings, location, association = self._verdict(row)
-            if self.settled(entry):
+            if entry is not None and entry.outcome is not None and is_final(entry.outcome):
+                self._seen(row, entry.outcome)  # so that duplicates stay exact
+                self.settled(entry)
                 continue
+            outcome, pair, warnings, location, association = self._verdict(row)
             if outcome is not None:
                 self.done(seq, row, journal, outcome)
                 continue
             assert pair is not None and association is not None
-            existing = lookups.existing.get((location, association.id), {}).get(pair)
+            in_doubt = row.in_doubt or (entry is not None and entry.intent)
+            # a row in doubt may have been linked by an earlier run of ours: the sender judges
+            existing = None if in_doubt else lookups.existing.get((location, association.id), {})
+            relation_id = existing.get(pair) if existing is not None else None
             note = self._warn(row, warnings)
-            if existing is not None:
+            if relation_id is not None:
                 found = Outcome(
                     Status.ALREADY_EXISTS,
-                    relation_id=existing,
+                    relation_id=relation_id,
                     error_code="existed",
                     error="linked before this run (read with --skip-existing): not sent",
                 )
@@ -312,10 +329,18 @@ class ImportRun(DurableRun):
                     location,
                     association.id,
                     pair,
-                    in_doubt=row.in_doubt or (entry is not None and entry.intent),
+                    in_doubt=in_doubt,
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+
+    def _seen(self, row: SourceRow, outcome: Outcome) -> None:
+        """A row settled by an earlier run: its pair (the ids the journal kept) is seen."""
+        key, association, _ = self.checks.scope(row)
+        if association is not None and outcome.first_id and outcome.second_id:
+            pair = Pair(outcome.first_id, outcome.second_id)
+            scope = f"{key[0]}\x00{association.id}"
+            self.checks.validator(key, association).settle(row.number, pair, scope)
 
     def _verdict(
         self, row: SourceRow

@@ -34,11 +34,24 @@ def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimi
     )
 
 
-def missing_tokens(settings: Settings, locations: Iterable[str]) -> list[str]:
-    """The locations among these that no token serves (the sandbox has its demo token)."""
-    if settings.token is not None or settings.is_sandbox:
-        return []
-    return sorted(set(locations) - set(settings.location_tokens))
+def check_tokens(settings: Settings, locations: Iterable[str], where: str) -> None:
+    """ConfigError, before any request, naming each location of ``where`` that no token
+    serves and the variable to set (the sandbox has its demo tokens)."""
+    mapped = settings.token_env_by_location
+    problems = []
+    for location in sorted(set(locations)):
+        if location in mapped and location not in settings.location_tokens:
+            problems.append(
+                f"the environment variable {mapped[location]}, which token_env_by_location "
+                f"names for location {location}, is not set"
+            )
+        elif location not in mapped and settings.token is None and not settings.is_sandbox:
+            problems.append(
+                f"location {location} has no token: set {settings.token_env}, or map the "
+                "location to the variable holding its token in token_env_by_location"
+            )
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems) + ". Nothing was sent.")
 
 
 def connect(

@@ -25,7 +25,7 @@ from importer.report import result_columns
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 from importer.summary import Hooks, RunSummary
-from importer.target import missing_tokens
+from importer.target import check_tokens
 
 
 def run_undo(
@@ -149,12 +149,7 @@ class UndoRun(DurableRun):
         return row.cells[at] if at is not None else self.settings.location_id or ""
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
-        missing = missing_tokens(self.settings, self._locations - {""})
-        if missing:
-            raise ConfigError(
-                f"No token for the locations {', '.join(missing)} of {self.path}: map each to "
-                "the variable holding its token in token_env_by_location. Nothing was deleted."
-            )
+        check_tokens(self.settings, self._locations - {""}, str(self.path))
 
     def identity(self, size: int, digest: str) -> Identity:
         s = self.settings

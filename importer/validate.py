@@ -221,7 +221,7 @@ class RowValidator:
                     f"the {what} ({value}) is not an email address",
                     side.column,
                 )
-            return value.casefold(), None
+            return value.lower(), None
         if side.kind == PHONE:
             phone = normal_phone(value, self._region)
             if phone is None:
@@ -233,7 +233,7 @@ class RowValidator:
                     side.column,
                 )
             return phone, None
-        return value.casefold(), None  # a property matches ignoring case: one look-up
+        return value.lower(), None  # a property matches ignoring case: one look-up
 
     def _check_id(self, value: str, numeric: bool, side: Side) -> Issue | None:
         what = f"{side.label or side.object_key} id in column '{side.column}'"

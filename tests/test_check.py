@@ -255,20 +255,31 @@ def test_a_location_without_a_token_is_reported_before_any_request(tmp_path: Pat
         ],
     )
     with serve(Sandbox()) as server:
-        settings = load_settings(
-            flags={
-                "target": server.url,
-                "location_column": "Location",
-                "association": OPPORTUNITIES_CONTACTS,
-                "first_column": "Opportunity",
-                "second_column": "Contact",
-                "token_env_by_location": {DEMO_LOCATION: "DEMO_TOKEN_VAR"},
-                "out": tmp_path / "r.csv",
-            },
-            environ={"DEMO_TOKEN_VAR": DEMO_TOKEN},
-        )
-        with pytest.raises(ConfigError, match=f"No token for the locations {OTHER_LOCATION}"):
+        flags = {
+            "target": server.url,
+            "location_column": "Location",
+            "association": OPPORTUNITIES_CONTACTS,
+            "first_column": "Opportunity",
+            "second_column": "Contact",
+            "token_env_by_location": {DEMO_LOCATION: "DEMO_TOKEN_VAR"},
+            "out": tmp_path / "r.csv",
+        }
+        settings = load_settings(flags=flags, environ={"DEMO_TOKEN_VAR": DEMO_TOKEN})
+        with pytest.raises(
+            ConfigError, match=f"location {OTHER_LOCATION} has no token: set LEADWAY_TOKEN"
+        ):
             run_import(path, settings)
+        assert server.sandbox.stats(OTHER_LOCATION).requests == 0
+        mapped = load_settings(
+            flags={**flags, "token_env_by_location": {OTHER_LOCATION: "OTHER_VAR"}},
+            environ={"LEADWAY_TOKEN": DEMO_TOKEN},  # the default token must not stand in
+        )
+        with pytest.raises(ConfigError) as unset:
+            run_import(path, mapped)
+        assert str(unset.value) == (
+            f"{path}: the environment variable OTHER_VAR, which token_env_by_location names "
+            f"for location {OTHER_LOCATION}, is not set. Nothing was sent."
+        )
         assert server.sandbox.stats(OTHER_LOCATION).requests == 0
 
 
