@@ -139,14 +139,25 @@ class Checks:
                     can = (
                         "by id, email or phone"
                         if object_key == "contact"
-                        else "by id or by a property name"
+                        else "by id or by a property name (property:email for one named email)"
                         if object_key.startswith("custom_objects.")
                         else "only by id"
+                    )
+                    other = (
+                        association.second_object_key
+                        if role == "first"
+                        else association.first_object_key
+                    )
+                    hint = (
+                        " If that column holds the other side's records, the columns are "
+                        "swapped: add --swap."
+                        if other == "contact" and lookup in ("email", "phone")
+                        else ""
                     )
                     raise ConfigError(
                         f"{role}_lookup is '{lookup}', but the {role} side of association "
                         f"{association.key or association.id} holds {object_key} records, "
-                        f"which can be found {can}. Set {role}_lookup accordingly."
+                        f"which can be found {can}. Set {role}_lookup accordingly.{hint}"
                     )
 
     def validator(self, key: ScopeKey, association: Association) -> RowValidator:

@@ -76,7 +76,10 @@ def _auth_message(status: int, message: str, location_id: str, token_env: str) -
     if "scope" in message.lower():
         return (
             f"The API says the token is not authorized for this operation ({status} {message}). "
-            f"Give the token in ${token_env} the associations scopes it needs."
+            f"Give the token in ${token_env} the scopes it needs: associations.readonly and "
+            "associations/relation.write (and .readonly) for every run; for look-ups and record "
+            "checks also contacts.readonly, objects/record.readonly, opportunities.readonly "
+            "or businesses.readonly, as the records are. relimport doctor checks a token."
         )
     if status == 403:
         return (

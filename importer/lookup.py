@@ -16,6 +16,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,14 @@ def key_question(location: str, kind: str, object_key: str, prop: str, key: str)
 
 class AnswerCache:
     """Answers by question: in memory for the run, in SQLite across runs (``path`` None or
-    ``max_age_hours`` 0: memory only). An answer is the tuple of record ids found."""
+    ``max_age_hours`` 0: memory only). An answer is the tuple of record ids found.
+
+    Only answers that found something are kept across runs: a key not found, or a record
+    missing, is asked again by the next run, so that adding the record and re-running works.
+    A cache that cannot be read or written costs requests, never the run.
+    """
+
+    SAVE_EVERY = 20  # answers, or a second: a crash loses no more than that
 
     def __init__(self, path: Path | None, target: str, max_age_hours: float) -> None:
         self._memory: dict[Question, tuple[str, ...]] = {}
@@ -69,6 +77,7 @@ class AnswerCache:
         self._since = time.time() - max_age_hours * 3600
         self._db: sqlite3.Connection | None = None
         self._unsaved: list[tuple[Question, tuple[str, ...]]] = []
+        self._saved_at = time.monotonic()
         self._path = path if max_age_hours > 0 else None
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
@@ -77,10 +86,16 @@ class AnswerCache:
             try:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self._path, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
-            except sqlite3.Error:  # a broken cache costs requests, never the run
-                self._path = self._db = None
+            except (OSError, sqlite3.Error):
+                self._give_up()
         return self._db
+
+    def _give_up(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._path = self._db = None
 
     def get(self, question: Question) -> tuple[str, ...] | None:
         if question in self._memory:
@@ -88,45 +103,50 @@ class AnswerCache:
         db = self._open(create=False)
         if db is None:
             return None
-        row = db.execute(
-            "SELECT ids FROM answers WHERE target = ? AND location = ? AND kind = ? AND key = ? "
-            "AND at >= ?",
-            (self._target, question.location, question.kind, question.key, self._since),
-        ).fetchone()
-        if row is None:
+        try:
+            row = db.execute(
+                "SELECT ids FROM answers WHERE target = ? AND location = ? AND kind = ? "
+                "AND key = ? AND at >= ?",
+                (self._target, question.location, question.kind, question.key, self._since),
+            ).fetchone()
+            ids: tuple[str, ...] | None = tuple(json.loads(row[0])) if row else None
+        except (sqlite3.Error, ValueError, TypeError):
+            self._give_up()
             return None
-        ids: tuple[str, ...] = tuple(json.loads(row[0]))
-        self._memory[question] = ids
+        if ids is not None:
+            self._memory[question] = ids
         return ids
 
-    def remember(self, question: Question, ids: tuple[str, ...]) -> None:
-        """An answer for this run only (never kept in the file)."""
-        self._memory[question] = ids
-
     def put(self, question: Question, ids: tuple[str, ...]) -> None:
+        """An answer; kept across runs when it found something."""
         self._memory[question] = ids
-        self._unsaved.append((question, ids))
-        if len(self._unsaved) >= 200:
+        if ids:
+            self._unsaved.append((question, ids))
+        if len(self._unsaved) >= self.SAVE_EVERY or time.monotonic() - self._saved_at > 1:
             self.save()
 
     def save(self) -> None:
+        self._saved_at = time.monotonic()
         db = self._open(create=True) if self._unsaved else None
         if db is not None:
             now = time.time()
-            with db:
-                db.executemany(
-                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (self._target, q.location, q.kind, q.key, json.dumps(ids), now)
-                        for q, ids in self._unsaved
-                    ],
-                )
+            try:
+                with db:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            (self._target, q.location, q.kind, q.key, json.dumps(ids), now)
+                            for q, ids in self._unsaved
+                        ],
+                    )
+            except sqlite3.Error:
+                self._give_up()
         self._unsaved.clear()
 
     def close(self) -> None:
+        """Save, and answer from memory only from now on."""
         self.save()
-        if self._db is not None:
-            self._db.close()
+        self._give_up()
 
 
 class Lookups:
@@ -141,6 +161,8 @@ class Lookups:
         self._concurrency = concurrency
         #: The API's refusal of a question (a 4xx): answered as "nothing found" for this run.
         self.refused: dict[Question, str] = {}
+        #: Per (location, purpose), questions answered "nothing": not kept, the next run asks.
+        self.unkept: Counter[tuple[str, str]] = Counter()
         #: location -> association id -> pair -> relation id, for --skip-existing
         self.existing: dict[tuple[str, str], dict[Pair, str]] = {}
 
@@ -148,7 +170,7 @@ class Lookups:
         """The ids found for an answered question (None: not asked)."""
         return self.cache.get(question)
 
-    async def ask(self, questions: Iterable[Question]) -> int:
+    async def ask(self, questions: Iterable[Question], purpose: str) -> int:
         """Ask every question not answered yet; return how many were asked."""
         todo = [q for q in dict.fromkeys(questions) if self.cache.get(q) is None]
 
@@ -157,10 +179,13 @@ class Lookups:
                 return await self._call(question)
 
             try:
-                self.cache.put(question, await self._retries(call))
+                ids = await self._retries(call)
             except RejectedError as error:  # this value, not the run: nothing found, and why
-                self.cache.remember(question, ())
+                ids = ()
                 self.refused[question] = error.message
+            self.cache.put(question, ids)
+            if not ids:
+                self.unkept[question.location, purpose] += 1
 
         try:
             await _pool(todo, one, self._concurrency)

@@ -233,11 +233,11 @@ class ImportRun(DurableRun):
         cache = AnswerCache(out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
         async with self.phase("look-ups", client):
-            await lookups.ask(keys)
+            await lookups.ask(keys, "look-ups")
         async with self.phase("record checks", client):
-            await lookups.ask(records)
-            await lookups.ask(checks.other_kind_questions(lookups, records))
-        cache.save()
+            await lookups.ask(records, "record checks")
+            await lookups.ask(checks.other_kind_questions(lookups, records), "record checks")
+        cache.close()  # every answer the run needs is in memory now
         checks.count_kinds(lookups, records)
         checks.check_order()
         if s.skip_existing:
@@ -386,10 +386,14 @@ class ImportRun(DurableRun):
         limits = self.settings.rate_limit
         locations = []
         for location in sorted(set(self.to_send) | {x for c in self.spent.values() for x in c}):
-            needs = {
+            needs = {  # look-ups that found nothing are asked again, the others are kept
                 purpose: self.spent.get(purpose, Counter())[location]
+                if not (purpose in CACHED and self.reuse_hours)
+                else self.lookups.unkept[location, purpose]
+                if self.lookups is not None
+                else 0
                 for purpose in PURPOSES
-                if purpose != "creates" and not (purpose in CACHED and self.reuse_hours)
+                if purpose != "creates"
             }
             needs["creates"] = self.to_send[location]
             stats = limiter.stats.get(location)

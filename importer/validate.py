@@ -67,13 +67,13 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
     """(kind, property) of a side's ``lookup`` setting, or None when the object kind cannot be
     looked up that way: email and phone are contacts', any other word a custom object's
-    property (``property:`` may prefix it)."""
+    property (``property:email`` for a property named email)."""
     if lookup == ID:
         return ID, ""
     if object_key == "contact":
         return (lookup, "") if lookup in (EMAIL, PHONE) else None
-    if object_key.startswith("custom_objects."):
-        return PROPERTY, lookup.removeprefix("property:")
+    if object_key.startswith("custom_objects.") and lookup not in (EMAIL, PHONE):
+        return PROPERTY, lookup.removeprefix("property:")  # property:email for one so named
     return None
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
+from importer.lookup import CACHE_NAME, AnswerCache, Question
 from importer.models import Status
 from importer.pipeline import run_import
 from importer.sandbox import (
@@ -310,10 +311,12 @@ def test_the_dry_run_look_ups_serve_the_real_run_and_its_plan_is_exact(
         dry = run_import(path, settings, dry_run=True)
         assert dry.plan is not None
         assert dry.plan.as_json()["requests"] == {
-            "total": 1 + 12,  # the association, 12 creates: look-ups and checks are reused
+            # the association, 12 creates; look-ups and checks that found something are
+            # reused; the missing student is asked again (as a student, then as a contact)
+            "total": 1 + 2 + 12,
             "associations": 1,
             "look-ups": 0,
-            "record checks": 0,
+            "record checks": 2,
             "existing relations": 0,
             "creates": 12,
         }
@@ -401,7 +404,8 @@ def test_a_lookup_that_does_not_fit_its_side_is_refused_before_any_create(
     assert str(refused.value) == (
         "first_lookup is 'phone', but the first side of association "
         "OPPORTUNITIES_CONTACTS_ASSOCIATION holds opportunity records, which can be found "
-        "only by id. Set first_lookup accordingly."
+        "only by id. Set first_lookup accordingly. If that column holds the other side's "
+        "records, the columns are swapped: add --swap."
     )
     assert sandbox.stats(DEMO_LOCATION).by_route.get(CREATE, 0) == 0
 
@@ -450,3 +454,23 @@ def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
         ("created", ""),
     ]
     assert "(the API refused the look-up: email is invalid)" in rows[0]["error"]
+
+
+def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path: Path) -> None:
+    found = Question(DEMO_LOCATION, "email", "teacher1@example.edu")
+    missing = Question(DEMO_LOCATION, "email", "nobody@example.edu")
+    cache = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
+    cache.put(found, (teacher_id(1),))
+    cache.put(missing, ())
+    cache.close()
+    again = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
+    assert again.get(found) == (teacher_id(1),)
+    assert again.get(missing) is None  # asked again: the record may have been added since
+    assert AnswerCache(tmp_path / CACHE_NAME, "https://other.example", 12).get(found) is None
+    assert AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 0).get(found) is None
+    (tmp_path / "broken.sqlite").write_bytes(b"not a database at all" * 100)
+    broken = AnswerCache(tmp_path / "broken.sqlite", "https://api.example", 12)
+    assert broken.get(found) is None
+    broken.put(found, ("x",))
+    broken.close()
+    assert broken.get(found) == ("x",)  # memory still answers for this run
