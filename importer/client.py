@@ -318,11 +318,23 @@ class Client:
     async def find_contacts(
         self, location_id: str, *, email: str = "", phone: str = ""
     ) -> list[str]:
-        """The contact with this email or phone (E.164) through the duplicate search."""
-        params = {"locationId": location_id, **({"email": email} if email else {"number": phone})}
-        body = await self._request("GET", "/contacts/search/duplicate", location_id, params=params)
-        contact = body.get("contact") if isinstance(body, dict) else None
-        return [str(contact["id"])] if isinstance(contact, dict) and contact.get("id") else []
+        """Ids of the contacts with this email (ignoring case) or phone (E.164), through the
+        contact search: several means the key is ambiguous (the duplicate search would pick
+        one of them without saying so)."""
+        field, value = ("email", email) if email else ("phone", phone)
+        body = await self._request(
+            "POST",
+            "/contacts/search",
+            location_id,
+            json={
+                "locationId": location_id,
+                "page": 1,
+                "pageLimit": 10,
+                "filters": [{"field": field, "operator": "eq", "value": value}],
+            },
+        )
+        contacts = body.get("contacts", []) if isinstance(body, dict) else []
+        return [str(c["id"]) for c in contacts if isinstance(c, dict) and c.get("id")]
 
     async def find_records(
         self, location_id: str, schema_key: str, prop: str, value: str

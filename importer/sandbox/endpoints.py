@@ -203,6 +203,41 @@ def find_duplicate_contact(call: Call) -> tuple[int, Json]:
     return 200, {"contact": found[0] if found else None}
 
 
+#: Fields a contact search filters on, and how a contact's value is compared with the filter's.
+_CONTACT_FILTERS: dict[str, Callable[[str], str]] = {
+    "email": lambda value: value.strip().lower(),
+    "phone": lambda value: value.strip(),
+}
+
+
+def search_contacts(call: Call) -> tuple[int, Json]:
+    """``filters: [{field, operator: "eq", value}]`` on email (ignoring case) or phone (exact),
+    every filter to match; a page of ``{contacts, total}``."""
+    filters = call.body.get("filters") or []
+    if not isinstance(filters, list) or not all(
+        isinstance(f, Mapping)
+        and f.get("field") in _CONTACT_FILTERS
+        and f.get("operator") == "eq"
+        and isinstance(f.get("value"), str)
+        for f in filters
+    ):
+        raise HttpError(
+            422, ["filters must be a list of {field: email|phone, operator: eq, value: string}"]
+        )
+
+    def matches(contact: Record) -> bool:
+        return all(
+            _CONTACT_FILTERS[f["field"]](str(contact.fields.get(f["field"], "")))
+            == _CONTACT_FILTERS[f["field"]](f["value"])
+            for f in filters
+        )
+
+    contacts = call.location.records.get("contact", {}).values()
+    found = [record_json(c, call.location.id) for c in contacts if matches(c)]
+    page, size = int(call.body["page"]), int(call.body["pageLimit"])
+    return 200, {"contacts": found[(page - 1) * size : page * size], "total": len(found)}
+
+
 def get_custom_record(call: Call) -> tuple[int, Json]:
     schema, record_id = call.params["schemaKey"], call.params["id"]
     record = call.location.record(schema, record_id)

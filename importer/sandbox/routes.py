@@ -25,6 +25,7 @@ from importer.sandbox.endpoints import (
     get_record,
     list_associations,
     list_relations,
+    search_contacts,
     search_custom_records,
 )
 
@@ -92,6 +93,13 @@ ROUTES: tuple[Route, ...] = (
         "contacts.readonly",
         find_duplicate_contact,
         ("locationId",),
+    ),
+    Route(
+        "POST /contacts/search",
+        "contacts.readonly",
+        search_contacts,
+        body=("locationId",),
+        numbers=("page", "pageLimit"),
     ),
     Route(
         "GET /contacts/{contactId}",
