@@ -347,9 +347,9 @@ class Checks:
                     Status.INVALID,
                     Issue(
                         "pair_swapped",
-                        f"the two ids are the wrong way round: {values.first_id} is a "
-                        f"{second.label or second.object_key} and {values.second_id} a "
-                        f"{first.label or first.object_key}; swap them in the file",
+                        f"the two ids are the wrong way round: {values.first_id} is a record "
+                        f"of {second.label or second.object_key} and {values.second_id} one "
+                        f"of {first.label or first.object_key}; swap them in the file",
                     ),
                 )
             ]
@@ -423,8 +423,9 @@ def _record_problem(
     ):
         return Status.INVALID, Issue(
             f"{side.role}_record_wrong_kind",
-            f"the id {value} in column '{side.column}' is a {other.label or other.object_key} "
-            f"({other.object_key}) record, not a {label} ({side.object_key}); "
+            f"the id {value} in column '{side.column}' is a record of "
+            f"{other.label or other.object_key} ({other.object_key}), not of {label} "
+            f"({side.object_key}); "
             "check the column order",
         )
     return Status.INVALID, Issue(
