@@ -8,11 +8,14 @@ failed or not sent; 2 nothing was sent (usage, config, input or auth problem fou
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import click
@@ -22,6 +25,7 @@ from importer import logs
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
 from importer.errors import ApiError, NothingToDo, RelimportError
+from importer.i18n import LANGUAGE_VARIABLE, LANGUAGES, choose_language, translate
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
 from importer.report_xlsx import write_workbook
@@ -115,15 +119,61 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _settings(config_path: Path | None, quiet: bool = False, **flags: Any) -> Settings:
     settings = load_settings(config_path=config_path, flags=flags)
     for notice in () if quiet else settings.notices:
-        click.echo(notice, err=True)
+        say(notice, err=True)
     return settings
+
+
+def language() -> str:
+    """The language of what is printed: --lang, else $RELIMPORT_LANG, else the locale."""
+    context = click.get_current_context(silent=True)
+    if context is not None and "relimport.lang" in context.meta:
+        return str(context.meta["relimport.lang"])
+    return choose_language(None, os.environ)
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """Print a message for a person, in their language (files stay English: importer.i18n)."""
+    click.echo(translate(message, language()), err=err)
 
 
 def _fail(error: RelimportError) -> None:
     """Exit 2: nothing was sent. The one line says what and where; the log gets it too."""
-    click.echo(f"Error: {error}", err=True)
+    say(f"Error: {error}", err=True)
     LOG.error("%s", error, extra={"event": "not_started", "exit_code": EXIT_NOT_STARTED})
     sys.exit(EXIT_NOT_STARTED)
+
+
+class _Translated(click.ClickException):
+    """A usage error of click's own, shown in the user's language."""
+
+    exit_code = click.UsageError.exit_code
+
+    def __init__(self, error: click.UsageError, lang: str) -> None:
+        super().__init__(error.message)
+        self.error, self.lang = error, lang
+
+    def show(self, file: Any = None) -> None:
+        shown = io.StringIO()
+        self.error.show(shown)
+        click.echo(translate(shown.getvalue(), self.lang), file=file, err=file is None, nl=False)
+
+
+class _Context(click.Context):
+    """The context of ``relimport`` itself: every usage error of click's own (of any command)
+    leaves it through here, and so is shown in the user's language. (--lang is read after the
+    group's own options; an error in those is in the language of the environment.)"""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        lang = self.meta.get("relimport.lang") or choose_language(None, os.environ)
+        result = super().__exit__(exc_type, exc_value, tb)
+        if isinstance(exc_value, click.UsageError) and lang != "en":
+            raise _Translated(exc_value, lang) from None
+        return result
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,13 +197,26 @@ def _fail(error: RelimportError) -> None:
     show_default=True,
     help="debug: every request; info: runs only.",
 )
-def main(log_file: Path | None, log_format: str, log_level: str) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    help=f"Language of messages and the summary: en or es (default: ${LANGUAGE_VARIABLE}, "
+    "else the locale). Files stay English.",
+)
+@click.pass_context
+def main(
+    ctx: click.Context, log_file: Path | None, log_format: str, log_level: str, lang: str | None
+) -> None:
     """Create relations in bulk in Leadway CRM from CSV and Excel files."""
+    ctx.meta["relimport.lang"] = choose_language(lang, os.environ)
     if log_file is not None:
         try:
             logs.configure(log_file, log_format, log_level)
         except RelimportError as error:
             _fail(error)
+
+
+main.context_class = _Context
 
 
 def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> frozenset[Status] | None:
@@ -266,12 +329,14 @@ def _execute(
 ) -> None:
     """Run with a progress bar and messages on stderr, the summary on stdout, the exit code."""
     show_progress = not quiet and sys.stderr.isatty()
+    lang = language()  # now: the hooks may be called where click's context is not at hand
     bar: tqdm[Any] | None = None
 
     def on_total(total: int) -> None:
         nonlocal bar
         if show_progress:
-            bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True)
+            unit = translate("row", lang)
+            bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
     def on_row(_: Status) -> None:
         if bar is not None:
@@ -279,13 +344,13 @@ def _execute(
 
     def on_notice(message: str) -> None:
         if not quiet:
-            tqdm.write(message, file=sys.stderr)
+            tqdm.write(translate(message, lang), file=sys.stderr)
 
     try:
         summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
     except NothingToDo as done:
         if not quiet:
-            click.echo(str(done))
+            say(str(done))
         sys.exit(EXIT_OK)
     except (RelimportError, ApiError) as error:
         if bar is not None:
@@ -293,18 +358,18 @@ def _execute(
         _fail(error)
         return
     except KeyboardInterrupt:  # before the run could take over the signals: nothing was sent
-        click.echo("Interrupted before anything was sent.", err=True)
+        say("Interrupted before anything was sent.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if bar is not None:
         bar.close()
     if not summary.rendered:
-        click.echo(
+        say(
             "Stopped at once: the result file was not written, the journal beside it keeps "
             f"every outcome. To resume, run the same command again:\n  {resume_command()}",
             err=True,
         )
     elif not quiet:
-        click.echo(format_summary(summary))
+        say(format_summary(summary))
     summary.write_json(summary_path(summary.result_path), resume_command())
     if summary.plan is not None:
         summary.plan.write_json(plan_path(summary.result_path))
@@ -313,6 +378,7 @@ def _execute(
             summary.result_path,
             summary.result_path.with_suffix(".xlsx"),
             summary.as_json(resume_command()),
+            lang=lang,
         )
     LOG.info(
         "%s: exit %d",
@@ -446,7 +512,8 @@ def associations(config_path: Path | None, **flags: Any) -> None:
     except RelimportError as error:
         _fail(error)
         return
-    rows = [("ID", "KEY", "FIRST (LABEL)", "SECOND (LABEL)", "TYPE")]
+    header = ("ID", "KEY", "FIRST (LABEL)", "SECOND (LABEL)", "TYPE")
+    rows = [tuple(translate(name, language()) for name in header)]  # the rest is data
     rows += [
         (
             a.id,

@@ -74,8 +74,10 @@ def serve(host: str, port: int, **options: Any) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
+    from importer.cli import say
+
     def ready(url: str) -> None:
-        click.echo(f"Sandbox API on {url} (Ctrl-C to stop).", err=True)
+        say(f"Sandbox API on {url} (Ctrl-C to stop).", err=True)
 
     try:
         serve_forever(emulator, host, port, ready=ready)
@@ -87,4 +89,4 @@ def serve(host: str, port: int, **options: Any) -> None:
             "pick another --port, or --port 0 for any free one"
         ) from None
     except KeyboardInterrupt:
-        click.echo("Sandbox stopped.", err=True)
+        say("Sandbox stopped.", err=True)

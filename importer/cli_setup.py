@@ -65,7 +65,7 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
     the rate limit and the day's budget left. Exit 0 when a run would start, 2 otherwise.
     The token is never printed.
     """
-    from importer.cli import EXIT_NOT_STARTED, EXIT_OK, _fail, _settings
+    from importer.cli import EXIT_NOT_STARTED, EXIT_OK, _fail, _settings, say
 
     try:
         settings = _settings(config_path, **flags)
@@ -74,11 +74,11 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
         return
     findings = asyncio.run(diagnose(settings))
     for finding in findings:
-        click.echo(format_finding(finding))
+        say(format_finding(finding))
     if all(finding.ok for finding in findings):
-        click.echo("A run would start.")
+        say("A run would start.")
         sys.exit(EXIT_OK)
-    click.echo("A run would not start: fix the problems above, then run relimport doctor again.")
+    say("A run would not start: fix the problems above, then run relimport doctor again.")
     sys.exit(EXIT_NOT_STARTED)
 
 
@@ -121,7 +121,7 @@ def init(
     the shapes of its first ids. The token is read from the environment (LEADWAY_TOKEN),
     never written to the file.
     """
-    from importer.cli import _fail
+    from importer.cli import _fail, say
 
     asking = sys.stdin.isatty() if interactive is None else interactive
     try:
@@ -134,14 +134,14 @@ def init(
         _fail(error)
         return
     config = [] if out_path == Path("config.yaml") else ["--config", str(out_path)]
-    click.echo(
+    say(
         f"Wrote {out_path}: location {settings.location_id}, association {settings.association}, "
         f"first_column {settings.first_column!r}, second_column {settings.second_column!r}.\n"
         f"The token stays in ${settings.token_env}; it is not in the file. Next:\n"
         f"  {shlex.join(['relimport', 'doctor', *config])}"
     )
     if input_path is not None:
-        click.echo(f"  {shlex.join(['relimport', 'validate', str(input_path), *config])}")
+        say(f"  {shlex.join(['relimport', 'validate', str(input_path), *config])}")
 
 
 def _load(flags: dict[str, str | None]) -> Settings:
@@ -227,9 +227,11 @@ def _choose_association(
     else:
         problem = f"Several associations fit the ids in INPUT: {', '.join(fitting)}."
     if asking:
-        click.echo("Associations of the location:")
+        from importer.cli import say
+
+        say("Associations of the location:")
         for association in known:
-            click.echo(f"  {describe(association)}")
+            click.echo(f"  {describe(association)}")  # data
     answer = _ask(
         asking,
         f"--association: one of {names}",

@@ -1,4 +1,6 @@
-"""The results as an Excel workbook: the result CSV on a sheet "Rows", the summary on "Summary".
+"""The results as an Excel workbook: the result CSV on a sheet "Rows", the summary on "Summary",
+and on "Help" what each result column and status means, in the user's language (the other
+sheets hold the files' own text: English names and values).
 
 The workbook is made from the files a run has already written (the result CSV and the dict of
 ``summary.json``), streamed through openpyxl's write-only mode: a row goes to openpyxl's
@@ -40,6 +42,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from importer.i18n import column_help, translate
 from importer.models import Status
 from importer.reader_csv import FIELD_LIMIT
 from importer.report import _restore, result_columns
@@ -58,6 +61,7 @@ else:
 
 ROWS_SHEET = "Rows"
 SUMMARY_SHEET = "Summary"
+HELP_SHEET = "Help"
 EXCEL_ROWS = 1_048_576  # rows in a sheet, the header included
 EXCEL_TEXT = 32_767  # characters in a cell
 SAMPLE = 200  # rows read before the first is written, to size the columns
@@ -88,9 +92,11 @@ def write_workbook(
     summary: Mapping[str, object],
     *,
     rows_per_sheet: int = EXCEL_ROWS - 1,
+    lang: str = "en",
 ) -> None:
-    """Write the rows of ``result_csv`` and the ``summary`` (``RunSummary.as_json()``) to
-    ``xlsx_path``, atomically. InputError if ``result_csv`` is not a result file of relimport."""
+    """Write the rows of ``result_csv``, the ``summary`` (``RunSummary.as_json()``) and the
+    help of the columns in ``lang`` to ``xlsx_path``, atomically. InputError if
+    ``result_csv`` is not a result file of relimport."""
     if not 0 < rows_per_sheet < EXCEL_ROWS:
         raise ValueError(f"rows_per_sheet must be from 1 to {EXCEL_ROWS - 1:,}")
     temporary = xlsx_path.with_name(f".{xlsx_path.name}.partial")
@@ -101,6 +107,7 @@ def write_workbook(
         with result_csv.open(encoding="utf-8-sig", newline="") as file:
             _write_rows(book, csv.reader(file), result_csv, rows_per_sheet)
         _write_summary(book.create_sheet(SUMMARY_SHEET), summary)
+        _write_help(book.create_sheet(HELP_SHEET), lang)
         book.save(temporary)
         os.replace(temporary, xlsx_path)
     except BaseException:
@@ -151,6 +158,14 @@ def _write_summary(sheet: _Sheet, summary: Mapping[str, object]) -> None:
     _start(sheet, fields[0], _widths(fields, widest=100))
     for field in fields[1:]:
         sheet.append([_value(sheet, text) for text in field])
+
+
+def _write_help(sheet: _Sheet, lang: str) -> None:
+    """Two columns: each result column (and status value), and what it means."""
+    rows = [(translate("column", lang), translate("meaning", lang)), *column_help(lang)]
+    _start(sheet, rows[0], _widths(rows, widest=100))
+    for row in rows[1:]:
+        sheet.append([_value(sheet, text) for text in row])
 
 
 def _start(sheet: _Sheet, header: Iterable[str], widths: Iterable[float]) -> None:

@@ -48,3 +48,10 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 def read_results(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         return list(csv.DictReader(file))
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests compare English output: a Spanish locale on the machine must not change it (the
+    Spanish tests ask for Spanish with --lang)."""
+    monkeypatch.setenv("RELIMPORT_LANG", "en")

@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
-TIMING = re.compile(r"Time: [\d.]+ s, [\d.]+ rows/s")
+TIMING = re.compile(r"(Time|Tiempo): [\d.]+ s, [\d.]+ (rows|filas)/s")
 
 
 def console_examples() -> list[tuple[int, str, str]]:
@@ -58,6 +58,7 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         "relimport run samples/relations-with-problems.csv",
         'relimport validate samples/students-by-email.csv --first-column "Student email" '
         '--first-lookup student_email --second-column "Teacher phone" --second-lookup phone',
+        "relimport --lang es run samples/relations-with-problems.csv",
     ]
     for block, command, expected in examples:
         folder = tmp_path / str(block)

@@ -205,7 +205,7 @@ def test_the_summary_sheet_flattens_the_summary(tmp_path: Path) -> None:
     xlsx = tmp_path / "results.xlsx"
     write_workbook(write_results(tmp_path / "results.csv", rows), xlsx, summary.as_json())
     book = load_workbook(xlsx)
-    assert book.sheetnames == ["Rows", "Summary"]
+    assert book.sheetnames == ["Rows", "Summary", "Help"]
     sheet = book["Summary"]
     assert isinstance(sheet, Worksheet)
     table = values(sheet)
@@ -234,7 +234,7 @@ def test_full_sheets_continue_on_the_next_with_each_row_once(tmp_path: Path) -> 
     xlsx = tmp_path / "results.xlsx"
     write_workbook(write_results(tmp_path / "results.csv", rows), xlsx, {}, rows_per_sheet=2)
     book = load_workbook(xlsx)
-    assert book.sheetnames == ["Rows", "Rows 2", "Rows 3", "Summary"]
+    assert book.sheetnames == ["Rows", "Rows 2", "Rows 3", "Summary", "Help"]
     seen = []
     for name, last in [("Rows", 3), ("Rows 2", 3), ("Rows 3", 2)]:
         sheet = book[name]
@@ -250,7 +250,7 @@ def test_a_full_last_sheet_is_not_followed_by_an_empty_one(tmp_path: Path) -> No
     rows = created(4)
     xlsx = tmp_path / "results.xlsx"
     write_workbook(write_results(tmp_path / "results.csv", rows), xlsx, {}, rows_per_sheet=2)
-    assert load_workbook(xlsx).sheetnames == ["Rows", "Rows 2", "Summary"]
+    assert load_workbook(xlsx).sheetnames == ["Rows", "Rows 2", "Summary", "Help"]
 
 
 @pytest.mark.parametrize("rows_per_sheet", [0, EXCEL_ROWS])
