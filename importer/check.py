@@ -55,6 +55,8 @@ class Checks:
         self._location_at: int | None = None
         self._association_at: int | None = None
         self.evidence = Evidence()
+        #: Both columns hold ids (nothing to resolve).
+        self.plain_ids = all(lookup == ID for _, lookup in settings.sides())
         #: Rows per scope and id shape of the two cells (the shape's regex, or ""): the survey
         #: counts them, so the order can be judged without reading the file again.
         self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
@@ -106,6 +108,9 @@ class Checks:
 
     def scope(self, row: SourceRow) -> tuple[ScopeKey, Association | None, Outcome | None]:
         """The row's location and association, or the outcome of a row that names none."""
+        if not self.per_row:  # one location and association for every row: the fast path
+            fixed = (self.settings.location_id or "", self.settings.association or "")
+            return fixed, self.associations.get(fixed), None
         key = self._key(row)
         for value, code, column in (
             (key[0], "location_blank", self.settings.location_column),
@@ -207,11 +212,6 @@ class Checks:
                 second.add(pair.second_id)
                 sendable[scope] += 1
         return {scope: (min(records, key=len), sendable[scope]) for scope, records in sides.items()}
-
-    @property
-    def plain_ids(self) -> bool:
-        """Both columns hold ids (nothing to resolve)."""
-        return all(lookup == ID for _, lookup in self.settings.sides())
 
     # -- before sending ---------------------------------------------------------------------
 
@@ -317,6 +317,8 @@ class Checks:
         self, location: str, validator: RowValidator, values: Pair, lookups: Lookups
     ) -> Pair | Outcome:
         """The ids to send for a row's two values, or the outcome that keeps it from sending."""
+        if not self.settings.check_records and self.plain_ids:
+            return values  # ids, not checked: nothing to resolve
         first, second = validator.sides
         found: list[str] = []
         problems: list[tuple[Status, Issue]] = []
@@ -438,8 +440,13 @@ def _record_problem(
 _SHAPES = tuple({pattern.pattern: pattern for pattern, _ in SHAPES.values()}.values())
 
 
+_SHAPE_LENGTHS = frozenset({20, 24})  # of the shapes above: a cheap test first
+
+
 def _shape(value: str) -> str:
     """The regex of the id shape this value has, or ''."""
+    if len(value) not in _SHAPE_LENGTHS:
+        return ""
     return next((p.pattern for p in _SHAPES if p.fullmatch(value)), "")
 
 
