@@ -83,10 +83,13 @@ class Checks:
         keys: set[ScopeKey] = set()
         count = 0
         first, second = self._at
+        shapes = self.plain_ids and self.settings.order_check  # else the shapes tell nothing
+        fixed = None if self.per_row else self._key(SourceRow(0, ()))
         for row in rows:
             count += 1
-            key = self._key(row)
-            self.shapes[key, _shape(row.cells[first]), _shape(row.cells[second])] += 1
+            key = fixed or self._key(row)
+            if shapes:
+                self.shapes[key, _shape(row.cells[first]), _shape(row.cells[second])] += 1
             if key[0] and key[1] and key not in keys:
                 keys.add(key)
                 if len(keys) > MAX_SCOPES:
@@ -437,17 +440,18 @@ def _record_problem(
     )
 
 
-_SHAPES = tuple({pattern.pattern: pattern for pattern, _ in SHAPES.values()}.values())
-
-
-_SHAPE_LENGTHS = frozenset({20, 24})  # of the shapes above: a cheap test first
+#: The id shapes (see validate.SHAPES) by length, each with a test in C string methods: the
+#: survey classifies every cell, and a regex per cell would cost it more than reading does.
+_SHAPES: dict[int, tuple[str, Callable[[str], bool]]] = {
+    24: (SHAPES["business"][0].pattern, lambda v: not v.strip("0123456789abcdef")),
+    20: (SHAPES["contact"][0].pattern, lambda v: v.isascii() and v.isalnum()),
+}
 
 
 def _shape(value: str) -> str:
     """The regex of the id shape this value has, or ''."""
-    if len(value) not in _SHAPE_LENGTHS:
-        return ""
-    return next((p.pattern for p in _SHAPES if p.fullmatch(value)), "")
+    found = _SHAPES.get(len(value))
+    return found[0] if found is not None and found[1](value) else ""
 
 
 def _invalid(code: str, message: str) -> Outcome:

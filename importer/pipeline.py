@@ -338,8 +338,7 @@ class ImportRun(DurableRun):
         key, association, _ = self.checks.scope(row)
         if association is not None and outcome.first_id and outcome.second_id:
             pair = Pair(outcome.first_id, outcome.second_id)
-            scope = f"{key[0]}\x00{association.id}"
-            self.checks.validator(key, association).settle(row.number, pair, scope)
+            self.checks.validator(key, association).settle(row.number, pair)
 
     def _verdict(
         self, row: SourceRow
@@ -357,7 +356,7 @@ class ImportRun(DurableRun):
         resolved = checks.resolve(key[0], validator, verdict.pair, lookups)
         if isinstance(resolved, Outcome):
             return resolved, None, verdict.warnings, key[0], association
-        settled = validator.settle(row.number, resolved, f"{key[0]}\x00{association.id}")
+        settled = validator.settle(row.number, resolved)  # its validator is the scope's
         if settled is not None:
             return with_ids(settled, resolved), None, verdict.warnings, key[0], association
         return None, resolved, verdict.warnings, key[0], association

@@ -178,9 +178,9 @@ class RowValidator:
             return Verdict(outcome=_invalid(issues), warnings=tuple(warnings))
         return Verdict(pair=Pair(values[0], values[1]), warnings=tuple(warnings))
 
-    def settle(self, number: int, pair: Pair, scope: str = "") -> Outcome | None:
-        """Same record on both sides, or a pair met before (within ``scope``: the location
-        and association of a file that names them per row): the row's outcome, else None."""
+    def settle(self, number: int, pair: Pair) -> Outcome | None:
+        """Same record on both sides, or a pair this validator met before (one validator per
+        location and association): the row's outcome, else None."""
         if pair.first_id == pair.second_id:
             return _invalid(
                 [
@@ -194,7 +194,7 @@ class RowValidator:
             )
         digest = int.from_bytes(
             hashlib.blake2b(
-                f"{scope}\x00{pair.first_id}\x00{pair.second_id}".encode(), digest_size=8
+                f"{pair.first_id}\x00{pair.second_id}".encode(), digest_size=8
             ).digest(),
             "big",
         )

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from importer.check import _shape
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
 from importer.lookup import CACHE_NAME, AnswerCache, Question
@@ -31,6 +34,7 @@ from importer.sandbox import (
 )
 from importer.summary import Hooks
 from importer.undo import run_undo
+from importer.validate import SHAPES
 from tests.conftest import demo_settings, read_results, write_csv
 
 CREATE = "POST /associations/relations"
@@ -488,3 +492,9 @@ def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path
     broken.put(found, ("x",))
     broken.close()
     assert broken.get(found) == ("x",)  # memory still answers for this run
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEFxyz_é ", min_size=18, max_size=26))
+def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None:
+    expected = next((p.pattern for p, _ in SHAPES.values() if p.fullmatch(value)), "")
+    assert _shape(value) == expected
