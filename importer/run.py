@@ -23,7 +23,7 @@ import httpx
 
 from importer.client import Client
 from importer.config import Settings
-from importer.errors import ConfigError, InputError, NothingToDo
+from importer.errors import BudgetExhaustedError, ConfigError, InputError, NothingToDo
 from importer.interrupts import Interrupts
 from importer.journal import (
     Entry,
@@ -268,13 +268,20 @@ class DurableRun:
                 journal = None
                 if journal_path(out).exists() and not self.restart and not self.ephemeral:
                     journal = self._journal(out, identity, stack)
-                await self.prepare(client, journal)
+                spent: BudgetExhaustedError | None = None
+                try:
+                    await self.prepare(client, journal)
+                except BudgetExhaustedError as error:  # the look-ups took the day's last
+                    spent = error
                 if journal is None:  # created once nothing can stop the run from starting
                     journal = self._journal(out, identity, stack)
                 self.started(journal)
                 sender = self.make_sender(client, journal, sleep)
-                with interrupts.sending(sender) if interrupts else ExitStack():
-                    await self._send(journal, sender)
+                if spent is not None:  # every row not sent (exit 5): resumed another day
+                    sender.stopped_locations[spent.location_id] = str(spent)
+                else:
+                    with interrupts.sending(sender) if interrupts else ExitStack():
+                        await self._send(journal, sender)
             finally:
                 await client.aclose()
             abandoned = interrupts is not None and interrupts.abandoned
@@ -338,7 +345,8 @@ class DurableRun:
             )
         elif sender.interrupted:
             unsent = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
-        elif self.dry_run:  # a dry run journals only what is not plainly valid
+        elif self.dry_run and not sender.stopped_locations:  # it journals only what is not
+            # plainly valid
             unsent = Outcome(Status.VALID)
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")

@@ -25,6 +25,7 @@ from importer.sandbox import (
     OTHER_LOCATION,
     OTHER_TOKEN,
     STUDENTS_KEY,
+    Limits,
     Record,
     Sandbox,
     demo_seed,
@@ -498,3 +499,39 @@ def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path
 def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None:
     expected = next((p.pattern for p, _ in SHAPES.values() if p.fullmatch(value)), "")
     assert _shape(value) == expected
+
+
+def test_record_checks_across_budget_days_are_never_asked_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    sandbox = Sandbox(
+        demo_seed(students=30, teachers=1, relations=False),
+        limits=Limits(daily=20, day_length=100.0),
+        clock=lambda: now[0],
+    )
+    path = write_csv(
+        tmp_path / "in.csv",
+        [["Student ID", "Teacher ID"], *([student_id(s), teacher_id(1)] for s in range(1, 31))],
+    )
+    monkeypatch.chdir(tmp_path)
+    with serve(sandbox) as server:
+        settings = demo_settings(
+            tmp_path, target=server.url, check_records=True, concurrency=1, out=None
+        ).model_copy(update={"token": load_settings(environ={"LEADWAY_TOKEN": DEMO_TOKEN}).token})
+        days = []
+        for day in range(4):
+            now[0] = day * 150.0
+            summary = run_import(path, settings)
+            days.append((summary.exit_code, summary.counts.get(Status.CREATED, 0)))
+            if day == 0:  # a scheduler tells it from summary.json alone
+                first = summary.as_json()
+                assert (first["outcome"], first["counts"]) == ("budget", {"not_sent": 30})
+                assert "daily" in str(first["stopped_because"])
+        by_route = sandbox.stats(DEMO_LOCATION).by_route
+    # day 1 spends its budget on the association and checks: nothing sent, exit 5; later days
+    # go on from there (the journal keeps the association, the cache the checks' answers)
+    assert days == [(5, 0), (5, 8), (5, 28), (0, 30)]
+    assert by_route[STUDENT] == 30 and by_route[CONTACT] == 1  # each id once, over 4 days
+    assert by_route[CREATE] == 30
+    assert summary.as_json()["outcome"] == "complete"
