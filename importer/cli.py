@@ -9,6 +9,7 @@ failed or not sent; 2 nothing was sent (usage, config, input or auth problem fou
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import shlex
@@ -136,9 +137,20 @@ def say(message: str, *, err: bool = False) -> None:
     click.echo(translate(message, language()), err=err)
 
 
+def _json_output() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.meta.get("relimport.json"))
+
+
+def _print_json(outcome: dict[str, object]) -> None:
+    click.echo(json.dumps(outcome, ensure_ascii=False))
+
+
 def _fail(error: RelimportError) -> None:
     """Exit 2: nothing was sent. The one line says what and where; the log gets it too."""
     say(f"Error: {error}", err=True)
+    if _json_output():
+        _print_json({"exit_code": EXIT_NOT_STARTED, "outcome": "not_started", "error": str(error)})
     LOG.error("%s", error, extra={"event": "not_started", "exit_code": EXIT_NOT_STARTED})
     sys.exit(EXIT_NOT_STARTED)
 
@@ -198,6 +210,13 @@ class _Context(click.Context):
     help="debug: every request; info: runs only.",
 )
 @click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print the outcome as one JSON object on stdout (summary.json's content, or the "
+    "error of a run that did not start); messages stay on stderr.",
+)
+@click.option(
     "--lang",
     type=click.Choice(LANGUAGES),
     help=f"Language of messages and the summary: en or es (default: ${LANGUAGE_VARIABLE}, "
@@ -205,10 +224,16 @@ class _Context(click.Context):
 )
 @click.pass_context
 def main(
-    ctx: click.Context, log_file: Path | None, log_format: str, log_level: str, lang: str | None
+    ctx: click.Context,
+    log_file: Path | None,
+    log_format: str,
+    log_level: str,
+    json_output: bool,
+    lang: str | None,
 ) -> None:
     """Create relations in bulk in Leadway CRM from CSV and Excel files."""
     ctx.meta["relimport.lang"] = choose_language(lang, os.environ)
+    ctx.meta["relimport.json"] = json_output
     if log_file is not None:
         try:
             logs.configure(log_file, log_format, log_level)
@@ -349,7 +374,9 @@ def _execute(
     try:
         summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
     except NothingToDo as done:
-        if not quiet:
+        if _json_output():
+            _print_json({"exit_code": EXIT_OK, "outcome": "nothing_to_do", "message": str(done)})
+        elif not quiet:
             say(str(done))
         sys.exit(EXIT_OK)
     except (RelimportError, ApiError) as error:
@@ -362,13 +389,15 @@ def _execute(
         sys.exit(EXIT_INTERRUPTED)
     if bar is not None:
         bar.close()
-    if not summary.rendered:
+    if not summary.rendered:  # and the JSON below says results: null
         say(
             "Stopped at once: the result file was not written, the journal beside it keeps "
             f"every outcome. To resume, run the same command again:\n  {resume_command()}",
             err=True,
         )
-    elif not quiet:
+    if _json_output():
+        _print_json(summary.as_json(resume_command()))
+    elif summary.rendered and not quiet:
         say(format_summary(summary))
     summary.write_json(summary_path(summary.result_path), resume_command())
     if summary.plan is not None:

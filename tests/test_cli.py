@@ -347,3 +347,21 @@ def test_quiet_prints_no_warning(in_repo: Path) -> None:
     assert invoke("run", "samples/relations.csv", "--quiet") == (0, "", "")
     code, _, err = invoke("run", "samples/relations.csv")
     assert code == 0 and "seems to hold a token" in err
+
+
+def test_json_prints_one_object_whatever_happened(in_repo: Path) -> None:
+    code, out, err = invoke("--json", "run", "samples/relations.csv")
+    outcome = json.loads(out)
+    assert code == outcome["exit_code"] == 0 and err == ""
+    assert outcome["outcome"] == "complete" and outcome["counts"] == {
+        "created": 18,
+        "already_exists": 2,
+    }
+    assert outcome == json.loads((in_repo / "results/relations-results.summary.json").read_text())
+    code, out, err = invoke("--json", "run", "samples/nope.csv")
+    assert code == 2 and json.loads(out) == {
+        "exit_code": 2,
+        "outcome": "not_started",
+        "error": "samples/nope.csv: there is no such file. Check the file name and the folder.",
+    }
+    assert err.startswith("Error: samples/nope.csv")
