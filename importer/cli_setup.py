@@ -20,6 +20,7 @@ import click
 from importer.config import FLAGS, Settings, describe_settings, load_settings
 from importer.doctor import Finding, describe, diagnose
 from importer.errors import ConfigError, RelimportError
+from importer.i18n import translate
 from importer.init_config import (
     API_URL,
     Proposal,
@@ -153,7 +154,9 @@ def _load(flags: dict[str, str | None]) -> Settings:
 def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool) -> Settings:
     """The settings to write: the flags, then what is guessed or answered for the rest."""
     if not flags["target"]:
-        flags["target"] = click.prompt("API base URL", default=API_URL) if asking else API_URL
+        flags["target"] = (
+            click.prompt(_asked("API base URL"), default=API_URL) if asking else API_URL
+        )
     settings = _load(flags)
     if not settings.location_id:
         flags["location_id"] = _ask(
@@ -209,7 +212,14 @@ def _ask(
     if not asking:
         raise ConfigError(f"{problem} Give {flag}.")
     kind = click.Choice(list(choices)) if choices else click.STRING
-    return str(click.prompt(question, default=default, type=kind, show_choices=False))
+    return str(click.prompt(_asked(question), default=default, type=kind, show_choices=False))
+
+
+def _asked(question: str) -> str:
+    """A question of init on a terminal, in the user's language."""
+    from importer.cli import language
+
+    return translate(question, language())
 
 
 def _choose_association(

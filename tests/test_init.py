@@ -218,3 +218,20 @@ def test_equally_named_proposals_are_no_guess() -> None:
     found = propose(samples, [COMPANY_CONTACT, STUDENT_TEACHER])
     assert len(found) == 2
     assert best(found) is None
+
+
+def test_the_questions_are_asked_in_spanish_too(in_repo: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["--lang", "es", "init", "samples/relations.csv", "--interactive", "--out", "es.yaml"],
+        input=f"sandbox\n{DEMO_LOCATION}\n\n\n\n",
+    )
+    assert result.exit_code == 0, result.output
+    for question in (
+        "URL base de la API [https://services.leadconnectorhq.com]: sandbox\n",
+        "Id de la ubicación (location, subcuenta): ldwDemoLocation00001\n",
+        "Asociación (clave o id) [student_teacher]: \n",
+        "Columna de los ids del lado first (Student) [Student ID]: \n",
+    ):
+        assert question in result.output
+    assert "API base URL" not in result.output
