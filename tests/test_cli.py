@@ -365,3 +365,25 @@ def test_json_prints_one_object_whatever_happened(in_repo: Path) -> None:
         "error": "samples/nope.csv: there is no such file. Check the file name and the folder.",
     }
     assert err.startswith("Error: samples/nope.csv")
+
+
+def test_results_format_xlsx_writes_a_workbook_beside_the_csv(in_repo: Path) -> None:
+    import openpyxl
+
+    code, _, _ = invoke("run", "samples/relations-with-problems.csv", "--results-format", "xlsx")
+    assert code == 1
+    rows = read_results(in_repo / "results/relations-with-problems-results.csv")
+    book = openpyxl.load_workbook(in_repo / "results/relations-with-problems-results.xlsx")
+    try:
+        sheet = book["Rows"]
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+        cells = [[c.value or "" for c in row] for row in sheet.iter_rows(min_row=2)]
+        header = [c.value for c in sheet[1]]
+        status = header.index("status")
+        assert [line[status] for line in cells] == [r["status"] for r in rows]
+        assert all(c.data_type == "s" for row in sheet.iter_rows() for c in row if c.value)
+        formula = next(line for line in cells if str(line[3]).startswith("=HYPERLINK"))
+        assert formula[3] == '=HYPERLINK("http://example.invalid")'  # the text, inert
+        assert {"Summary", "Help"} <= set(book.sheetnames)
+    finally:
+        book.close()
