@@ -15,6 +15,10 @@ padding of a column. The whole line must match; the first shape that does, neste
 included, wins. A line no shape matches stays in English (and :func:`translate_line` says
 so, which is how a test finds messages the catalogue misses).
 
+The help of the commands (``--help``) is not a message: each option's and command's help text
+is looked up whole in the catalogue's ``help`` section (:func:`translate_help`), with click's
+own words ("Usage:", "Options"...) beside them.
+
 Files never change with the language: status values, column names, ``error_code`` and the
 ``error`` column of the results, ``summary.json`` and ``plan.json`` stay English, since
 scripts and ``--only`` read them. Ids, file names, flags, commands and status values inside a
@@ -34,7 +38,14 @@ import yaml
 
 from importer.models import Status
 
-__all__ = ["LANGUAGES", "choose_language", "column_help", "translate", "translate_line"]
+__all__ = [
+    "LANGUAGES",
+    "choose_language",
+    "column_help",
+    "translate",
+    "translate_help",
+    "translate_line",
+]
 
 LANGUAGES = ("en", "es")
 #: The environment variable that chooses the language when --lang is not given.
@@ -82,13 +93,28 @@ def _compile(shape: str, template: str) -> _Entry:
     return _Entry(re.compile("".join(parts), re.DOTALL), tuple(nested), template)
 
 
+@dataclass(frozen=True, slots=True)
+class _Catalogue:
+    messages: tuple[_Entry, ...]
+    help: dict[str, str]  # by the English with its whitespace collapsed (_help_key)
+    columns: dict[str, str]
+
+
+def _help_key(text: str) -> str:
+    """A help text as the catalogue knows it: one line, however the docstring is wrapped."""
+    return " ".join(text.split())
+
+
 @cache
-def _catalogue(lang: str) -> tuple[tuple[_Entry, ...], dict[str, str]]:
-    """The message shapes and the column help of ``lang`` (not English: the code's own)."""
+def _catalogue(lang: str) -> _Catalogue:
+    """The message shapes, the help texts and the column help of ``lang`` (not English)."""
     text = files("importer").joinpath("locale", f"{lang}.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
-    entries = tuple(_compile(item["en"], item[lang]) for item in data["messages"])
-    return entries, dict(data["columns"])
+    return _Catalogue(
+        messages=tuple(_compile(item["en"], item[lang]) for item in data["messages"]),
+        help={_help_key(item["en"]): item[lang] for item in data["help"]},
+        columns=dict(data["columns"]),
+    )
 
 
 def _render(text: str, lang: str, misses: list[str]) -> str:
@@ -96,7 +122,7 @@ def _render(text: str, lang: str, misses: list[str]) -> str:
     if not text.strip():
         return text
     partial: tuple[str, list[str]] | None = None
-    for entry in _catalogue(lang)[0]:
+    for entry in _catalogue(lang).messages:
         match = entry.pattern.fullmatch(text)
         if match is not None:
             values, missed = match.groupdict(), list[str]()
@@ -125,6 +151,14 @@ def translate(text: str, lang: str) -> str:
     if lang == "en":
         return text
     return "\n".join(_render(line, lang, []) for line in text.split("\n"))
+
+
+def translate_help(text: str, lang: str) -> str | None:
+    """A help text of the CLI (an option's, a command's, or a word of click's own) in ``lang``,
+    or None if the catalogue lacks it. Paragraphs are kept; click wraps the lines."""
+    if lang == "en":
+        return text
+    return _catalogue(lang).help.get(_help_key(text))
 
 
 #: What each result column holds, and each status value means (English, the code's language).
@@ -161,6 +195,6 @@ def column_help(lang: str) -> list[tuple[str, str]]:
     ]
     if lang == "en":
         return names
-    spanish = _catalogue(lang)[1]
+    spanish = _catalogue(lang).columns
     keys = [name.value if isinstance(name, Status) else name for name, _ in COLUMN_HELP]
     return [(shown, spanish[key]) for (shown, _), key in zip(names, keys, strict=True)]

@@ -6,28 +6,41 @@ import csv
 import json
 import re
 import string
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
+from importer.check import Checks
 from importer.cli import main
+from importer.client import _auth_message
+from importer.config import Settings, load_settings
+from importer.errors import ConfigError, InputError
 from importer.i18n import (
     COLUMN_HELP,
     _catalogue,
     choose_language,
     column_help,
     translate,
+    translate_help,
     translate_line,
 )
-from importer.models import Status
+from importer.models import Association, SourceRow, Status
+from importer.reader import open_table, pick_sheet
+from importer.reader_csv import LINE_LIMIT, _check_line_length, _read_error
+from importer.reader_guard import refuse_large_ods, refuse_zip_bomb
+from importer.reader_sheets import open_sheet
 from importer.report import RESULT_COLUMNS
 from importer.report_xlsx import write_workbook
 from importer.sandbox import DEMO_TOKEN, Sandbox, serve
+from importer.target import check_tokens
 from tests.conftest import REPO, SAMPLES
+from tests.test_hostile_files import _BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
 
 Step = tuple[str, ...] | Callable[[Path], None]
 
@@ -77,8 +90,7 @@ def _names(text: str) -> set[str]:
 
 
 def test_every_spanish_template_uses_exactly_the_values_of_its_english_shape() -> None:
-    entries, _ = _catalogue("es")
-    for entry in entries:
+    for entry in _catalogue("es").messages:
         assert _names(entry.template) == set(entry.pattern.groupindex), entry.template
 
 
@@ -105,6 +117,362 @@ def test_the_workbook_has_a_help_sheet_in_the_language(tmp_path: Path) -> None:
         assert rows == [header, *column_help(lang)]
 
 
+# -- --help in Spanish ---------------------------------------------------------------------------
+
+
+def _commands(
+    command: click.Command, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    yield path, command
+    for name, subcommand in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(subcommand, (*path, name))
+
+
+COMMANDS = dict(_commands(main))
+
+
+def _help_texts(command: click.Command) -> list[str]:
+    """What the help of ``command`` shows that the code wrote: its own, its options'."""
+    with click.Context(command) as context:
+        options = [p.help for p in command.get_params(context) if isinstance(p, click.Option)]
+    return [text for text in (command.help, *options) if text]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("relimport", *path)))
+def test_every_help_is_in_spanish(path: tuple[str, ...]) -> None:
+    command = COMMANDS[path]
+    english, spanish = (
+        CliRunner().invoke(main, ["--lang", lang, *path, "--help"], prog_name="relimport")
+        for lang in ("en", "es")
+    )
+    assert (english.exit_code, spanish.exit_code) == (0, 0)
+    texts = _help_texts(command)
+    assert [text for text in texts if translate_help(text, "es") is None] == []
+    shown = _flat(spanish.stdout)
+    assert [text for text in texts if _flat(text) in shown] == []  # each was there in English
+    assert all(_flat(text) in _flat(english.stdout) for text in texts if "-" not in text)
+    for subcommand in getattr(command, "commands", {}).values():
+        start = _flat(subcommand.help or "")[:25]  # how much the list shows depends on the width
+        assert start in english.stdout
+        assert start not in spanish.stdout
+    assert spanish.stdout.startswith(f"Uso: {' '.join(('relimport', *path))} [OPTIONS]")
+    for word in ("Usage:", "Options:", "Commands:", "default:", "Show this message"):
+        assert word not in spanish.stdout
+    assert "Usage:" in english.stdout and "Uso:" not in english.stdout
+
+
+def test_every_help_text_of_the_code_has_its_spanish() -> None:
+    texts = {_flat(text) for command in COMMANDS.values() for text in _help_texts(command)}
+    assert len(texts) >= 69
+    assert sorted(text for text in texts if translate_help(text, "es") is None) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment"),
+    [
+        (("--lang", "es", "run", "--help"), {}),
+        (("run", "--help"), {"RELIMPORT_LANG": "es"}),
+        (("run", "-h"), {"LANG": "es_MX.UTF-8"}),
+    ],
+)
+def test_the_help_of_run_in_spanish(
+    monkeypatch: pytest.MonkeyPatch, arguments: tuple[str, ...], environment: dict[str, str]
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, arguments, terminal_width=80, prog_name="relimport")
+    assert (result.exit_code, result.stdout) == (0, RUN_HELP)
+
+
+def test_the_group_help_follows_an_earlier_lang_and_english_stays_as_click_writes_it() -> None:
+    spanish = CliRunner().invoke(main, ["--lang", "es", "--help"], prog_name="relimport")
+    assert spanish.stdout.startswith(
+        "Uso: relimport [OPTIONS] COMMAND [ARGS]...\n\n"
+        "  Crea relaciones en lote en Leadway CRM desde archivos CSV y Excel.\n\nOpciones:\n"
+    )
+    assert "[predeterminado: text]" in spanish.stdout
+    assert "\nComandos:\n" in spanish.stdout
+    plain = CliRunner().invoke(main, ["--help"], terminal_width=80, prog_name="relimport")
+    english = CliRunner().invoke(
+        main, ["--lang", "en", "--help"], terminal_width=80, prog_name="relimport"
+    )
+    assert plain.stdout == english.stdout
+    assert "[default: text]" in plain.stdout
+    with click.Context(main, info_name="relimport", terminal_width=80) as context:
+        assert plain.stdout == main.get_help(context) + "\n"  # click's own, untouched
+    assert plain.stdout.endswith(
+        "  -h, --help                Show this message and exit.\n\n"
+        "Commands:\n"
+        "  associations  List the location's associations (id, key, both object keys...\n"
+        "  doctor        Check that a run would start, with a few requests that...\n"
+        "  init          Write a commented config file for an account, guessed from...\n"
+        "  run           Import the relations listed in INPUT (CSV, TSV, TXT, XLSX,...\n"
+        "  sandbox       The built-in API emulator (the default target).\n"
+        "  undo          Delete exactly the relations that the import of RESULTS_CSV...\n"
+        "  validate      Read and validate INPUT without creating anything (same as...\n"
+    )
+
+
+RUN_HELP = (
+    "Uso: relimport run [OPTIONS] INPUT\n"
+    "\n"
+    "  Importa las relaciones listadas en INPUT (CSV, TSV, TXT, XLSX, XLSM, XLS, XLSB\n"
+    "  u ODS).\n"
+    "\n"
+    "  Volver a ejecutar el mismo comando reanuda una ejecución interrumpida: las\n"
+    "  filas ya resueltas no se envían otra vez.\n"
+    "\n"
+    "Opciones:\n"
+    "  --config PATH                   Archivo de configuración (predeterminado:\n"
+    "                                  ./config.yaml si existe).\n"
+    "  --base-url TEXT                 'sandbox' (el predeterminado) o la URL base de\n"
+    "                                  la API.\n"
+    "  --location-id TEXT              El id de la ubicación (location, subcuenta).\n"
+    "  --association TEXT              Clave o id de la asociación.\n"
+    "  --first-column TEXT             Columna con los ids de los registros del\n"
+    "                                  primer lado.\n"
+    "  --second-column TEXT            Columna con los ids de los registros del\n"
+    "                                  segundo lado.\n"
+    "  --sheet TEXT                    Hoja que se lee en un libro (predeterminado:\n"
+    "                                  la primera).\n"
+    "  --encoding TEXT                 Codificación del CSV (predeterminado:\n"
+    "                                  detectada).\n"
+    "  --out PATH                      CSV de resultados (predeterminado:\n"
+    "                                  results/<input>-results.csv, o -dry-run.csv;\n"
+    "                                  un archivo existente solo puede ser el de esta\n"
+    "                                  misma ejecución, que se reanuda).\n"
+    "  --concurrency INTEGER           Solicitudes en curso a la vez (1-64,\n"
+    "                                  predeterminado 8).\n"
+    "  --strict-ids / --no-strict-ids  Tratar los ids con una forma inesperada como\n"
+    "                                  no válidos, no como advertencias.\n"
+    "  --first-lookup TEXT             Qué tiene la primera columna: id\n"
+    "                                  (predeterminado), email o phone (contactos), o\n"
+    "                                  el nombre de una propiedad (objetos\n"
+    "                                  personalizados).\n"
+    "  --second-lookup TEXT            Qué tiene la segunda columna (como --first-\n"
+    "                                  lookup).\n"
+    "  --location-column TEXT          Columna con el id de la ubicación de cada\n"
+    "                                  fila.\n"
+    "  --association-column TEXT       Columna que nombra la asociación de cada fila.\n"
+    "  --check-records / --no-check-records\n"
+    "                                  Verificar que cada registro exista y sea del\n"
+    "                                  tipo correcto antes de enviar.\n"
+    "  --skip-existing / --no-skip-existing\n"
+    "                                  Leer primero las relaciones existentes y\n"
+    "                                  omitirlas, cuando eso cuesta menos.\n"
+    "  --swap / --no-swap              La primera columna tiene el segundo lado de la\n"
+    "                                  asociación, y viceversa.\n"
+    "  --order-check / --no-order-check\n"
+    "                                  Detenerse antes de enviar cuando los ids\n"
+    "                                  muestran que las columnas están invertidas\n"
+    "                                  (activado de forma predeterminada).\n"
+    "  --results-format [csv|xlsx|both]\n"
+    "                                  csv (predeterminado); xlsx o both: además un\n"
+    "                                  libro de Excel junto al CSV (el CSV se queda:\n"
+    "                                  la reanudación, --only y undo lo leen).\n"
+    "  --quiet                         No imprimir nada salvo los errores.\n"
+    "  --restart                       Empezar de nuevo aunque haya un journal de una\n"
+    "                                  ejecución anterior (se conserva aparte).\n"
+    "  --only STATUS[,STATUS...]       INPUT es un archivo de resultados: procesar\n"
+    "                                  solo sus filas con estos status (p. ej.\n"
+    "                                  failed,not_sent), conservando sus números de\n"
+    "                                  fila.\n"
+    "  --dry-run                       Solo leer y validar; no enviar ninguna\n"
+    "                                  solicitud de escritura.\n"
+    "  -h, --help                      Mostrar este mensaje y salir.\n"
+)
+
+
+# -- rare errors: real messages of the code, each in the catalogue -----------------------------
+
+
+def _raised(make: Callable[[], object]) -> str:
+    with pytest.raises((ConfigError, InputError)) as caught:
+        make()
+    return str(caught.value)
+
+
+def _settings(tmp_path: Path, config: str = "", **flags: str) -> Settings:
+    path = tmp_path / "config.yaml"
+    path.write_text(config)
+    return load_settings(config_path=path, flags=flags, environ={})
+
+
+def _csv(tmp_path: Path, content: bytes | str, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def _read(path: Path, **options: str) -> None:
+    with open_table(path, **options) as table:
+        list(table.rows)
+
+
+def _notices(path: Path, **options: str) -> tuple[str, ...]:
+    with open_table(path, **options) as table:
+        return tuple(f"samples/{path.name}: {notice}" for notice in table.notices)  # as run.py
+
+
+def _open_sheet(path: Path, **limits: int) -> None:
+    with open_sheet(path, **limits):
+        pass
+
+
+def _zip_refusal(tmp_path: Path, *claimed: zipfile.ZipInfo, zeros: int = 0) -> str:
+    """Why a workbook holding ``zeros`` bytes of zeros, and listing ``claimed`` too, is refused."""
+    path = tmp_path / "in.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", bytes(zeros))
+    with zipfile.ZipFile(path) as archive:
+        archive.filelist.extend(claimed)  # read, never written back
+        return _raised(lambda: refuse_zip_bomb(tmp_path / "in.xlsx", archive))
+
+
+def _entity_bomb(tmp_path: Path) -> Path:
+    path = tmp_path / "bomb.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("content.xml", _BOMB_DTD + "<document/>")
+    return path
+
+
+def _config_messages(tmp_path: Path) -> list[str]:
+    token = "pit-1a2b3c4d-1111-4222-8333-444455556666"
+    return [
+        _raised(lambda: _settings(tmp_path, token_env="MY TOKEN")),
+        _raised(lambda: _settings(tmp_path, token_env=token)),
+        _raised(lambda: _settings(tmp_path, "token_env_by_location: {loc1: 'a b'}\n")),
+        _raised(lambda: _settings(tmp_path, "first: 3\n")),
+        _raised(lambda: _settings(tmp_path, "first: {column: A}\nfirst_column: B\n")),
+        _raised(lambda: _settings(tmp_path, "phone_region: XX\nfirst_lookup: a b\n")),
+    ]
+
+
+def _token_messages(tmp_path: Path) -> list[str]:
+    settings = _settings(
+        tmp_path, "token_env_by_location: {loc1: LOC1_TOKEN}\n", target="https://127.0.0.1:9"
+    )
+    where = "samples/by-location.csv"
+    return [_raised(lambda: check_tokens(settings, ["loc1", "loc2"], where))]
+
+
+def _check_messages(tmp_path: Path) -> list[str]:
+    settings = _settings(
+        tmp_path,
+        first_column="a",
+        second_column="b",
+        location_column="loc",
+        association="student_teacher",
+    )
+    checks = Checks(settings, "in.csv")
+    checks.bind(("a", "b", "loc"))
+    rows = (SourceRow(n, ("x", "y", f"loc{n}")) for n in range(2, 1100))
+    lookups = Checks(_settings(tmp_path, association="x", second_lookup="email"), "in.csv")
+    lookups.associations["loc", "x"] = Association(
+        "x1", "x", "contact", "Contact", "opportunity", "Opportunity"
+    )
+    return [_raised(lambda: checks.scope_keys(rows)), _raised(lookups.check_lookups)]
+
+
+def _csv_messages(tmp_path: Path) -> list[str]:
+    where = tmp_path / "in.csv"
+    parse_errors = [
+        csv.Error("field larger than field limit (16777216)"),
+        csv.Error("',' expected after '\"'"),
+        csv.Error("new-line character seen in unquoted field"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    ]
+    return [
+        _raised(lambda: _read(_csv(tmp_path, 'id,name\n1,"open\n2,x\n'))),
+        _raised(lambda: _read(_csv(tmp_path, 'id,name\n1,"x"y\n'))),
+        *(str(_read_error(where, error, 3, 4, "utf-8")) for error in parse_errors),
+        _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04 rest"))),
+        _raised(lambda: _read(_csv(tmp_path, b"\xd0\xcf\x11\xe0 rest"))),
+        _raised(lambda: _read(_csv(tmp_path, b"%PDF-1.7 rest"))),
+        _raised(lambda: _read(_csv(tmp_path, "id,name\n1,a\x00b\n".encode("utf-16")))),
+        _raised(lambda: _check_line_length(where, "x" * (LINE_LIMIT + 1), 0, 2)),
+        *_notices(_csv(tmp_path, "id,,name\n1,,a\n")),
+        *_notices(_csv(tmp_path, "id,,name,,x\n1,,a,,b\n")),
+        *_notices(_csv(tmp_path, "id,,,,,,,,x\n1,,,,,,,,b\n")),
+        *_notices(_csv(tmp_path, "id,,name\n1,,a\n"), sheet="Sheet1"),
+    ]
+
+
+def _sheet_messages(tmp_path: Path) -> list[str]:
+    book = Workbook()
+    book.active.append(["id", None, "name"])
+    book.active.append([1, None, "a"])
+    book.create_sheet("Other")
+    book.save(tmp_path / "in.xlsx")
+    xlsx = tmp_path / "in.xlsx"
+    ods = write_ods(tmp_path, ods_row("id") + ods_row("a") + ods_row("b"))
+    big = zipfile.ZipInfo("xl/big.xml")
+    big.file_size = 2_000_000_000
+    return [
+        _raised(lambda: _read(xlsx, sheet="Nope")),
+        _raised(lambda: pick_sheet(xlsx, [], None)),
+        _raised(lambda: pick_sheet(xlsx, [], "B")),
+        *_notices(xlsx, encoding="utf-8"),
+        _raised(lambda: _open_sheet(ods, max_bytes=100)),
+        _raised(lambda: _open_sheet(ods, max_rows=1)),
+        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE + '<row r="4"><c r="A4"')))),
+        _raised(lambda: refuse_large_ods(ods, 1, 1)),
+        *_notices(ods, encoding="utf-8"),
+        _raised(lambda: refuse_large_ods(_entity_bomb(tmp_path), 10, 10)),
+        _raised(lambda: _read(_csv(tmp_path, b"not a spreadsheet", "in.ods"))),
+        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE, prolog=_BOMB_DTD)))),
+        _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04 not a zip", "in.xlsx"))),
+        _zip_refusal(tmp_path, zeros=2_000_000),
+        _zip_refusal(tmp_path, big),
+        _zip_refusal(tmp_path, *(zipfile.ZipInfo(f"{n}.xml") for n in range(10_000))),
+    ]
+
+
+def _other_messages(tmp_path: Path) -> list[str]:
+    return [
+        _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
+        _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
+        _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
+    ]
+
+
+RARE = {
+    "config": _config_messages,
+    "tokens": _token_messages,
+    "checks": _check_messages,
+    "csv": _csv_messages,
+    "sheets": _sheet_messages,
+    "other": _other_messages,
+}
+
+
+@pytest.mark.parametrize("make", RARE.values(), ids=RARE)
+def test_rare_errors_and_notices_are_in_spanish(
+    tmp_path: Path, make: Callable[[Path], list[str]]
+) -> None:
+    messages = make(tmp_path)
+    lines = [line for message in messages for line in f"Error: {message}".split("\n")]
+    assert [line for line in lines if translate_line(line, "es") is None] == []
+    for line in lines:  # the values are carried over: names, numbers, reasons
+        spanish = translate_line(line, "es") or ""
+        assert [value for value in _values(line) if value not in spanish] == [], spanish
+
+
+def _values(line: str) -> list[str]:
+    """The values the shape of ``line`` takes from it, nested messages' values included."""
+    for entry in _catalogue("es").messages:
+        match = entry.pattern.fullmatch(line)
+        if match is not None and all(translate_line(match[n], "es") for n in entry.nested):
+            groups = match.groupdict()
+            nested = [v for n in entry.nested for v in _values(groups.pop(n))]
+            return [*groups.values(), *nested]
+    return []
+
+
 # -- the CLI in Spanish, scenario by scenario ---------------------------------------------------
 
 
@@ -114,6 +482,13 @@ def _replace(old: str, new: str) -> Callable[[Path], None]:
         sample.write_text(sample.read_text().replace(old, new))
 
     return change
+
+
+def _location_column_only(folder: Path) -> None:
+    config = folder / "config.yaml"
+    config.write_text(
+        config.read_text().replace("\nlocation_id:", "\nlocation_column: Location\n# location_id:")
+    )
 
 
 def _token_in_config(folder: Path) -> None:
@@ -179,6 +554,23 @@ SCENARIOS: dict[str, list[Step]] = {
         ("run", DEMO, "--encoding", "utf-16"),
     ],
     "a token in the config file": [_token_in_config, ("validate", DEMO)],
+    "lookups that do not fit": [
+        ("validate", DEMO, "--first-lookup", "email"),
+        ("validate", DEMO, "--second-lookup", "name"),
+        (
+            "validate",
+            DEMO,
+            "--association",
+            "OPPORTUNITIES_CONTACTS_ASSOCIATION",
+            "--first-lookup",
+            "name",
+        ),
+    ],
+    "undo without a location": [
+        ("run", DEMO),
+        _location_column_only,
+        ("undo", "results/relations-results.csv", "--dry-run"),
+    ],
     "usage mistakes": [
         ("run", DEMO, "--only", "bogus"),
         ("run",),
