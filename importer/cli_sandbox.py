@@ -74,7 +74,7 @@ def serve(host: str, port: int, **options: Any) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    from importer.cli import say
+    from importer.cli_language import say
 
     def ready(url: str) -> None:
         say(f"Sandbox API on {url} (Ctrl-C to stop).", err=True)

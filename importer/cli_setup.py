@@ -66,7 +66,8 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
     the rate limit and the day's budget left. Exit 0 when a run would start, 2 otherwise.
     The token is never printed.
     """
-    from importer.cli import EXIT_NOT_STARTED, EXIT_OK, _fail, _settings, say
+    from importer.cli import EXIT_NOT_STARTED, EXIT_OK, _fail, _settings
+    from importer.cli_language import say
 
     try:
         settings = _settings(config_path, **flags)
@@ -122,7 +123,8 @@ def init(
     the shapes of its first ids. The token is read from the environment (LEADWAY_TOKEN),
     never written to the file.
     """
-    from importer.cli import _fail, say
+    from importer.cli import _fail
+    from importer.cli_language import say
 
     asking = sys.stdin.isatty() if interactive is None else interactive
     try:
@@ -217,7 +219,7 @@ def _ask(
 
 def _asked(question: str) -> str:
     """A question of init on a terminal, in the user's language."""
-    from importer.cli import language
+    from importer.cli_language import language
 
     return translate(question, language())
 
@@ -237,7 +239,7 @@ def _choose_association(
     else:
         problem = f"Several associations fit the ids in INPUT: {', '.join(fitting)}."
     if asking:
-        from importer.cli import say
+        from importer.cli_language import say
 
         say("Associations of the location:")
         for association in known:
