@@ -33,7 +33,6 @@ from importer.i18n import (
 )
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
-from importer.report_xlsx import write_workbook
 from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 
@@ -360,6 +359,8 @@ def _execute(
     if summary.plan is not None:
         summary.plan.write_json(plan_path(summary.result_path))
     if summary.rendered and workbook():
+        from importer.report_xlsx import write_workbook  # openpyxl: only when asked for
+
         write_workbook(
             summary.result_path,
             summary.result_path.with_suffix(".xlsx"),

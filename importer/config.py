@@ -202,6 +202,8 @@ class Settings(_Strict):
         import phonenumbers
 
         value = value.strip().upper()
+        if value == "US":  # the default: no need to load the phone metadata to know it
+            return value
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError("expected a two-letter country code such as US, MX, ES or GB")
         return value

@@ -14,8 +14,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-import phonenumbers
-
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 
@@ -79,6 +77,8 @@ def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
 
 def normal_phone(value: str, region: str) -> str | None:
     """A phone number in E.164 (+15550100001), from any usual writing; None if it is none."""
+    import phonenumbers  # here: its metadata is large, and most runs read no phone number
+
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
