@@ -33,7 +33,7 @@ from importer.i18n import (
 )
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
-from importer.summary import Hooks, RunSummary
+from importer.summary import Hooks, RunSummary, plan_path, summary_path
 from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")
@@ -342,6 +342,19 @@ def _execute(
         return
     except KeyboardInterrupt:  # before the run could take over the signals: nothing was sent
         say("Interrupted before anything was sent.", err=True)
+        if _json_output():
+            _print_json(
+                {
+                    "exit_code": EXIT_INTERRUPTED,
+                    "outcome": "interrupted",
+                    "stopped_because": "interrupted before anything was sent",
+                    "resume_command": resume_command(),
+                }
+            )
+        LOG.error(
+            "interrupted before anything was sent",
+            extra={"event": "interrupted", "exit_code": EXIT_INTERRUPTED},
+        )
         sys.exit(EXIT_INTERRUPTED)
     if bar is not None:
         bar.close()
@@ -472,16 +485,6 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
-
-
-def plan_path(result_path: Path) -> Path:
-    """``results/x-dry-run.csv`` -> ``results/x-dry-run.plan.json``."""
-    return result_path.with_name(f"{result_path.stem}.plan.json")
-
-
-def summary_path(result_path: Path) -> Path:
-    """``results/x-results.csv`` -> ``results/x-results.summary.json``."""
-    return result_path.with_name(f"{result_path.stem}.summary.json")
 
 
 def resume_command() -> str:

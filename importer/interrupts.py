@@ -43,7 +43,8 @@ class Interrupts:
             self._sender.interrupt()
             self._notice(
                 "Stopping: no new rows are sent; requests in flight finish "
-                f"(at most {GRACE_SECONDS:.0f} s). Press Ctrl-C again to stop at once."
+                f"(at most {GRACE_SECONDS:.0f} s). Press Ctrl-C again (or send SIGTERM again) to "
+                "stop at once."
             )
             self._loop.call_later(GRACE_SECONDS, self._cancel)
         else:

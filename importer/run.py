@@ -40,7 +40,7 @@ from importer.plan import Plan
 from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
-from importer.summary import Hooks, RunSummary
+from importer.summary import Hooks, RunSummary, plan_path, summary_path
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -230,6 +230,10 @@ class DurableRun:
             kept = journal.with_name(f"{journal.name}.replaced-{stamp}")
             journal.rename(kept)
             self.hooks.on_notice(f"--restart: the earlier {journal} is kept as {kept}")
+        for beside in (summary_path(out), plan_path(out), out.with_suffix(".xlsx")):
+            if beside.exists():  # the earlier run's: never to be read as this run's
+                kept = beside.with_name(f"{beside.stem}.replaced-{stamp}{beside.suffix}")
+                beside.rename(kept)
 
     async def execute(
         self,
@@ -286,7 +290,8 @@ class DurableRun:
                 await client.aclose()
             abandoned = interrupts is not None and interrupts.abandoned
             counts = {} if abandoned else self._render(out, journal, sender)
-        plan = None if abandoned or sender.interrupted else self.plan(counts, limiter)
+        stopped = abandoned or sender.interrupted or sender.stopped_locations
+        plan = None if stopped else self.plan(counts, limiter)  # a plan of what was seen whole
         stats = limiter.stats.values()
         return RunSummary(
             title=self.title(),

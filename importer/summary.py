@@ -82,7 +82,9 @@ class RunSummary:
             "outcome": {0: "complete", 1: "partial", 3: "stopped", 4: "interrupted", 5: "budget"}[
                 code
             ],
-            "stopped_because": self.stopped or next(iter(self.not_sent_reasons), None),
+            "stopped_because": self.stopped
+            or next(iter(self.not_sent_reasons), None)
+            or ("interrupted (Ctrl-C or SIGTERM)" if self.interrupted else None),
             "resume_command": resume_command if code in (3, 4, 5) else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
         }
@@ -115,3 +117,13 @@ class RunSummary:
             return 5
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
         return 0 if all(status in fine for status in self.counts) else 1
+
+
+def plan_path(result_path: Path) -> Path:
+    """``results/x-dry-run.csv`` -> ``results/x-dry-run.plan.json``."""
+    return result_path.with_name(f"{result_path.stem}.plan.json")
+
+
+def summary_path(result_path: Path) -> Path:
+    """``results/x-results.csv`` -> ``results/x-results.summary.json``."""
+    return result_path.with_name(f"{result_path.stem}.summary.json")

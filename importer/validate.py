@@ -60,6 +60,8 @@ def column_index(header: tuple[str, ...], name: str, path: str, role: str) -> in
 #: What a column may hold instead of ids: a natural key looked up before sending.
 ID, EMAIL, PHONE, PROPERTY = "id", "email", "phone", "property"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: A phone number as people write it, never an id: a + or a separator among digits.
+_PHONE_LIKE = re.compile(r"\+[\d\s().-]+|[\d\s().]*\d[\d\s()]*[-.()][\d\s().-]*")
 
 
 def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
@@ -252,6 +254,23 @@ class RowValidator:
                 f"{role}_id_malformed",
                 f"the {what} contains spaces or control characters ({value!r}); "
                 "an id is a single word",
+                column,
+            )
+        lookup = f"--{role}-lookup"
+        if _EMAIL.fullmatch(value):
+            can = "email" if object_key == "contact" else "<property name>"
+            return Issue(
+                f"{role}_id_email",
+                f"the {what} looks like an e-mail address ({value}), not an id; if the column "
+                f"holds e-mail addresses, look them up: {role}_lookup: {can} (or {lookup} {can})",
+                column,
+            )
+        if _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
+            return Issue(
+                f"{role}_id_phone",
+                f"the {what} looks like a phone number ({value}), not an id; if the column holds "
+                f"phone numbers of contacts, look them up: {role}_lookup: phone "
+                f"(or {lookup} phone)",
                 column,
             )
         shape = shape_of(object_key)

@@ -117,6 +117,7 @@ def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: st
         "relations-results.replaced-T-as-written.csv",  # its result file as it was
         "relations-results.replaced-T.csv",  # what its journal knew: undo can use it
         "relations-results.summary.json",  # the new run's summary
+        "relations-results.summary.replaced-T.json",  # the earlier run's, never mistaken
     ]
     rendered = next((in_repo / "results").glob("relations-results.replaced-*[0-9].csv"))
     code, out, _ = invoke("undo", str(rendered), "--base-url", server_url, "--dry-run")

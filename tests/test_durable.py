@@ -225,9 +225,11 @@ def test_ctrl_c_before_sending_stops_at_once_and_sends_nothing(tmp_path: Path) -
     (tmp_path / "config.yaml").write_text(CONFIG)
     sandbox = Sandbox(demo_seed(students=6, teachers=1), faults=FaultPlan(latency=2.0))
     with serve(sandbox) as server:
-        process = start(["run", "in.csv"], tmp_path, server.url)
+        process = start(["--json", "run", "in.csv"], tmp_path, server.url)
         time.sleep(1.5)  # the association look-up is under way
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
-    assert (process.returncode, out, err) == (4, "", "Interrupted before anything was sent.\n")
+    assert (process.returncode, err) == (4, "Interrupted before anything was sent.\n")
+    outcome = json.loads(out)  # a scheduler's one object, even now
+    assert (outcome["exit_code"], outcome["outcome"]) == (4, "interrupted")
     assert "POST /associations/relations" not in sandbox.stats(DEMO_LOCATION).by_route

@@ -39,6 +39,9 @@ def validator(strict: bool = False) -> RowValidator:
         ((STUDENT + "\x07", TEACHER), (), "first_id_malformed"),
         ((STUDENT, TEACHER), (0,), "first_id_number"),
         ((TEACHER, TEACHER), (), "same_record"),
+        ((STUDENT, "teacher1@example.edu"), (), "second_id_email"),
+        ((STUDENT, "+15550100001"), (), "second_id_phone"),
+        ((STUDENT, "555-010-0002"), (), "second_id_phone"),
     ],
 )
 def test_invalid_rows_get_a_code_and_a_message_naming_the_column(
@@ -101,4 +104,14 @@ def test_column_index_is_exact_then_case_insensitive_and_names_what_was_found() 
     assert str(caught.value) == (
         "f.csv: there is no column 'Teacher' for the second ids. Columns found: 'Student ID', "
         "'teacher id'. Set second_column in config.yaml or --second-column to one of them."
+    )
+
+
+def test_an_email_in_an_id_column_says_how_to_look_it_up() -> None:
+    outcome = validator().check(SourceRow(2, (STUDENT, "teacher1@example.edu"))).outcome
+    assert outcome is not None
+    assert outcome.error == (
+        "the Teacher id in column 'Teacher ID' looks like an e-mail address "
+        "(teacher1@example.edu), not an id; if the column holds e-mail addresses, look them "
+        "up: second_lookup: email (or --second-lookup email)"
     )
