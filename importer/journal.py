@@ -156,6 +156,40 @@ def _outcome(fields: list[Any], intent: int) -> Outcome | None:
     )
 
 
+#: How each part of a run's identity is named for a person (size and sha256: the content).
+_IDENTITY_WORDS = {
+    "kind": "the kind of run",
+    "path": "the input file",
+    "sheet": "the sheet",
+    "columns": "the columns",
+    "association": "the association",
+    "location_id": "the location",
+    "selection": "the --only statuses",
+    "target": "the target",
+}
+
+
+def _changes(meta: dict[str, str], identity: dict[str, object]) -> list[str]:
+    """What differs between the run a journal was started for and this one, for a person."""
+    changes = []
+    if meta.get("sha256") != identity["sha256"]:
+        size, now = meta.get("size"), str(identity["size"])
+        changes.append(
+            "the input file changed since (same size, other content)"
+            if size == now
+            else f"the input file changed since (it had {size} bytes, now {now})"
+        )
+    for key, words in _IDENTITY_WORDS.items():
+        was, now = meta.get(key) or "", str(identity[key])
+        if was != now:
+            changes.append(f"{words} was {_shown(was)}, now {_shown(now)}")
+    return changes
+
+
+def _shown(value: str) -> str:
+    return f"'{value}'" if value else "none"
+
+
 def peek(path: Path) -> dict[str, str] | None:
     """The identity a journal was started with, read without changing it (None if unreadable)."""
     try:
@@ -211,11 +245,7 @@ class Journal:
                 "another version of relimport). Finish it with that version, or start over "
                 "with --restart."
             )
-        changes = [
-            f"{key} was {meta.get(key)!r}, now {str(value)!r}"
-            for key, value in asdict(identity).items()
-            if meta.get(key) != str(value)
-        ]
+        changes = _changes(meta, asdict(identity))
         if changes:
             connection.close()
             raise InputError(

@@ -103,7 +103,7 @@ def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: st
     assert (code, out) == (2, "")
     assert err.startswith(
         "Error: results/relations-results.csv.journal: this result belongs to "
-        "another run: size was "
+        "another run: the input file changed since (it had 1290 bytes, now "
     )
     assert "Re-run with --restart to start over" in err
     code, out, err = invoke("run", "samples/relations.csv", "--base-url", server_url, "--restart")

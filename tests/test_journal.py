@@ -66,14 +66,17 @@ def test_attempts_add_up_over_runs_and_doubt_is_kept_or_cleared(tmp_path: Path) 
 
 def test_a_journal_of_another_input_is_refused_saying_what_changed(tmp_path: Path) -> None:
     Journal.open(tmp_path / "j", IDENTITY).close()
-    changed = replace(IDENTITY, size=11, sha256="cd")
+    changed = replace(IDENTITY, size=11, sha256="cd", sheet="Sheet 2")
     with pytest.raises(InputError) as caught:
         Journal.open(tmp_path / "j", changed)
     assert str(caught.value) == (
-        f"{tmp_path / 'j'}: this result belongs to another run: size was '10', now '11'; "
-        "sha256 was 'ab', now 'cd'. Re-run with --restart to start over (the earlier result "
-        "is kept beside it), or choose another --out."
+        f"{tmp_path / 'j'}: this result belongs to another run: the input file changed since "
+        "(it had 10 bytes, now 11); the sheet was none, now 'Sheet 2'. Re-run with --restart "
+        "to start over (the earlier result is kept beside it), or choose another --out."
     )
+    same_size = replace(IDENTITY, sha256="cd")
+    with pytest.raises(InputError, match=r"changed since \(same size, other content\)\."):
+        Journal.open(tmp_path / "j", same_size)
     assert peek(tmp_path / "j") is not None and peek(tmp_path / "j")["size"] == "10"  # type: ignore[index]
 
 
