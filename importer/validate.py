@@ -258,11 +258,22 @@ class RowValidator:
             )
         lookup = f"--{role}-lookup"
         if _EMAIL.fullmatch(value):
-            can = "email" if object_key == "contact" else "<property name>"
+            can = (
+                "email"
+                if object_key == "contact"
+                else "<property name>"
+                if object_key.startswith("custom_objects.")
+                else None
+            )
+            fix = (
+                f"if the column holds e-mail addresses, look them up: {role}_lookup: {can} "
+                f"(or {lookup} {can})"
+                if can
+                else f"{object_key} records are found by id only: check the column order"
+            )
             return Issue(
                 f"{role}_id_email",
-                f"the {what} looks like an e-mail address ({value}), not an id; if the column "
-                f"holds e-mail addresses, look them up: {role}_lookup: {can} (or {lookup} {can})",
+                f"the {what} looks like an e-mail address ({value}), not an id; {fix}",
                 column,
             )
         if _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
