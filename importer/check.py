@@ -2,19 +2,20 @@
 
 :class:`Checks` knows, for every row, its location and association (one of each from the
 settings, or per row from ``location_column`` / ``association_column``), the validator of that
-association, and, once :meth:`Checks.preflight` has asked the API (see :mod:`importer.lookup`),
+association, and, once the run has asked the API its questions (see :mod:`importer.lookup`),
 the record ids its natural keys resolve to and whether its records exist and are of the right
 kind. :meth:`Checks.resolve` then turns a row's two values into the pair to send, or into the
 outcome the row gets without a request (``invalid``, ``unresolved``, ``ambiguous``).
 
-Before anything is sent, :meth:`Checks.preflight` also stops a run whose columns are the wrong
-way round, from the id shapes or from the records' kinds, with the evidence.
+Before anything is sent, :meth:`Checks.check_order` stops a run whose columns are the wrong
+way round, from the id shapes (counted by the survey) or from the records' kinds, with the
+evidence. The run's pre-flight (``ImportRun._preflight``) calls these in turn.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from importer.config import Settings
@@ -199,22 +200,29 @@ class Checks:
         that would be sent): what --skip-existing would read, and the most it may save."""
         sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         sendable: Counter[tuple[str, str]] = Counter()
-        for row in rows:
-            key, association, _ = self.scope(row)
-            if association is None:
-                continue
-            validator = self.validator(key, association)
-            verdict = validator.examine(row)
-            if verdict.pair is None:
-                continue
-            pair = self.resolve(key[0], validator, verdict.pair, lookups)
+        for location, association, validator, values in self._examined(rows):
+            pair = self.resolve(location, validator, values, lookups)
             if isinstance(pair, Pair):
-                scope = (key[0], association.id)
+                scope = (location, association.id)
                 first, second = sides.setdefault(scope, (set(), set()))
                 first.add(pair.first_id)
                 second.add(pair.second_id)
                 sendable[scope] += 1
         return {scope: (min(records, key=len), sendable[scope]) for scope, records in sides.items()}
+
+    def _examined(
+        self, rows: Iterator[SourceRow]
+    ) -> Iterator[tuple[str, Association, RowValidator, Pair]]:
+        """(location, association, its validator, the two values) of each row whose cells
+        pass; rows that name no association, or fail their checks, are left out."""
+        for row in rows:
+            key, association, _ = self.scope(row)
+            if association is None:
+                continue
+            validator = self.validator(key, association)
+            values = validator.examine(row).pair
+            if values is not None:
+                yield key[0], association, validator, values
 
     # -- before sending ---------------------------------------------------------------------
 
@@ -223,21 +231,14 @@ class Checks:
         keys: dict[Question, None] = {}
         records: dict[Question, None] = {}
         check = self.settings.check_records
-        for row in rows:
-            key, association, _ = self.scope(row)
-            if association is None:
-                continue
-            validator = self.validator(key, association)
-            verdict = validator.examine(row)
-            if verdict.pair is None:
-                continue
-            for side, value in zip(
-                validator.sides, (verdict.pair.first_id, verdict.pair.second_id), strict=True
-            ):
+        for location, _, validator, values in self._examined(rows):
+            first, second = validator.sides
+            for side, value in ((first, values.first_id), (second, values.second_id)):
                 if side.kind != ID:
-                    keys[key_question(key[0], side.kind, side.object_key, side.prop, value)] = None
+                    question = key_question(location, side.kind, side.object_key, side.prop, value)
+                    keys[question] = None
                 elif check:
-                    records[record_question(key[0], side.object_key, value)] = None
+                    records[record_question(location, side.object_key, value)] = None
         return list(keys), list(records)
 
     def count_shapes(self) -> None:
@@ -326,15 +327,16 @@ class Checks:
         found: list[str] = []
         problems: list[tuple[Status, Issue]] = []
         wrong = 0
+        answer = lookups.answer
         for side, other, value in (
             (first, second, values.first_id),
             (second, first, values.second_id),
         ):
-            answer: Callable[[Question], tuple[str, ...] | None] = lookups.answer
             if side.kind != ID:
                 question = key_question(location, side.kind, side.object_key, side.prop, value)
                 ids = answer(question)
-                problem = _key_problem(side, value, location, ids or (), lookups.refused)
+                refusal = lookups.refused.get(question, "")
+                problem = _key_problem(side, value, location, ids or (), refusal)
                 found.append(ids[0] if ids and len(ids) == 1 else "")
             else:
                 found.append(value)
@@ -370,35 +372,39 @@ class Checks:
         )
 
     def count_kinds(self, lookups: Lookups, asked: list[Question]) -> None:
-        """Evidence of the records' kinds, per side, from the record checks answered."""
-        sides: dict[tuple[str, str], str] = {}
-        for association in filter(None, self.associations.values()):
-            sides.setdefault(("first", association.first_object_key), "")
-            sides.setdefault(("second", association.second_object_key), "")
-        # an id's side is not in its question: count each side's kind, as the checks say
+        """Evidence of the records' kinds, per side, from the record checks answered: an id
+        asked as its side's kind is ``ok`` when found, ``wrong`` when found as another kind."""
+        roles = {
+            (role, object_key)
+            for association in filter(None, self.associations.values())
+            for role, object_key in (
+                ("first", association.first_object_key),
+                ("second", association.second_object_key),
+            )
+        }
+        kinds = self._kinds()
         for question in asked:
             kind = question.kind.removeprefix("record:")
-            for (role, object_key), _ in sides.items():
-                if object_key != kind:
-                    continue
-                if lookups.answer(question):
-                    self.evidence.by_kind[f"{role} ok"] += 1
-                elif any(
-                    lookups.answer(Question(question.location, other, question.key))
-                    for other in self._kinds().get((question.location, question.kind), ())
-                ):
-                    self.evidence.by_kind[f"{role} wrong"] += 1
+            found = bool(lookups.answer(question))
+            elsewhere = not found and any(
+                lookups.answer(Question(question.location, other, question.key))
+                for other in kinds.get((question.location, question.kind), ())
+            )
+            for role, object_key in roles:
+                if object_key == kind and (found or elsewhere):
+                    self.evidence.by_kind[f"{role} {'ok' if found else 'wrong'}"] += 1
 
 
 def _key_problem(
-    side: Side, value: str, location: str, ids: tuple[str, ...], refused: Mapping[Question, str]
+    side: Side, value: str, location: str, ids: tuple[str, ...], refusal: str
 ) -> tuple[Status, Issue] | None:
+    """The problem of a natural key that found no record (``refusal``: the API's reason, when
+    it refused the look-up) or several; None when it found one."""
     what = side.prop if side.kind != "email" and side.kind != "phone" else side.kind
     label = side.label or side.object_key
     if len(ids) == 1:
         return None
     if not ids:
-        refusal = refused.get(key_question(location, side.kind, side.object_key, side.prop, value))
         why = f" (the API refused the look-up: {refusal})" if refusal else ""
         return Status.UNRESOLVED, Issue(
             f"{side.role}_unresolved",

@@ -33,6 +33,7 @@ from importer.i18n import (
 )
 from importer.models import Status
 from importer.pipeline import list_associations, run_import
+from importer.report import write_json
 from importer.summary import Hooks, RunSummary, plan_path, summary_path
 from importer.undo import run_undo
 
@@ -287,7 +288,6 @@ def _import(
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
         settings = _settings(config_path, quiet, **flags)
-        workbook.append(settings.results_format != "csv")
         return run_import(
             input_path,
             settings,
@@ -298,15 +298,13 @@ def _import(
             hooks=hooks,
         )
 
-    workbook: list[bool] = []
-    _execute(start, quiet=quiet, workbook=lambda: any(workbook))
+    _execute(start, quiet=quiet)
 
 
 def _execute(
     start: Callable[[Hooks], RunSummary],
     *,
     quiet: bool,
-    workbook: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run with a progress bar and messages on stderr, the summary on stdout, the exit code."""
     show_progress = not quiet and sys.stderr.isatty()
@@ -364,21 +362,19 @@ def _execute(
             f"every outcome. To resume, run the same command again:\n  {resume_command()}",
             err=True,
         )
+    outcome = summary.as_json(resume_command())
     if _json_output():
-        _print_json(summary.as_json(resume_command()))
+        _print_json(outcome)
     elif summary.rendered and not quiet:
         say(format_summary(summary))
-    summary.write_json(summary_path(summary.result_path), resume_command())
+    write_json(summary_path(summary.result_path), outcome)
     if summary.plan is not None:
         summary.plan.write_json(plan_path(summary.result_path))
-    if summary.rendered and workbook():
+    if summary.rendered and summary.workbook:
         from importer.report_xlsx import write_workbook  # openpyxl: only when asked for
 
         write_workbook(
-            summary.result_path,
-            summary.result_path.with_suffix(".xlsx"),
-            summary.as_json(resume_command()),
-            lang=lang,
+            summary.result_path, summary.result_path.with_suffix(".xlsx"), outcome, lang=lang
         )
     LOG.info(
         "%s: exit %d",
@@ -444,8 +440,7 @@ def undo(
             hooks=hooks,
         )
 
-    workbook: list[bool] = []
-    _execute(start, quiet=quiet, workbook=lambda: any(workbook))
+    _execute(start, quiet=quiet)
 
 
 def format_summary(summary: RunSummary) -> str:

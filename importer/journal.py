@@ -105,6 +105,11 @@ class Entry:
     intent: bool
     intent_at: float | None = None  # wall-clock time of the first intent
 
+    @property
+    def final(self) -> bool:
+        """The journal has this row's final outcome: a resume does not touch it again."""
+        return self.outcome is not None and is_final(self.outcome)
+
 
 def journal_path(result_path: Path) -> Path:
     return result_path.with_name(result_path.name + ".journal")

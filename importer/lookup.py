@@ -163,15 +163,15 @@ class Lookups:
         self.refused: dict[Question, str] = {}
         #: Per (location, purpose), questions answered "nothing": not kept, the next run asks.
         self.unkept: Counter[tuple[str, str]] = Counter()
-        #: location -> association id -> pair -> relation id, for --skip-existing
+        #: (location, association id) -> pair -> relation id, for --skip-existing
         self.existing: dict[tuple[str, str], dict[Pair, str]] = {}
 
     def answer(self, question: Question) -> tuple[str, ...] | None:
         """The ids found for an answered question (None: not asked)."""
         return self.cache.get(question)
 
-    async def ask(self, questions: Iterable[Question], purpose: str) -> int:
-        """Ask every question not answered yet; return how many were asked."""
+    async def ask(self, questions: Iterable[Question], purpose: str) -> None:
+        """Ask every question not answered yet (``purpose``: what the plan counts it as)."""
         todo = [q for q in dict.fromkeys(questions) if self.cache.get(q) is None]
 
         async def one(question: Question) -> None:
@@ -191,23 +191,19 @@ class Lookups:
             await _pool(todo, one, self._concurrency)
         finally:
             self.cache.save()  # what was answered stays answered, whatever stopped the run
-        return len(todo)
 
-    def _call(self, question: Question) -> Awaitable[tuple[str, ...]]:
+    async def _call(self, question: Question) -> tuple[str, ...]:
+        """One question, one request (or a few pages): the ids found."""
         client, location, key = self._client, question.location, question.key
         kind, _, rest = question.kind.partition(":")
-
-        async def call() -> tuple[str, ...]:
-            if kind == "record":
-                return (key,) if await client.record_exists(location, rest, key) else ()
-            if kind == EMAIL:
-                return tuple(await client.find_contacts(location, email=key))
-            if kind == PHONE:
-                return tuple(await client.find_contacts(location, phone=key))
-            schema, _, prop = rest.rpartition(":")
-            return tuple(await client.find_records(location, schema, prop, key))
-
-        return call()
+        if kind == "record":
+            return (key,) if await client.record_exists(location, rest, key) else ()
+        if kind == EMAIL:
+            return tuple(await client.find_contacts(location, email=key))
+        if kind == PHONE:
+            return tuple(await client.find_contacts(location, phone=key))
+        schema, _, prop = rest.rpartition(":")
+        return tuple(await client.find_records(location, schema, prop, key))
 
     async def read_existing(self, location: str, association_id: str, records: set[str]) -> None:
         """Every relation of these records under the association, into :attr:`existing`."""

@@ -19,7 +19,7 @@ from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.journal import Identity, Journal, doubt_times, is_final, journal_path
+from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
@@ -228,8 +228,7 @@ class ImportRun(DurableRun):
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
             with self.unsettled_rows(journal) as rows:
                 keys, records = checks.questions(rows)
-        out = self.settings.out or self.default_result_path()
-        cache = AnswerCache(out.parent / CACHE_NAME, s.target, self.reuse_hours)
+        cache = AnswerCache(self.out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
         async with self.phase("look-ups", client):
             await lookups.ask(keys, "look-ups")
@@ -273,7 +272,7 @@ class ImportRun(DurableRun):
             def unsettled() -> Iterator[SourceRow]:
                 for seq, row in enumerate(rows):
                     entry = known.at(seq)
-                    if entry is None or entry.outcome is None or not is_final(entry.outcome):
+                    if entry is None or not entry.final:
                         yield row
 
             yield unsettled()
@@ -292,7 +291,7 @@ class ImportRun(DurableRun):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
             entry = known.at(seq)
-            if entry is not None and entry.outcome is not None and is_final(entry.outcome):
+            if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
                 self.settled(entry)
                 continue
@@ -303,8 +302,11 @@ class ImportRun(DurableRun):
             assert pair is not None and association is not None
             in_doubt = row.in_doubt or (entry is not None and entry.intent)
             # a row in doubt may have been linked by an earlier run of ours: the sender judges
-            existing = None if in_doubt else lookups.existing.get((location, association.id), {})
-            relation_id = existing.get(pair) if existing is not None else None
+            relation_id = (
+                lookups.existing.get((location, association.id), {}).get(pair)
+                if lookups.existing and not in_doubt
+                else None
+            )
             note = self._warn(row, warnings)
             if relation_id is not None:
                 found = Outcome(
@@ -389,16 +391,7 @@ class ImportRun(DurableRun):
         limits = self.settings.rate_limit
         locations = []
         for location in sorted(set(self.to_send) | {x for c in self.spent.values() for x in c}):
-            needs = {  # look-ups that found nothing are asked again, the others are kept
-                purpose: self.spent.get(purpose, Counter())[location]
-                if not (purpose in CACHED and self.reuse_hours)
-                else self.lookups.unkept[location, purpose]
-                if self.lookups is not None
-                else 0
-                for purpose in PURPOSES
-                if purpose != "creates"
-            }
-            needs["creates"] = self.to_send[location]
+            needs = {purpose: self._needed(purpose, location) for purpose in PURPOSES}
             stats = limiter.stats.get(location)
             locations.append(
                 LocationPlan(
@@ -422,6 +415,15 @@ class ImportRun(DurableRun):
             if self.settings.skip_existing
             else None,
         )
+
+    def _needed(self, purpose: str, location: str) -> int:
+        """Requests of one purpose the real run will make in a location, as this dry run saw:
+        the same, but for look-ups it may reuse (only those that found nothing are asked)."""
+        if purpose == "creates":
+            return self.to_send[location]
+        if purpose in CACHED and self.reuse_hours:
+            return self.lookups.unkept[location, purpose] if self.lookups is not None else 0
+        return self.spent.get(purpose, Counter())[location]
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
         if not warnings:

@@ -12,11 +12,11 @@ association, existing relations (which change) and the creates are asked again.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from importer.report import write_json
 
 #: Purposes of requests, in the order a run spends them.
 PURPOSES = ("associations", "look-ups", "record checks", "existing relations", "creates")
@@ -107,9 +107,7 @@ class Plan:
 
     def write_json(self, path: Path) -> None:
         """Write :meth:`as_json` atomically (a temporary file, then a rename)."""
-        temporary = path.with_name(f".{path.name}.partial")
-        temporary.write_text(json.dumps(self.as_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        write_json(path, self.as_json())
 
     def _skip_existing(self) -> dict[str, int] | None:
         """What --skip-existing costs (reads) and saves (creates of pairs already linked)."""

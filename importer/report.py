@@ -8,6 +8,7 @@ leaves a half-written result under the final name.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -57,6 +58,13 @@ def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
         taken.add(name)
         added.append(name)
     return (*input_header, *added)
+
+
+def write_json(path: Path, data: Mapping[str, object]) -> None:
+    """A JSON file beside the results (summary, plan), written whole or not at all."""
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def check_writable(out: Path) -> None:

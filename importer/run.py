@@ -30,7 +30,6 @@ from importer.journal import (
     Identity,
     Journal,
     file_digest,
-    is_final,
     journal_path,
     outcomes,
     peek,
@@ -53,6 +52,7 @@ class DurableRun:
     kind = "run"
     only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
     association: Association | None = None  # what the run creates under, once known
+    out: Path  # the result file, once the run has chosen it (before prepare())
     ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
 
     def __init__(
@@ -122,7 +122,7 @@ class DurableRun:
 
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
-        if entry is None or entry.outcome is None or not is_final(entry.outcome):
+        if entry is None or entry.outcome is None or not entry.final:
             return False
         self.resumed += 1
         self.hooks.on_row(entry.outcome.status)
@@ -262,7 +262,7 @@ class DurableRun:
         identity = self.identity(size, digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
-        out = self.settings.out or self._default_out(identity)
+        out = self.out = self.settings.out or self._default_out(identity)
         check_writable(out)  # a folder, or a place we cannot write: say so first
         self._check_out(out)
         limiter = limiter_for(self.settings, sleep=sleep)
@@ -321,6 +321,7 @@ class DurableRun:
             plan=plan,
             purposes=self.purposes(),
             kind=self.kind,
+            workbook=self.settings.results_format != "csv",
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
@@ -330,11 +331,13 @@ class DurableRun:
                 self.hooks.on_notice(f"{self.path}: {line}")
 
             async def record(job: Job, outcome: Outcome) -> None:
-                outcome = replace(outcome, first_id=job.pair.first_id, second_id=job.pair.second_id)
-                if job.note:  # a warning stays, whatever the API said
-                    outcome = replace(
-                        outcome, error="; ".join(filter(None, [outcome.error, job.note]))
-                    )
+                outcome = replace(
+                    outcome,
+                    first_id=job.pair.first_id,
+                    second_id=job.pair.second_id,
+                    # a warning stays, whatever the API said
+                    error="; ".join(filter(None, [outcome.error, job.note])),
+                )
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 
@@ -350,8 +353,7 @@ class DurableRun:
             )
         elif sender.interrupted:
             unsent = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
-        elif self.dry_run and not sender.stopped_locations:  # it journals only what is not
-            # plainly valid
+        elif self.dry_run and not sender.stopped_locations:  # plainly valid: not journalled
             unsent = Outcome(Status.VALID)
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")

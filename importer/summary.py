@@ -6,8 +6,6 @@ end, with the exit code that the command returns.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +53,7 @@ class RunSummary:
     #: Requests before sending, by purpose (associations, look-ups, record checks...).
     purposes: dict[str, int] = field(default_factory=dict)
     kind: str = "import"  # or "undo"
+    workbook: bool = False  # results_format xlsx or both: an Excel twin of the result file
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -88,14 +87,6 @@ class RunSummary:
             "resume_command": resume_command if code in (3, 4, 5) else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
         }
-
-    def write_json(self, path: Path, resume_command: str | None = None) -> None:
-        """Write :meth:`as_json` atomically (a temporary file, then a rename)."""
-        temporary = path.with_name(f".{path.name}.partial")
-        temporary.write_text(
-            json.dumps(self.as_json(resume_command), indent=2) + "\n", encoding="utf-8"
-        )
-        os.replace(temporary, path)
 
     def by_purpose(self) -> dict[str, int]:
         """Every request of the run by purpose; what is not a look-up is the run's writes."""
