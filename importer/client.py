@@ -257,6 +257,14 @@ class Client:
         )
         return str(body.get("id", "")) if isinstance(body, dict) else ""
 
+    async def probe_create(self, location_id: str) -> None:
+        """A create with no record ids: the API refuses it after checking the token's scope
+        (401 without relation write, a 4xx with it), so it proves the scope and writes
+        nothing (``relimport doctor``)."""
+        await self._request(
+            "POST", "/associations/relations", location_id, json={"locationId": location_id}
+        )
+
     async def find_relation(self, location_id: str, association_id: str, pair: Pair) -> str | None:
         """The id of the relation linking this pair under the association, if it exists."""
         async for found, relation_id in self.relations_of(

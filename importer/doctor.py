@@ -35,7 +35,7 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Association, Pair
-from importer.pipeline import _association
+from importer.pipeline import fetch_association
 from importer.ratelimit import LimiterStats
 from importer.sender import Retries, RetryPolicy
 from importer.target import Sleep, connect, limiter_for
@@ -154,11 +154,8 @@ async def _examine(open_session: Session, settings: Settings) -> tuple[bool, lis
         pair = Pair(PROBE_RECORD, PROBE_RECORD)
         return await client.find_relation(location, association_id, pair)
 
-    async def create_nothing() -> object:
-        # No client method sends a create without record ids: this is the one request that
-        # proves the scope and cannot write.
-        body = {"locationId": location}
-        return await client._request("POST", "/associations/relations", location, json=body)
+    async def create_nothing() -> None:
+        await client.probe_create(location)
 
     probes: tuple[tuple[str, str, str, Callable[[], Awaitable[object]]], ...] = (
         (
@@ -209,7 +206,7 @@ async def _check_association(
             "Set association in config.yaml, or pass --association, to one of these keys or ids.",
         ), None
     try:
-        found = await _association(client, location, settings.association, retries)
+        found = await fetch_association(client, location, settings.association, retries)
     except ConfigError as error:
         return Finding("association", False, str(error)), None
     return Finding("association", True, describe(found)), found

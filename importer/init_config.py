@@ -28,7 +28,7 @@ from importer.config import Settings, describe_settings
 from importer.doctor import session
 from importer.errors import ConfigError
 from importer.models import Association
-from importer.pipeline import _association
+from importer.pipeline import fetch_association
 from importer.reader import open_table
 from importer.validate import shape_of
 
@@ -156,7 +156,9 @@ async def fetch_associations(
             return known, None
         chosen = next((a for a in known if key in (a.key, a.id)), None)
         if chosen is None:
-            chosen = await _association(open_session.client, location, key, open_session.retries)
+            chosen = await fetch_association(
+                open_session.client, location, key, open_session.retries
+            )
         return known, chosen
 
 

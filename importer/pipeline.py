@@ -195,7 +195,7 @@ class ImportRun(DurableRun):
                 elif self.checks.per_row:
                     found = await _find_association(client, key[0], key[1], retries)
                 else:  # retried like any request: 429s and 5xx happen here too
-                    found = await _association(client, key[0], key[1], retries)
+                    found = await fetch_association(client, key[0], key[1], retries)
                 self.checks.associations[key] = found
         self.association = next(filter(None, self.checks.associations.values()), None)
         if self.association is None:
@@ -444,9 +444,12 @@ async def _find_association(
     return await retries(fetch)
 
 
-async def _association(
+async def fetch_association(
     client: Client, location_id: str, key_or_id: str, retries: Retries
 ) -> Association:
+    """The association by key or id, retried like any request; ConfigError listing the
+    location's associations when it is not there (runs, ``doctor`` and ``init`` alike)."""
+
     async def listing() -> list[Association]:
         return await client.list_associations(location_id)
 
