@@ -36,6 +36,7 @@ SANDBOX = "sandbox"
 #: What a token looks like: a Private Integration token, or a JWT (OAuth access token).
 _SECRET = re.compile(r"pit-[0-9a-f]{8}-[0-9a-f]{4}|eyJ[\w-]{10,}\.[\w-]{10,}\.")
 DEFAULT_CONFIG = Path("config.yaml")
+STATE_DIR = ".relimport"  # the default state folder's name (see Settings.state_dir)
 API_VERSIONS = ("2021-07-28", "v3", "2023-02-21", "2021-04-15")
 
 #: Environment variables that set a top-level key (flag > environment > file > default).
@@ -48,6 +49,7 @@ ENVIRONMENT = {
     "RELIMPORT_CONCURRENCY": "concurrency",
     "RELIMPORT_OUT": "out",
     "RELIMPORT_API_VERSION": "api_version",
+    "RELIMPORT_STATE_DIR": "state_dir",
 }
 
 
@@ -135,6 +137,12 @@ class Settings(_Strict):
     results_format: Literal["csv", "xlsx", "both"] = Field(
         "csv", description="csv; xlsx or both: an Excel workbook beside the result CSV too."
     )
+    state_dir: Path | None = Field(
+        None,
+        description="Folder of what outlives a run (locks, the ledger of known relations); "
+        "default: .relimport beside the config file, else in the current folder. A relative "
+        "path in config.yaml is read from the config file's folder.",
+    )
     token: SecretStr | None = Field(None, exclude=True, repr=False)
     #: Location -> its own token, from the variables of token_env_by_location that are set.
     location_tokens: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
@@ -216,6 +224,11 @@ class Settings(_Strict):
         return value
 
     @property
+    def state_folder(self) -> Path:
+        """The state folder (``state_dir`` as :func:`load_settings` resolved it)."""
+        return self.state_dir if self.state_dir is not None else Path(STATE_DIR)
+
+    @property
     def is_sandbox(self) -> bool:
         return self.target == SANDBOX
 
@@ -254,6 +267,7 @@ class _Layer:
     values: Mapping[str, Any]
     names: Mapping[str, str]  # top-level key -> "config.yaml", "$RELIMPORT_X", "--flag"
     notices: tuple[str, ...] = ()
+    folder: Path | None = None  # the config file's folder (the file layer only)
 
 
 def load_settings(
@@ -299,6 +313,8 @@ def load_settings(
         )
     if file_layer.notices:
         settings = settings.model_copy(update={"notices": file_layer.notices})
+    state_dir = _state_dir(settings, file_layer, env_layer, flag_layer)
+    settings = settings.model_copy(update={"state_dir": state_dir})
     tokens = {
         location: token
         for location, variable in settings.token_env_by_location.items()
@@ -307,6 +323,18 @@ def load_settings(
     return settings.model_copy(
         update={"token": _token(environ, settings.token_env), "location_tokens": tokens}
     )
+
+
+def _state_dir(settings: Settings, file_layer: _Layer, *later: _Layer) -> Path:
+    """Where state lives: as set (a relative path in config.yaml is read from the config
+    file's folder), else ``.relimport`` beside the config file that was read, else here."""
+    value = settings.state_dir
+    if value is None:
+        return (file_layer.folder or Path()) / STATE_DIR
+    from_file = not any("state_dir" in layer.values for layer in later)
+    if from_file and file_layer.folder is not None and not value.is_absolute():
+        return file_layer.folder / value
+    return value
 
 
 def _token(environ: Mapping[str, str], variable: str) -> SecretStr | None:
@@ -361,7 +389,7 @@ def _file_layer(config_path: Path | None) -> _Layer:
             "and other users of this machine can read it. Remove the token, or at least "
             f"run: chmod 600 {path}",
         )
-    return _Layer(data, dict.fromkeys(data, str(path)), notices)
+    return _Layer(data, dict.fromkeys(data, str(path)), notices, path.parent)
 
 
 def _side_layer(data: dict[str, Any], side: str, path: Path) -> dict[str, Any]:

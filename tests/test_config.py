@@ -141,3 +141,19 @@ def test_the_same_column_on_both_sides_names_where_it_was_set(tmp_path: Path) ->
         f"{path}: first_column and second_column are both 'ID'; "
         "each side of the relation needs its own column."
     )
+
+
+def test_state_dir_defaults_beside_the_config_file_and_reads_relative_paths_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "job"
+    folder.mkdir()
+    config = folder / "config.yaml"
+    config.write_text("location_id: L1\n", encoding="utf-8")
+    assert load_settings(config_path=config, environ={}).state_folder == folder / ".relimport"
+    config.write_text("state_dir: state\n", encoding="utf-8")
+    assert load_settings(config_path=config, environ={}).state_folder == folder / "state"
+    flagged = load_settings(config_path=config, flags={"state_dir": Path("x")}, environ={})
+    assert flagged.state_folder == Path("x")  # a flag is read from the current folder
+    monkeypatch.chdir(tmp_path)  # no config.yaml here: the current folder
+    assert load_settings(environ={}).state_folder == Path(".relimport")
