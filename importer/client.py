@@ -113,8 +113,7 @@ class Client:
         self._token = token
         #: Location -> (its own token, the environment variable it came from).
         self._tokens = dict(tokens or {})
-        #: The API's clock minus ours, in seconds, from the last Date header (None: unknown).
-        self.clock_offset: float | None = None
+        self._date: tuple[str, float] | None = None  # the last Date header, our clock then
         self._limiter = limiter
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -127,15 +126,17 @@ class Client:
             transport=transport,
         )
 
-    def _note_clock(self, date: str | None) -> None:
-        """Remember how far the API's clock is from ours (its Date header, to the second)."""
-        if not date:
-            return
+    @property
+    def clock_offset(self) -> float | None:
+        """The API's clock minus ours, in seconds, from the last Date header (None: unknown).
+        The header is kept as text and read only when asked (rarely: a row in doubt)."""
+        if self._date is None:
+            return None
+        date, ours = self._date
         try:
-            server = parsedate_to_datetime(date).timestamp()
+            return parsedate_to_datetime(date).timestamp() - ours
         except (TypeError, ValueError, IndexError):
-            return
-        self.clock_offset = server - time.time()
+            return None
 
     def __repr__(self) -> str:
         return f"Client(base_url={str(self._http.base_url)!r})"
@@ -186,7 +187,9 @@ class Client:
             None,
             response.headers.get("X-RateLimit-Remaining"),
         )
-        self._note_clock(response.headers.get("Date"))
+        date = response.headers.get("Date")
+        if date:
+            self._date = (date, time.time())
         error_class = classify(
             response.status_code, "" if response.is_success else _message(response)
         )

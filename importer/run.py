@@ -105,7 +105,7 @@ class DurableRun:
             retry=RetryPolicy(**self.settings.retry.model_dump()),
             concurrency=self.settings.concurrency,
             sleep=sleep,
-            before_send=lambda job: journal.intend(job.seq, job.number),
+            before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),
         )
 
     def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -69,6 +69,8 @@ class RetryPolicy:
 
 OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
 BeforeSend = Callable[[Job], None]
+BeforeQueue = Callable[[Sequence[Job]], None]
+INTENT_GROUP = 32  # jobs whose intents are committed together, at most
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 CLOCK_SKEW = 2.0  # seconds: Date headers and ObjectIds count whole seconds
@@ -78,15 +80,25 @@ UNVERIFIED = "unverified"  # error code of a created row that may have existed b
 class Retries:
     """Try a call again on :class:`RetryableError`: exponential back-off with jitter, at least
     the server's Retry-After. ``max_attempts`` failures of the request itself end it; 429s
-    (the location was paced, not the row refused) have a larger allowance of their own."""
+    (the location was paced, not the row refused) have a larger allowance of their own.
+
+    The policy is built once. A call that succeeds (or fails for good) at its first attempt,
+    nearly every call, never enters tenacity; the first retryable failure hands the call to
+    tenacity with that failure as its first attempt, so the attempts and waits are the same.
+    """
 
     RATE_LIMITED_FACTOR = 4
 
     def __init__(self, policy: RetryPolicy, sleep: Sleep = asyncio.sleep) -> None:
         self._policy = policy
-        self._sleep = sleep
         self._backoff = wait_exponential_jitter(
             multiplier=policy.backoff_initial, max=policy.backoff_max
+        )
+        self._retrying = AsyncRetrying(
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=sleep,
+            reraise=True,
         )
 
     def _wait(self, state: RetryCallState) -> float:
@@ -99,6 +111,10 @@ class Retries:
         return backoff
 
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except RetryableError as error:
+            first: RetryableError | None = error
         failures = 0
 
         def stop(state: RetryCallState) -> bool:
@@ -109,14 +125,15 @@ class Retries:
             limit = self._policy.max_attempts
             return failures >= limit or state.attempt_number >= limit * self.RATE_LIMITED_FACTOR
 
-        retrying = AsyncRetrying(
-            stop=stop,
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableError),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return await retrying(call)
+        async def again() -> T:
+            nonlocal first
+            if first is not None:  # the failure already seen is tenacity's first attempt
+                error, first = first, None
+                raise error
+            return await call()
+
+        # a copy per failing call: tenacity keeps a call's state in the object it runs
+        return await self._retrying.copy(stop=stop)(again)
 
 
 class Interrupted(Exception):
@@ -168,11 +185,13 @@ class Sender:
         concurrency: int,
         sleep: Sleep = asyncio.sleep,
         before_send: BeforeSend | None = None,
+        before_queue: BeforeQueue | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._wall = wall
         self._before_send = before_send or (lambda job: None)
+        self._before_queue = before_queue or (lambda jobs: None)
         self._retries = Retries(retry, sleep)
         self._concurrency = concurrency
         self.fatal: AuthError | None = None
@@ -204,8 +223,19 @@ class Sender:
         return replace(outcome, in_doubt=job.in_doubt)
 
     async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:
-        """Send every job and report exactly one outcome for each."""
+        """Send every job and report exactly one outcome for each.
+
+        Jobs are queued in groups: ``before_queue`` sees each group first (the journal's
+        intents, one commit per group). A group is queued when it is full, or at once when the
+        workers have nothing left to take."""
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self._concurrency * 2)
+        group: list[Job] = []
+
+        async def queue_group() -> None:
+            self._before_queue(group)
+            for job in group:
+                await queue.put(job)
+            group.clear()
 
         async def worker() -> None:
             while (job := await queue.get()) is not None:
@@ -227,8 +257,12 @@ class Sender:
                 stopped = self._not_sent(job)
                 if stopped is not None:
                     await on_outcome(job, stopped)
-                else:
-                    await queue.put(job)
+                    continue
+                group.append(job)
+                if len(group) >= INTENT_GROUP or queue.empty():
+                    await queue_group()
+            if group:
+                await queue_group()
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)

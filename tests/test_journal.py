@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from importer.errors import InputError
-from importer.journal import Identity, Journal, is_final, peek
+from importer.journal import GROUP, GROUP_SECONDS, Identity, Journal, is_final, peek
 from importer.models import Outcome, Status
 
 IDENTITY = Identity(
@@ -116,3 +117,51 @@ def test_foreign_and_old_journals_are_refused(
 )
 def test_which_outcomes_a_resume_keeps(outcome: Outcome, final: bool) -> None:
     assert is_final(outcome) is final
+
+
+def rows_seen_by_another_process(path: Path) -> list[tuple[int, str | None, int]]:
+    other = sqlite3.connect(path)  # another process's view, as after kill -9
+    try:
+        return other.execute("SELECT seq, status, intent FROM rows ORDER BY seq").fetchall()
+    finally:
+        other.close()
+
+
+def test_a_group_of_intents_is_committed_at_once_with_the_outcomes_before_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j"
+    with Journal.open(path, IDENTITY) as journal:
+        journal.record(0, 2, Outcome(Status.INVALID), durable=False)
+        journal.intend_all([(1, 3), (2, 4), (3, 5)])
+        assert rows_seen_by_another_process(path) == [
+            (0, "invalid", 0),
+            (1, None, 1),
+            (2, None, 1),
+            (3, None, 1),
+        ]
+
+
+@pytest.mark.anyio
+async def test_outcomes_of_requests_are_committed_in_groups_within_a_bound(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j"
+    created = Outcome(Status.CREATED, relation_id="r", attempts=1)
+    with Journal.open(path, IDENTITY) as journal:
+        journal.intend_all([(seq, seq + 2) for seq in range(GROUP + 1)])
+        journal.record(0, 2, created)
+        assert rows_seen_by_another_process(path)[0] == (0, None, 1)  # in the open group
+        await asyncio.sleep(GROUP_SECONDS * 1.5)  # the group's time is up: committed
+        assert rows_seen_by_another_process(path)[0] == (0, "created", 0)
+        for seq in range(1, GROUP + 1):  # a full group is committed at once
+            journal.record(seq, seq + 2, created)
+        seen = rows_seen_by_another_process(path)
+        assert [status for _, status, _ in seen] == ["created"] * (GROUP + 1)
+
+
+def test_without_an_event_loop_an_outcome_is_committed_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    with Journal.open(path, IDENTITY) as journal:
+        journal.record(0, 2, Outcome(Status.CREATED, relation_id="r", attempts=1))
+        assert rows_seen_by_another_process(path) == [(0, "created", 0)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from email.utils import formatdate
 
 import httpx
@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from importer.client import Client
 from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
-from importer.sender import Job, RetryPolicy, Sender
+from importer.sender import INTENT_GROUP, Job, RetryPolicy, Sender
 
 DUPLICATE = {
     "statusCode": 400,
@@ -78,17 +78,21 @@ class FakeTime:
         self.now += seconds
 
 
-async def send(
-    server: Server, pairs: list[Pair], *, attempts: int = 3, concurrency: int = 4
-) -> tuple[dict[int, Outcome], Sender]:
-    time = FakeTime()
-    client = Client(
+def fake_client(handler: Handler, time: FakeTime) -> Client:
+    return Client(
         base_url="https://api.test",
         token=SecretStr("t"),
         api_version="2021-07-28",
         limiter=RateLimiter(RateLimits(), clock=time.clock, sleep=time.sleep),
-        transport=httpx.MockTransport(lambda request: dated(server(request))),
+        transport=httpx.MockTransport(handler),
     )
+
+
+async def send(
+    server: Server, pairs: list[Pair], *, attempts: int = 3, concurrency: int = 4
+) -> tuple[dict[int, Outcome], Sender]:
+    time = FakeTime()
+    client = fake_client(lambda request: dated(server(request)), time)
     sender = Sender(
         client, retry=RetryPolicy(max_attempts=attempts), concurrency=concurrency, sleep=time.sleep
     )
@@ -243,3 +247,42 @@ async def test_an_unreadable_success_is_in_doubt_and_resolved_by_a_look_up() -> 
     assert [o.status for o in outcomes.values()] == [Status.CREATED, Status.CREATED]
     assert [o.relation_id for o in outcomes.values()] == ["rel-a", "rel-c"]
     assert server.creates == 2
+
+
+@pytest.mark.anyio
+async def test_every_job_is_in_one_group_seen_before_its_create_leaves() -> None:
+    server = Server({})
+    intended: list[str] = []
+    groups: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        first = json.loads(request.content)["firstRecordId"]
+        assert first in intended, "a create left before its intent"
+        return dated(server(request))
+
+    time = FakeTime()
+    client = fake_client(handler, time)
+
+    def before_queue(jobs: Sequence[Job]) -> None:
+        groups.append(len(jobs))
+        intended.extend(job.pair.first_id for job in jobs)
+
+    sender = Sender(
+        client, retry=RetryPolicy(), concurrency=4, sleep=time.sleep, before_queue=before_queue
+    )
+    pairs = [Pair(f"r{i}", "b") for i in range(200)]
+
+    async def jobs() -> AsyncIterator[Job]:
+        for seq, pair in enumerate(pairs):
+            yield Job(seq, seq + 2, "loc", "assoc", pair)
+
+    outcomes: dict[int, Outcome] = {}
+
+    async def record(job: Job, outcome: Outcome) -> None:
+        outcomes[job.seq] = outcome
+
+    await sender.run(jobs(), record)
+    await client.aclose()
+    assert sorted(intended) == sorted(p.first_id for p in pairs)  # each job in one group
+    assert max(groups) <= INTENT_GROUP and len(groups) < len(pairs) / 4  # grouped, not per job
+    assert {o.status for o in outcomes.values()} == {Status.CREATED}
