@@ -16,6 +16,11 @@ class Params:
     stricter_burst: int = 70  # enforced while advertising `burst`
     drops_to: int = 50
     drops_after: int = 300
+    #: Rate fidelity at the API's real window (100 per 10 s, not compressed), with round trips
+    #: of real_latency + up to real_jitter seconds: at least 1,000 requests.
+    real_rows: int = 1200
+    real_latency: float = 0.08
+    real_jitter: float = 0.07
     #: Requests per row: a clean file, then the same command again.
     per_row_rows: int = 500
     #: Overhead, server unthrottled: rows per contender at 0 ms and at the injected latency.
@@ -40,6 +45,7 @@ SMOKE = Params(
     stricter_burst=14,
     drops_to=10,
     drops_after=15,
+    real_rows=30,
     per_row_rows=30,
     fast_rows=60,
     slow_rows=24,

@@ -35,11 +35,12 @@ If the server has not stated its window, ours is a guess and the server may coun
 shorter one, refusing a burst our window allows: its first 429 then does not cut but makes
 starts evenly spaced (one per ``window / max``) from then on; later ones cut as above.
 
-**Remaining.** ``X-RateLimit-Remaining: r`` on the answer to request P means the server had
-``r`` left when it counted P. Any request still in flight may not have been counted yet (and
-answers come back out of order), so for one window at most ``r`` minus those may start. The
-answer to the latest-started request sets this allowance; a late answer to an earlier one
-can only lower it. When other integrations eat the budget, ``r`` falls and we slow down.
+**Remaining** tells what *other* clients use (:mod:`importer.ratelimit_others`):
+``X-RateLimit-Max`` minus ``Remaining`` minus a lower bound of our requests the server had
+counted. For a window after the answer, the server's max less that estimate is the cap of the
+slot rule above; our own requests are left to the slot rule alone, so the last answer of a
+burst saying ``Remaining: 0`` costs no dead time. When other integrations eat the budget,
+the estimate grows and we slow down. The proof above holds for any cap at or below the max.
 
 **429** pauses the whole location until ``Retry-After`` (seconds, or an HTTP date measured
 against the response's ``Date``) or else one window; once starts are spaced, one spacing
@@ -76,6 +77,7 @@ from types import MappingProxyType
 
 from importer.errors import BudgetExhaustedError, LocationRefusingError
 from importer.ratelimit_headers import RateLimitHeaders, retry_after
+from importer.ratelimit_others import Others
 
 __all__ = [
     "LimiterStats",
@@ -180,8 +182,7 @@ class LocationLimiter:
         self._refused: tuple[float, int] | None = None  # first 429 of the streak, 429s in it
         self._backoff = (0, 0)  # pause doublings in the streak, seq started at the last one
         self._paused_until = -math.inf
-        self._remaining: tuple[int, int, float] | None = None  # allowance, requests then, until
-        self._remaining_seq = 0
+        self._others = Others()  # what other clients use of the server's window
         self._daily_limit = limits.daily_limit
         self._daily: tuple[int, int] | None = None  # Daily-Remaining, requests then
         self._daily_unseen: set[int] = set()  # in flight then, not known to be counted before
@@ -210,6 +211,7 @@ class LocationLimiter:
 
     def _start(self, now: float) -> Permit:
         self._seq += 1
+        self._others.started(self._seq, now)
         self._in_flight.add(self._seq)
         self._last_start = now
         self.stats.requests += 1
@@ -226,11 +228,6 @@ class LocationLimiter:
             next_start = self._last_start + self._window / self._server_max(now)
             if next_start > now + _EPSILON:
                 deadlines.append(next_start)
-        if self._remaining is not None:
-            if self._remaining[2] <= now + _EPSILON:
-                self._remaining = None
-            elif self._remaining_left() <= 0:
-                deadlines.append(self._remaining[2])
         # requests in flight may turn out counted already, giving back budget: wait for them
         wait_release = self._daily_left() <= self._limits.daily_reserve
         for cap, window, growth in self._constraints(now):
@@ -252,9 +249,17 @@ class LocationLimiter:
         return None if wait_release else 0.0
 
     def _constraints(self, now: float) -> list[tuple[int, float, float | None]]:
-        """(max, window, when the max next grows) for the configured limit and the server's."""
+        """(max, window, when the max next grows) for the configured limit and the server's
+        (less what other clients use of it, for as long as that estimate holds)."""
         configured = (self._limits.max_requests, self._limits.window_seconds, None)
-        return [configured, (self._server_max(now), self._window, self._next_growth(now))]
+        growth = self._next_growth(now)
+        if self._others.now(now):
+            growth = min(growth or math.inf, self._others.until)
+        return [configured, (self._server_cap(now), self._window, growth)]
+
+    def _server_cap(self, now: float) -> int:
+        """Our requests per server window now: the server's max less others' use."""
+        return max(0, self._server_max(now) - self._others.now(now))
 
     def _expire(self, now: float) -> None:
         longest = max(self._window, self._limits.window_seconds)
@@ -264,10 +269,6 @@ class LocationLimiter:
     def _recent(self, now: float, window: float) -> int:
         """Released slots still held for a limit over ``window``."""
         return len(self._released) - bisect.bisect_right(self._released, now - window)
-
-    def _remaining_left(self) -> int:
-        allowance, then, _ = self._remaining or (0, 0, 0.0)
-        return allowance - (self.stats.requests - then)
 
     def _windows_since(self, now: float, since: float) -> int:
         return max(0, math.floor((now + _EPSILON - since) / self._window))
@@ -297,7 +298,7 @@ class LocationLimiter:
 
     def _effective_max(self, now: float) -> int:
         """Requests per server window now (the configured limit also holds, per its window)."""
-        server = self._server_max(now)
+        server = self._server_cap(now)
         if self._window <= self._limits.window_seconds:
             return min(server, self._limits.max_requests)
         return server
@@ -336,7 +337,7 @@ class LocationLimiter:
         self._in_flight.discard(seq)  # before the headers: this request is no longer unseen
         self._released.append(now)
         parsed = RateLimitHeaders.parse(headers)
-        self._apply_headers(seq, now, parsed)
+        self._apply_headers(seq, now, parsed, counted=status is not None and status != 429)
         if status == 429:
             self._on_429(seq, now, parsed)
         elif status is not None:
@@ -345,21 +346,19 @@ class LocationLimiter:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _apply_headers(self, seq: int, now: float, headers: RateLimitHeaders) -> None:
+    def _apply_headers(
+        self, seq: int, now: float, headers: RateLimitHeaders, *, counted: bool
+    ) -> None:
         if headers.max is not None:
             self._header_max = headers.max
         if headers.interval is not None:
             self._window = headers.interval
             self._window_stated = True
-        unseen = len(self._in_flight)  # in flight: perhaps not counted by the server yet
         if headers.remaining is not None:
             self.stats.remaining = headers.remaining
-            allowance = headers.remaining - unseen
-            if seq > self._remaining_seq:  # the answer to the latest-started request wins
-                self._remaining_seq = seq
-                self._remaining = (allowance, self.stats.requests, now + self._window)
-            elif self._remaining is not None and allowance < self._remaining_left():
-                self._remaining = (allowance, self.stats.requests, self._remaining[2])
+        self._others.answered(
+            seq, now, self._window, self._header_max, headers.remaining, counted=counted
+        )
         if headers.daily_limit is not None:
             self._daily_limit = min(self._limits.daily_limit, headers.daily_limit)
         daily = headers.daily_remaining

@@ -209,26 +209,45 @@ def test_the_server_window_and_the_configured_window_both_hold(
     assert starts == pytest.approx(expected_starts)
 
 
-def test_remaining_minus_requests_in_flight_may_start_for_a_window() -> None:
+def test_remaining_is_read_as_what_others_use_and_ours_are_left_to_the_slot_rule() -> None:
     async def main() -> list[float]:
         loc = limiter(100).location("loc")
         earlier, answered, later = [await loc.acquire() for _ in range(3)]
         await asyncio.sleep(1)
-        # the server may not have counted either request in flight yet: 3 - 2 = 1 more
+        # 97 counted, 2 of them ours (started before it): others use 95, leaving us 5, of
+        # which 3 are held (2 in flight, 1 just answered): 2 more now, the next a window on
         answered.release(201, {"X-RateLimit-Remaining": "3"})
         starts = await start_times(loc, 3)
         earlier.release(201, {})
         later.release(201, {})
         return starts
 
-    assert run(main) == pytest.approx([1, 11, 11])  # the last two wait a window from the answer
+    assert run(main) == pytest.approx([1, 1, 11])
+
+
+def test_a_last_answer_saying_remaining_0_costs_no_dead_time() -> None:
+    async def main() -> list[float]:
+        loc = limiter(2).location("loc")
+        first, second = await loc.acquire(), await loc.acquire()
+        await asyncio.sleep(1)
+        first.release(201, {"X-RateLimit-Remaining": "1"})
+        await asyncio.sleep(4)
+        second.release(201, {"X-RateLimit-Remaining": "0"})  # both ours: nobody else
+        return await start_times(loc, 2)
+
+    # each slot frees a window after its own answer (11 and 15), not all at 5 + 10
+    assert run(main) == pytest.approx([11, 15])
 
 
 @pytest.mark.parametrize(
     ("newer", "older", "expected"),
-    [("5", "50", [0, 0, 0, 0, 10]), ("50", "2", [0, 0, 10]), ("9", None, [0] * 8 + [10])],
+    [
+        ("5", "50", [0] * 5 + [10]),  # others 93 (100 - 5 - 2 of ours); the older says 49
+        ("50", "2", [0, 10]),  # others 48, then 97 from the older answer: it tightens
+        ("9", None, [0] * 9 + [10]),  # others 89
+    ],
 )
-def test_an_earlier_request_answering_late_can_only_tighten_remaining(
+def test_an_earlier_request_answering_late_can_only_raise_what_others_use(
     newer: str, older: str | None, expected: list[float]
 ) -> None:
     async def main() -> list[float]:
@@ -319,6 +338,43 @@ def test_slows_down_as_others_eat_the_budget_instead_of_meeting_429s() -> None:
     limited, finished = run(main)
     assert limited == []
     assert finished < 15 + 60  # ~30 spare a window: 150 take some 5 windows
+
+
+@pytest.mark.parametrize("workers", [8, 16])
+def test_at_the_real_window_with_real_latency_the_rate_is_nearly_all_allowed(
+    workers: int,
+) -> None:
+    """100 per 10 s, round trips of 80-150 ms, honest headers: >= 0.97 of the allowed rate
+    over 1,200 requests (time from the first start to the last answer), and no 429."""
+
+    async def main() -> tuple[float, int, int]:
+        api = FakeApi(true_max=100, advertised_max=100, states_window=True)
+        loc = limiter(100).location("loc")
+        rng = random.Random(workers)
+        todo = list(range(1200))
+        limited = 0
+
+        async def worker() -> None:
+            nonlocal limited
+            while todo:
+                job = todo.pop()
+                async with await loc.acquire() as permit:
+                    trip = rng.uniform(0.08, 0.15)
+                    await asyncio.sleep(trip / 2)
+                    status, headers = api.arrive()
+                    await asyncio.sleep(trip / 2)
+                    permit.release(status, headers)
+                if status == 429:
+                    limited += 1
+                    todo.append(job)
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return now(), limited, api.rejected
+
+    elapsed, limited, rejected = run(main)
+    assert (limited, rejected) == (0, 0)
+    # a first burst of 100, then 100 a window: the last 100 start after 11 windows
+    assert 1200 / elapsed / 10 >= 0.97
 
 
 def test_garbage_headers_are_ignored() -> None:
