@@ -517,8 +517,11 @@ def associations(config_path: Path | None, **flags: Any) -> None:
 
 
 from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
+from importer.cli_shard import merge, split  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(sandbox)
 main.add_command(doctor)
 main.add_command(init)
+main.add_command(split)
+main.add_command(merge)
 speak_to_everyone(main)

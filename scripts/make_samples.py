@@ -10,7 +10,13 @@ from pathlib import Path
 
 import openpyxl
 
-from importer.sandbox.seed import STUDENT_NAMES, student_id, teacher_id
+from importer.sandbox.seed import (
+    DEMO_LOCATION,
+    OTHER_LOCATION,
+    STUDENT_NAMES,
+    student_id,
+    teacher_id,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 HEADER = ["Student ID", "Teacher ID", "Student name", "Note"]
@@ -86,6 +92,18 @@ def key_rows() -> list[list[str]]:
     ]
 
 
+def deal_rows() -> list[list[str]]:
+    """Deals linked to contacts in both demo locations (the system association): for split."""
+    return [
+        ["Location", "Opportunity", "Contact"],
+        [DEMO_LOCATION, "oppDemo0000000000001", teacher_id(1)],
+        [OTHER_LOCATION, "oppOther000000000001", "cOtherLoc00000000001"],
+        [DEMO_LOCATION, "oppDemo0000000000002", teacher_id(2)],
+        [OTHER_LOCATION, "oppOther000000000001", "cOtherLoc00000000002"],
+        [DEMO_LOCATION, "oppDemo0000000000003", teacher_id(3)],
+    ]
+
+
 def write_csv(path: Path, rows: list[list[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
@@ -106,3 +124,4 @@ if __name__ == "__main__":
     write_xlsx(SAMPLES / "relations.xlsx", clean_rows())
     write_csv(SAMPLES / "relations-with-problems.csv", problem_rows())
     write_csv(SAMPLES / "students-by-email.csv", key_rows())
+    write_csv(SAMPLES / "deals-two-locations.csv", deal_rows())

@@ -280,6 +280,8 @@ def test_every_option_is_documented_in_the_readme() -> None:
         "validate": main.commands["validate"],
         "associations": main.commands["associations"],
         "undo": main.commands["undo"],
+        "split": main.commands["split"],
+        "merge": main.commands["merge"],
     }
     group = main.commands["sandbox"]
     assert isinstance(group, type(main))

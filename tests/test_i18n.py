@@ -210,8 +210,10 @@ def test_the_group_help_follows_an_earlier_lang_and_english_stays_as_click_write
         "  associations  List the location's associations (id, key, both object keys...\n"
         "  doctor        Check that a run would start, with a few requests that...\n"
         "  init          Write a commented config file for an account, guessed from...\n"
+        "  merge         Merge the shards' result files into one, in the input's row...\n"
         "  run           Import the relations listed in INPUT (CSV, TSV, TXT, XLSX,...\n"
         "  sandbox       The built-in API emulator (the default target).\n"
+        "  split         Split an input into shards by location, each an ordinary...\n"
         "  undo          Delete exactly the relations that the import of RESULTS_CSV...\n"
         "  validate      Read and validate INPUT without creating anything (same as...\n"
     )

@@ -56,6 +56,13 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         "relimport associations",
         "relimport validate samples/relations-with-problems.csv",
         "relimport run samples/relations-with-problems.csv",
+        "relimport split samples/deals-two-locations.csv --by location --shards 2 "
+        "--out-dir shards --location-column Location",
+        """ls shards/*-of-2.csv | xargs -P 2 -I{} sh -c 'relimport run "$0" --out """
+        """"${0%.csv}-results.csv" --association OPPORTUNITIES_CONTACTS_ASSOCIATION """
+        """--first-column Opportunity --second-column Contact --location-column Location """
+        """--quiet' {}""",
+        "relimport merge shards/deals-two-locations.shards.json",
         'relimport validate samples/students-by-email.csv --first-column "Student email" '
         '--first-lookup student_email --second-column "Teacher phone" --second-lookup phone',
         "relimport --lang es run samples/relations-with-problems.csv",

@@ -26,6 +26,7 @@ def test_the_csv_samples_are_generated(tmp_path: Path) -> None:
         ("relations.csv", module.clean_rows()),
         ("relations-with-problems.csv", module.problem_rows()),
         ("students-by-email.csv", module.key_rows()),
+        ("deals-two-locations.csv", module.deal_rows()),
     ]:
         module.write_csv(tmp_path / name, rows)
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
@@ -44,3 +45,9 @@ def test_the_sample_ids_exist_in_the_sandbox_seed() -> None:
     records = {r.id for location in demo_seed().locations for r in location.records}
     for row in make_samples().clean_rows()[1:]:
         assert row[0] in records and row[1] in records
+
+
+def test_the_deals_sample_ids_exist_in_their_locations() -> None:
+    records = {(loc.id, r.id) for loc in demo_seed().locations for r in loc.records}
+    for location, deal, contact in make_samples().deal_rows()[1:]:
+        assert (location, deal) in records and (location, contact) in records
