@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import files, overhead, per_row, rate
+from bench import files, locations, overhead, per_row, rate
 from bench.figures import Figure, write
 from bench.params import FULL, SMOKE, Params
 
@@ -21,6 +21,7 @@ MEASURES: dict[str, Measure] = {
     "rate": lambda p, work, skipped: rate.measure(p, work),
     "per_row": lambda p, work, skipped: per_row.measure(p, work),
     "overhead": lambda p, work, skipped: overhead.measure(p, work),
+    "locations": lambda p, work, skipped: locations.measure(p, work),
     "files": files.measure,
 }
 FAMILIES = tuple(MEASURES)

@@ -31,6 +31,12 @@ class Params:
     concurrency: int = 8
     #: The SDK under the (compressed) honest limit: how many rows a plain loop loses.
     sdk_limited_rows: int = 1000
+    #: Many locations in one process: each allows location_burst per location_window (the
+    #: API's 10 per second, its window compressed 10x), location_rows rows per location.
+    location_counts: tuple[int, ...] = (1, 4, 16, 64)
+    location_rows: int = 150
+    location_burst: int = 10
+    location_window: float = 1.0
     #: Files read and validated (dry run).
     file_rows: tuple[int, ...] = (100_000, 1_000_000)
     skip_big_xlsx: bool = False
@@ -53,4 +59,6 @@ SMOKE = Params(
     latency=0.02,
     sdk_limited_rows=40,
     file_rows=(500, 1_000),
+    location_counts=(1, 4),
+    location_rows=10,
 )

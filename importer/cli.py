@@ -73,7 +73,9 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "file is only ever this run's own, resumed).",
         ),
         click.option(
-            "--concurrency", type=int, help="Requests in flight at once (1-64, default 8)."
+            "--concurrency",
+            type=int,
+            help="Requests in flight at once, per location (1-64, default 8).",
         ),
         click.option(
             "--strict-ids/--no-strict-ids",
@@ -402,7 +404,9 @@ def _execute(
     type=click.Path(path_type=Path),
     help="Result file of the undo (default: results/<name>-undo.csv).",
 )
-@click.option("--concurrency", type=int, help="Requests in flight at once (1-64, default 8).")
+@click.option(
+    "--concurrency", type=int, help="Requests in flight at once, per location (1-64, default 8)."
+)
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option(
     "--restart", is_flag=True, help="Start over although a journal of an earlier undo is there."

@@ -106,7 +106,7 @@ class Client:
         tokens: Mapping[str, tuple[SecretStr, str]] | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
-        max_connections: int = 16,
+        max_connections: int | None = 16,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._token_env = token_env
@@ -122,7 +122,9 @@ class Client:
                 "Accept": "application/json",
             },
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=max_connections),
+            limits=httpx.Limits(  # None: as many as the workers (per location) need
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             transport=transport,
         )
 

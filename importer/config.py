@@ -129,7 +129,9 @@ class Settings(_Strict):
         ge=0,
         description="How long answers of record checks and look-ups are reused (0: never).",
     )
-    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
+    concurrency: int = Field(
+        8, ge=1, le=64, description="Requests in flight at once, per location."
+    )
     rate_limit: RateLimitSettings = RateLimitSettings()
     retry: RetrySettings = RetrySettings()
     timeouts: TimeoutSettings = TimeoutSettings()

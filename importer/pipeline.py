@@ -33,6 +33,8 @@ from importer.target import check_tokens, connect, limiter_for
 
 __all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
 
+WORKERS = 32  # workers in all, about, when a run spans many locations
+
 
 def run_import(
     path: Path,
@@ -276,6 +278,13 @@ class ImportRun(DurableRun):
                         yield row
 
             yield unsettled()
+
+    def concurrency(self) -> int:
+        """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
+        least 2), about :data:`WORKERS` in all. A location at 10 requests a second needs one or
+        two in flight, and every connection more costs CPU in the shared pool."""
+        locations = len({location for location, _ in self.scope_keys}) or 1
+        return max(2, min(self.settings.concurrency, WORKERS // locations))
 
     def started(self, journal: Journal) -> None:
         if self.association is not None and not self.checks.per_row:

@@ -36,8 +36,9 @@ shorter one, refusing a burst our window allows: its first 429 then does not cut
 starts evenly spaced (one per ``window / max``) from then on; later ones cut as above.
 
 **Remaining** tells what *other* clients use (:mod:`importer.ratelimit_others`):
-``X-RateLimit-Max`` minus ``Remaining`` minus a lower bound of our requests the server had
-counted. For a window after the answer, the server's max less that estimate is the cap of the
+``X-RateLimit-Max`` minus ``Remaining`` minus our requests the server had counted (an
+estimate: ours may arrive out of order, and what is within that blur is read as nobody
+else). For a window after the answer, the server's max less that estimate is the cap of the
 slot rule above; our own requests are left to the slot rule alone, so the last answer of a
 burst saying ``Remaining: 0`` costs no dead time. When other integrations eat the budget,
 the estimate grows and we slow down. The proof above holds for any cap at or below the max.

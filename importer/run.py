@@ -99,11 +99,15 @@ class DurableRun:
 
     sender_class: type[Sender] = Sender
 
+    def concurrency(self) -> int:
+        """Workers per location (:mod:`importer.dispatch`)."""
+        return self.settings.concurrency
+
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
         return self.sender_class(
             client,
             retry=RetryPolicy(**self.settings.retry.model_dump()),
-            concurrency=self.settings.concurrency,
+            concurrency=self.concurrency(),
             sleep=sleep,
             before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),
         )

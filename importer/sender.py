@@ -1,6 +1,7 @@
 """Workers that send creates concurrently, retry what is safe to retry, and report outcomes.
 
-A fixed pool of ``concurrency`` workers pulls jobs from a bounded queue (no task per row), so
+Each location has ``concurrency`` workers of its own, fed by :mod:`importer.dispatch` (no
+task per row, a bounded read-ahead), so locations run side by side at their own pace and
 memory stays flat whatever the file's size. Pacing is the rate limiter's job (inside the
 client); retries are tenacity's: 429s, 5xx, timeouts and dropped connections are tried again
 with exponential back-off and jitter (at least the server's Retry-After), a bounded number of
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential_jitter
 
 from importer.client import Client
+from importer.dispatch import dispatch
 from importer.errors import (
     AuthError,
     BudgetExhaustedError,
@@ -70,7 +72,6 @@ class RetryPolicy:
 OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
 BeforeSend = Callable[[Job], None]
 BeforeQueue = Callable[[Sequence[Job]], None]
-INTENT_GROUP = 32  # jobs whose intents are committed together, at most
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 CLOCK_SKEW = 2.0  # seconds: Date headers and ObjectIds count whole seconds
@@ -225,50 +226,34 @@ class Sender:
     async def run(self, jobs: AsyncIterable[Job], on_outcome: OnOutcome) -> None:
         """Send every job and report exactly one outcome for each.
 
-        Jobs are queued in groups: ``before_queue`` sees each group first (the journal's
-        intents, one commit per group). A group is queued when it is full, or at once when the
-        workers have nothing left to take."""
-        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self._concurrency * 2)
-        group: list[Job] = []
+        Each location has workers of its own (``concurrency`` of them; see
+        :mod:`importer.dispatch`); ``before_queue`` sees each group of jobs before any of them
+        may be sent (the journal's intents, one commit per group)."""
 
-        async def queue_group() -> None:
-            self._before_queue(group)
-            for job in group:
-                await queue.put(job)
-            group.clear()
+        async def send(job: Job) -> None:
+            try:
+                outcome = await self._settle(job)
+            except Exception as error:  # a bug or an answer nobody foresaw: the row
+                outcome = Outcome(  # still gets its outcome, and the run goes on
+                    Status.FAILED,
+                    error_code="unexpected",
+                    error=f"unexpected error ({type(error).__name__}: {error}); "
+                    f"the request may have been written: {IN_DOUBT}",
+                    in_doubt=True,
+                )
+            await on_outcome(job, outcome)
 
-        async def worker() -> None:
-            while (job := await queue.get()) is not None:
-                try:
-                    outcome = await self._settle(job)
-                except Exception as error:  # a bug or an answer nobody foresaw: the row
-                    outcome = Outcome(  # still gets its outcome, and the run goes on
-                        Status.FAILED,
-                        error_code="unexpected",
-                        error=f"unexpected error ({type(error).__name__}: {error}); "
-                        f"the request may have been written: {IN_DOUBT}",
-                        in_doubt=True,
-                    )
-                await on_outcome(job, outcome)
-
-        workers = [asyncio.create_task(worker()) for _ in range(self._concurrency)]
-        try:
+        async def sendable() -> AsyncIterator[Job]:
             async for job in jobs:
                 stopped = self._not_sent(job)
                 if stopped is not None:
                     await on_outcome(job, stopped)
-                    continue
-                group.append(job)
-                if len(group) >= INTENT_GROUP or queue.empty():
-                    await queue_group()
-            if group:
-                await queue_group()
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
-        finally:
-            for task in workers:
-                task.cancel()
+                else:
+                    yield job
+
+        await dispatch(
+            sendable(), send, per_location=self._concurrency, before_queue=self._before_queue
+        )
 
     async def _settle(self, job: Job) -> Outcome:
         """Send one job with retries; the outcome says what became of it, whatever happens."""

@@ -28,6 +28,7 @@ FIGURES = [
     "rate.stricter.rate_limited",
     "rate.drops.rows_lost",
     "rate.drops.rate_limited",
+    *(f"locations.{n}.{what}" for n in (1, 4) for what in ("ratio", "per_location")),
     "per_row.clean",
     "per_row.rerun",
     *(

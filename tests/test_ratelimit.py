@@ -239,6 +239,31 @@ def test_a_last_answer_saying_remaining_0_costs_no_dead_time() -> None:
     assert run(main) == pytest.approx([11, 15])
 
 
+def test_a_burst_answered_out_of_order_is_not_read_as_other_clients() -> None:
+    async def main() -> list[float]:
+        loc = limiter(10).location("loc")
+        burst = [await loc.acquire() for _ in range(10)]
+        await asyncio.sleep(0.1)
+        # the server counted the burst in another order: the 2nd answer says 9 were counted
+        # (7 of ours overtook it), which is within the 8 that started after it: not others
+        for permit, remaining in zip(burst, [8, 1, 7, 6, 5, 4, 3, 2, 9, 0], strict=True):
+            permit.release(201, {"X-RateLimit-Remaining": str(remaining)})
+        return await start_times(loc, 10)
+
+    assert run(main) == pytest.approx([10.1] * 10)  # the whole next window, as the slot rule
+
+
+def test_others_beyond_the_blur_are_read_and_leave_them_their_share() -> None:
+    async def main() -> list[float]:
+        loc = limiter(10).location("loc")
+        permit = await loc.acquire()
+        await asyncio.sleep(0.1)
+        permit.release(201, {"X-RateLimit-Remaining": "4"})  # 10 - 4 - 1 of ours: 5 others
+        return await start_times(loc, 5)
+
+    assert run(main) == pytest.approx([0.1] * 4 + [10.1])  # 10 - 5 others - 1 held: 4 now
+
+
 @pytest.mark.parametrize(
     ("newer", "older", "expected"),
     [

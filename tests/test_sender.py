@@ -10,9 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from importer.client import Client
+from importer.dispatch import GROUP as INTENT_GROUP
 from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
-from importer.sender import INTENT_GROUP, Job, RetryPolicy, Sender
+from importer.sender import Job, RetryPolicy, Sender
 
 DUPLICATE = {
     "statusCode": 400,

@@ -17,56 +17,15 @@ from importer.cli import main
 from importer.errors import InputError
 from importer.i18n import translate_line
 from importer.sandbox import Limits, Sandbox, serve
-from importer.sandbox.seed import (
-    OPPORTUNITIES_CONTACTS,
-    LocationSeed,
-    Record,
-    Seed,
-    Token,
-    system_associations,
-)
+from importer.sandbox.seed import OPPORTUNITIES_CONTACTS, locations_seed
+from importer.sandbox.seed import contact_id as contact
+from importer.sandbox.seed import deal_id as deal
+from importer.sandbox.seed import location_id as location
+from importer.sandbox.seed import location_token as token
 from importer.shard import SEVERITY, assign, merge, read_manifest, split
 from tests.conftest import REPO, read_results, write_csv
 
-
-def token(n: int) -> str:
-    return f"pit-shard-{n:04d}-000000000000"
-
-
 HEADER = ["Location", "Opportunity", "Contact", "Note"]
-
-
-def location(n: int) -> str:
-    return f"ldwShardLocation{n:04d}"
-
-
-def deal(n: int, row: int) -> str:
-    return f"oppShard{n:02d}{row:010d}"
-
-
-def contact(n: int, row: int) -> str:
-    return f"cShard{n:02d}{row:012d}"
-
-
-def seed(sizes: dict[int, int]) -> Seed:
-    """Locations 1..n, each with the deals and contacts of its rows and its own token (the
-    sandbox counts a request that names no location against its token's home location)."""
-    locations = tuple(
-        LocationSeed(
-            location(n),
-            associations=system_associations(),
-            records=tuple(
-                record
-                for row in range(rows)
-                for record in (
-                    Record("opportunity", deal(n, row)),
-                    Record("contact", contact(n, row)),
-                )
-            ),
-        )
-        for n, rows in sizes.items()
-    )
-    return Seed(locations=locations, tokens=tuple(Token(token(n), (location(n),)) for n in sizes))
 
 
 def interleaved(tmp_path: Path, sizes: dict[int, int]) -> tuple[Path, list[list[str]]]:
@@ -211,7 +170,7 @@ def test_shards_as_processes_against_one_server_hold_each_limit_and_merge_every_
 ) -> None:
     sizes = {1: 40, 2: 30, 3: 25, 4: 10, 5: 5}
     source, rows = interleaved(tmp_path, sizes)
-    sandbox = Sandbox(seed(sizes), limits=Limits(burst=10, interval=0.5))
+    sandbox = Sandbox(locations_seed(sizes), limits=Limits(burst=10, interval=0.5))
     config = tmp_path / "config.yaml"
     config.write_text(
         f"association: {OPPORTUNITIES_CONTACTS}\n"

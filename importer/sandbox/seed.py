@@ -235,3 +235,46 @@ def demo_seed(*, students: int = 12, teachers: int = 8, relations: bool = True) 
         Token(OTHER_TOKEN, (OTHER_LOCATION,)),
     )
     return Seed(locations=(demo, other), tokens=tokens)
+
+
+def location_id(n: int) -> str:
+    """Id of location ``n`` of :func:`locations_seed` (20 characters, as the demo's)."""
+    return f"ldwLocation{n:09d}"
+
+
+def location_token(n: int) -> str:
+    return f"pit-location-{n:09d}-token"
+
+
+def deal_id(n: int, row: int) -> str:
+    """Id of the opportunity of row ``row`` in location ``n`` of :func:`locations_seed`."""
+    return f"oppLoc{n:04d}{row:010d}"
+
+
+def contact_id(n: int, row: int) -> str:
+    """Id of the contact of row ``row`` in location ``n`` of :func:`locations_seed`."""
+    return f"cLoc{n:04d}{row:012d}"
+
+
+def locations_seed(rows: Mapping[int, int]) -> Seed:
+    """Locations ``n`` (keys) with the opportunity and contact of each of their ``rows`` and
+    the system associations, for runs spanning many locations (shards, benchmarks). Each has
+    a token of its own (:func:`location_token`): the sandbox counts a request that names no
+    location against its token's home location."""
+    locations = tuple(
+        LocationSeed(
+            location_id(n),
+            associations=system_associations(),
+            records=tuple(
+                record
+                for row in range(count)
+                for record in (
+                    Record("opportunity", deal_id(n, row)),
+                    Record("contact", contact_id(n, row)),
+                )
+            ),
+        )
+        for n, count in rows.items()
+    )
+    tokens = tuple(Token(location_token(n), (location_id(n),)) for n in rows)
+    return Seed(locations=locations, tokens=tokens)
