@@ -14,13 +14,14 @@ process that died, and is looked up before it is sent again.
   too. A process killed with intents of jobs it never sent leaves those rows in doubt: each
   costs one look-up on resume, never a second create.
 - *Outcomes of requests* (``record(durable=True)``) are committed in groups with
-  ``synchronous=NORMAL`` (no fsync): a group is committed once it holds :data:`GROUP`
-  outcomes, or :data:`GROUP_SECONDS` after its first (when an event loop runs; else at once),
-  and whenever intents are. A committed group survives ``kill -9`` (it is in the WAL, in the
-  kernel's hands); a power cut may lose the groups since the last fsync. Either way a lost
-  outcome leaves its row with its durable intent: the row is in doubt, looked up on resume,
-  and judged by what the API holds. Nothing is created twice and nothing is lost; at worst a
-  few look-ups.
+  ``synchronous=NORMAL`` (no fsync): the outcomes that arrive together, in one turn of the
+  event loop, are committed together as soon as the loop has run what was ready (at most
+  :data:`GROUP` of them; without an event loop, at once), and whenever intents are. A
+  committed group survives ``kill -9`` (it is in the WAL, in the kernel's hands), so a kill
+  loses an outcome only in the instant between its answer and that commit; a power cut may
+  lose the groups since the last fsync. Either way a lost outcome leaves its row with its
+  durable intent: the row is in doubt, looked up on resume, and judged by what the API holds.
+  Nothing is created twice and nothing is lost; at worst a few look-ups.
 - *Outcomes found without a request* (invalid rows, duplicates: ``durable=False``) wait for
   :data:`BATCH` of them, or the next commit: losing them costs a re-validation.
 - :meth:`Journal.sync` commits what is pending and fsyncs (``synchronous=FULL``).
@@ -46,7 +47,6 @@ from importer.models import Association, Outcome, Status
 
 FORMAT = "relimport-journal/3"
 GROUP = 32  # outcomes of requests per commit, at most
-GROUP_SECONDS = 0.2  # and the first of them waits no longer than this for its commit
 BATCH = 500  # outcomes found without a request per commit, at most
 
 #: Statuses that are final: a resume never sends these rows again.
@@ -266,7 +266,7 @@ class Journal:
         self.path = path
         self._pending = 0  # outcomes found without a request, not committed yet
         self._costly = 0  # outcomes of requests, not committed yet
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._unsynced = False  # committed with synchronous=NORMAL since the last fsync
 
     @classmethod
@@ -392,7 +392,7 @@ class Journal:
         except RuntimeError:  # no event loop to wake us: commit now
             self.commit()
             return
-        self._timer = loop.call_later(GROUP_SECONDS, self.commit)
+        self._timer = loop.call_soon(self.commit)  # once the loop has run what is ready
 
     def commit(self) -> None:
         """Commit what is pending (synchronous=NORMAL: it survives kill -9, not a power cut)."""
@@ -409,6 +409,10 @@ class Journal:
         self.commit()
         if self._unsynced:
             self._durably("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("synced_at", time.time())])
+
+    def flush(self) -> None:
+        """What :meth:`sync` does: everything recorded so far on disk."""
+        self.sync()
 
     def close(self) -> None:
         self.sync()
