@@ -74,6 +74,15 @@ class RetrySettings(_Strict):
     max_attempts: int = Field(6, ge=1, le=50, description="Attempts per request, first included.")
     backoff_initial: float = Field(0.5, ge=0, description="First back-off, seconds.")
     backoff_max: float = Field(30.0, ge=0, description="Longest back-off, seconds.")
+    unreachable_failures: int = Field(
+        10,
+        ge=1,
+        description="Stop the run when this many rows in a row got no answer at all (no "
+        "connection, timeouts, after their retries)...",
+    )
+    unreachable_seconds: float = Field(
+        30.0, ge=0, description="...over at least this many seconds (then exit 3, resumable)."
+    )
 
 
 class TimeoutSettings(_Strict):
@@ -136,6 +145,12 @@ class Settings(_Strict):
     out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
     results_format: Literal["csv", "xlsx", "both"] = Field(
         "csv", description="csv; xlsx or both: an Excel workbook beside the result CSV too."
+    )
+    wait_lock: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds to wait when another run holds the result file or a location "
+        "(0: stop at once, exit 2).",
     )
     state_dir: Path | None = Field(
         None,

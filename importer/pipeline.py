@@ -139,6 +139,11 @@ class ImportRun(DurableRun):
     def check_header(self, header: tuple[str, ...]) -> None:
         self.checks.bind(header)
 
+    def locations(self) -> set[str]:
+        if self.checks.per_row:
+            return {location for location, _ in self.scope_keys if location}
+        return super().locations()
+
     def tally(self, rows: Iterator[SourceRow]) -> int:
         count, self.scope_keys = self.checks.scope_keys(rows)
         return count

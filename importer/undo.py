@@ -144,6 +144,9 @@ class UndoRun(DurableRun):
             self._locations.add(self._location(row))
         return count
 
+    def locations(self) -> set[str]:
+        return self._locations - {""}
+
     def _location(self, row: SourceRow) -> str:
         at = self._location_at
         return row.cells[at] if at is not None else self.settings.location_id or ""
