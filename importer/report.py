@@ -73,9 +73,8 @@ def write_json(path: Path, data: Mapping[str, object]) -> None:
 
 def unwritten_message(path: Path, error: OSError) -> str:
     """What to do about a file beside the results that could not be written."""
-    where = error.filename or path
     return (
-        f"{where}: could not be written ({error.strerror or error}). If it is open (in Excel, "
+        f"{path}: could not be written ({error.strerror or error}). If it is open (in Excel, "
         "for example), close it; if it is read-only, make it writable; then run the same "
         "command again: nothing is lost, the journal keeps every outcome and no row is sent "
         "again."

@@ -208,8 +208,8 @@ class Reachability:
         seconds = self._clock() - (self._since or 0.0)
         return (
             f"the API at {base_url} did not answer: {self._streak} rows in a row got no answer "
-            f"over {seconds:.0f} s (the last: {error.message}). Check --base-url and the "
-            "network"
+            f"over {seconds:.0f} s (the last: {error.message.split(': check the')[0]}). Check "
+            "--base-url and the network"
         )
 
 
