@@ -14,6 +14,7 @@ from importer.journal import is_final
 from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
 from importer.sender import Job, RetryPolicy, Sender
+from tests.conftest import FakeTime
 
 DUPLICATE = {
     "statusCode": 400,
@@ -64,19 +65,6 @@ def dated(response: httpx.Response) -> httpx.Response:
     """Every answer of a real server carries its clock."""
     response.headers["Date"] = formatdate(usegmt=True)
     return response
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps: retries and pauses cost no real time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def send(

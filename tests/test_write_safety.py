@@ -39,7 +39,7 @@ from importer.sandbox import (
 from importer.sandbox.core import Answer
 from importer.sender import Job, RetryPolicy, Sender
 from importer.summary import Hooks, summary_path
-from tests.conftest import SAMPLES, demo_settings, read_results, write_csv
+from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results, write_csv
 from tests.test_durable import CONFIG, HEADER, pairs_file, start, wait_for_creates
 
 MISSING = "ffffffffffffffffffffffff"  # a student id no record has
@@ -105,17 +105,6 @@ def test_kill_9s_then_resume_post_no_pair_more_than_twice_and_a_rerun_sends_noth
 
 
 # --- an unreachable API stops the run ----------------------------------------------------------
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def refuse_connections(request: httpx.Request) -> httpx.Response:
