@@ -28,6 +28,7 @@ from importer.pipeline import run_import
 from importer.ratelimit import RateLimiter, RateLimits
 from importer.sandbox import (
     DEMO_LOCATION,
+    Answer,
     FaultPlan,
     Limits,
     Sandbox,
@@ -36,7 +37,6 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.sandbox.core import Answer
 from importer.sender import Job, RetryPolicy, Sender
 from importer.summary import Hooks, summary_path
 from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results, write_csv

@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from importer.sandbox.core import Action, Sandbox
+from importer.sandbox.answer import Action
+from importer.sandbox.core import Sandbox
 
 
 def check_loopback(host: str) -> str:

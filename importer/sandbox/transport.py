@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from importer.sandbox.core import Action
+from importer.sandbox.answer import Action
 
 if TYPE_CHECKING:
     from importer.sandbox.core import Sandbox
