@@ -129,6 +129,17 @@ class Settings(_Strict):
         ge=0,
         description="How long answers of record checks and look-ups are reused (0: never).",
     )
+    ledger: bool = Field(
+        True,
+        description="Keep a ledger of the relations the API confirmed (in state_dir) and settle "
+        "the pairs it holds without a request.",
+    )
+    ledger_verify_days: int = Field(
+        7,
+        ge=1,
+        description="Drift repair: every record of the ledger is re-read at least once every "
+        "this many runs or days.",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
     rate_limit: RateLimitSettings = RateLimitSettings()
     retry: RetrySettings = RetrySettings()
