@@ -99,6 +99,12 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Read existing relations first and skip them, when that costs less.",
         ),
         click.option(
+            "--ledger/--no-ledger",
+            default=None,
+            help="Settle the pairs the ledger of known relations holds without a request, and "
+            "note every confirmed one in it (default on; see state_dir).",
+        ),
+        click.option(
             "--swap/--no-swap",
             default=None,
             help="The first column holds the association's second side, and back.",

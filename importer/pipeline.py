@@ -20,6 +20,8 @@ from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
+from importer.ledger import EXISTING
+from importer.ledger_run import known_outcome, made_by, repair_scopes
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
@@ -125,6 +127,7 @@ class ImportRun(DurableRun):
         self.lookups: Lookups | None = None
         self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
+        self._keys: dict[str, str] = {}  # association id -> key, for the ledger
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
@@ -205,6 +208,42 @@ class ImportRun(DurableRun):
             )
         self.checks.check_lookups()
         await self._preflight(client, retries, journal)
+        if journal is not None and not self.dry_run:
+            self._refeed(journal)
+        if journal is None:  # a resumed run's first process did its share of them
+            async with self.phase("ledger checks", client):
+                await self._repair(client, retries)
+
+    def _refeed(self, journal: Journal) -> None:
+        """A resume: what the journal holds that the API confirmed goes in the ledger again
+        (a process killed between the two writes loses nothing; nothing is dated anew)."""
+        assert self.ledgers is not None
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            known = Entries(journal.entries())
+            for seq, row in enumerate(rows):
+                entry = known.at(seq)
+                outcome = entry.outcome if entry is not None else None
+                if outcome is None or (by := made_by(outcome)) is None:
+                    continue
+                key, association, _ = self.checks.scope(row)
+                ledger = self.ledgers.get(key[0])
+                if association is not None and ledger is not None:
+                    pair = Pair(outcome.first_id, outcome.second_id)
+                    ledger.remember(association.id, pair, outcome.relation_id, by)
+
+    async def _repair(self, client: Client, retries: Retries) -> None:
+        """Drift repair: re-read the relations of the ledger's oldest records, so that a
+        relation deleted behind our back is forgotten and its rows created again."""
+        assert self.ledgers is not None
+        scopes = {(key[0], a.id): a for key, a in self.checks.associations.items() if a}
+        self._keys.update({a.id: a.key for a in scopes.values()})
+        s = self.settings
+        done = await repair_scopes(
+            client, retries, self.ledgers, scopes.keys(), s.ledger_verify_days, s.concurrency
+        )
+        for line in done.notices():
+            self.hooks.on_notice(line)
 
     @asynccontextmanager
     async def phase(self, name: str, client: Client) -> AsyncIterator[None]:
@@ -307,14 +346,20 @@ class ImportRun(DurableRun):
                 if lookups.existing and not in_doubt
                 else None
             )
+            ledger = self.ledgers.get(location) if self.ledgers is not None else None
+            held = ledger.known(association.id, pair) if ledger and not in_doubt else None
             note = self._warn(row, warnings)
-            if relation_id is not None:
+            if held is not None:
+                self.done(seq, row, journal, with_ids(known_outcome(held), pair))
+            elif relation_id is not None:
                 found = Outcome(
                     Status.ALREADY_EXISTS,
                     relation_id=relation_id,
                     error_code="existed",
                     error="linked before this run (read with --skip-existing): not sent",
                 )
+                if ledger is not None:  # the read confirmed it
+                    ledger.confirm(association.id, pair, relation_id, EXISTING)
                 self.done(seq, row, journal, with_ids(found, pair))
             elif self.dry_run:
                 self.to_send[location] += 1
@@ -334,6 +379,15 @@ class ImportRun(DurableRun):
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        by = made_by(outcome)
+        ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
+        if by is not None and ledger is not None:
+            key = self._keys.get(job.association_id, "")
+            ledger.confirm(
+                job.association_id, job.pair, outcome.relation_id, by, association_key=key
+            )
 
     def _seen(self, row: SourceRow, outcome: Outcome) -> None:
         """A row settled by an earlier run: its pair (the ids the journal kept) is seen."""

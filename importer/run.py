@@ -34,6 +34,7 @@ from importer.journal import (
     outcomes,
     peek,
 )
+from importer.ledger import Ledgers, open_ledgers
 from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.plan import Plan
 from importer.ratelimit import RateLimiter
@@ -69,6 +70,7 @@ class DurableRun:
         self.warnings = 0
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
+        self.ledgers: Ledgers | None = None  # the known relations, while the run executes
 
     # -- the parts that are the subclass's -------------------------------------------------
 
@@ -119,6 +121,9 @@ class DurableRun:
     def purposes(self) -> dict[str, int]:
         """Requests made before sending, by purpose (the rest are the run's own writes)."""
         return {}
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        """An outcome of a request, before the journal has it (the ledger's to note)."""
 
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
@@ -243,10 +248,11 @@ class DurableRun:
         interruptible: bool = False,
     ) -> RunSummary:
         """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`)."""
-        if not interruptible:
-            return await self._execute(transport, sleep, None)
-        with Interrupts(self.hooks.on_notice) as interrupts:
-            return await self._execute(transport, sleep, interrupts)
+        with open_ledgers(self.settings, transport, read_only=self.dry_run) as self.ledgers:
+            if not interruptible:
+                return await self._execute(transport, sleep, None)
+            with Interrupts(self.hooks.on_notice) as interrupts:
+                return await self._execute(transport, sleep, interrupts)
 
     async def _execute(
         self,
@@ -338,6 +344,7 @@ class DurableRun:
                     # a warning stays, whatever the API said
                     error="; ".join(filter(None, [outcome.error, job.note])),
                 )
+                self.confirmed(job, outcome)  # what the API confirmed, before the journal
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 
