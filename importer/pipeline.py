@@ -286,7 +286,7 @@ class ImportRun(DurableRun):
         """--skip-existing: per association, read the relations of the side with fewer
         records when that costs fewer requests than sending every pair."""
         with self.unsettled_rows(journal) as rows:
-            sides = self.checks.record_sides(rows, lookups)
+            sides = self.checks.record_sides(rows, lookups, self._known)
         async with self.phase("existing relations", client):
             for (location, association_id), (records, pairs) in sorted(sides.items()):
                 if len(records) >= pairs:
@@ -296,6 +296,10 @@ class ImportRun(DurableRun):
                     )
                     continue
                 await lookups.read_existing(location, association_id, records)
+
+    def _known(self, location: str, association_id: str, pair: Pair) -> bool:
+        ledger = self.ledgers.get(location) if self.ledgers is not None else None
+        return ledger is not None and ledger.known(association_id, pair) is not None
 
     @contextmanager
     def unsettled_rows(self, journal: Journal | None) -> Iterator[Iterator[SourceRow]]:

@@ -30,6 +30,8 @@ from importer.i18n import (
     translate_help,
     translate_line,
 )
+from importer.ledger import Ledger
+from importer.ledger_run import Repair
 from importer.models import Association, SourceRow, Status
 from importer.reader import open_table, pick_sheet
 from importer.reader_csv import LINE_LIMIT, _check_line_length, _read_error
@@ -264,6 +266,11 @@ RUN_HELP = (
     "  --skip-existing / --no-skip-existing\n"
     "                                  Leer primero las relaciones existentes y\n"
     "                                  omitirlas, cuando eso cuesta menos.\n"
+    "  --ledger / --no-ledger          Resolver sin solicitudes los pares que el\n"
+    "                                  registro de relaciones conocidas (ledger) ya\n"
+    "                                  tiene, y anotar en él cada par confirmado\n"
+    "                                  (activado de forma predeterminada; vea\n"
+    "                                  state_dir).\n"
     "  --swap / --no-swap              La primera columna tiene el segundo lado de la\n"
     "                                  asociación, y viceversa.\n"
     "  --order-check / --no-order-check\n"
@@ -349,6 +356,17 @@ def _config_messages(tmp_path: Path) -> list[str]:
         _raised(lambda: _settings(tmp_path, "first: 3\n")),
         _raised(lambda: _settings(tmp_path, "first: {column: A}\nfirst_column: B\n")),
         _raised(lambda: _settings(tmp_path, "phone_region: XX\nfirst_lookup: a b\n")),
+        *_ledger_messages(tmp_path),
+    ]
+
+
+def _ledger_messages(tmp_path: Path) -> list[str]:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database" * 100)
+    Ledger.open(tmp_path / "l.sqlite", "https://a.example", "loc1")
+    return [
+        _raised(lambda: Ledger.open(junk, "https://a.example", "loc1")),
+        _raised(lambda: Ledger.open(tmp_path / "l.sqlite", "https://b.example", "loc1")),
     ]
 
 
@@ -437,6 +455,7 @@ def _other_messages(tmp_path: Path) -> list[str]:
         _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
+        *Repair(records=4, forgotten=3, refused=2).notices(),
     ]
 
 

@@ -190,3 +190,12 @@ def test_lost_answers_and_503s_leave_the_ledger_equal_to_the_server(tmp_path: Pa
     assert {k.made_by for k in held.values()} == {RELIMPORT}
     ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
     assert {k.relation_id for k in held.values()} == ids
+
+
+def test_skip_existing_reads_nothing_for_the_pairs_the_ledger_holds(tmp_path: Path) -> None:
+    sandbox = nightly_sandbox()
+    path = export(tmp_path, 1, students=10)
+    night(tmp_path, sandbox, path, 1)
+    again = night(tmp_path, sandbox, path, 2, skip_existing=True)
+    assert again.by_purpose() == {"associations": 1, "ledger checks": 1, "creates": 0}
+    assert again.counts == {Status.ALREADY_EXISTS: 30}
