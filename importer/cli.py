@@ -522,9 +522,11 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         )
 
 
+from importer.cli_ledger import ledger  # noqa: E402
 from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(sandbox)
 main.add_command(doctor)
 main.add_command(init)
+main.add_command(ledger)
 speak_to_everyone(main)

@@ -212,6 +212,7 @@ def test_the_group_help_follows_an_earlier_lang_and_english_stays_as_click_write
         "  associations  List the location's associations (id, key, both object keys...\n"
         "  doctor        Check that a run would start, with a few requests that...\n"
         "  init          Write a commented config file for an account, guessed from...\n"
+        "  ledger        The ledger of known relations (in state_dir): see it,...\n"
         "  run           Import the relations listed in INPUT (CSV, TSV, TXT, XLSX,...\n"
         "  sandbox       The built-in API emulator (the default target).\n"
         "  undo          Delete exactly the relations that the import of RESULTS_CSV...\n"
