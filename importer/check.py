@@ -214,6 +214,14 @@ class Checks:
                 sendable[scope] += 1
         return {scope: (min(records, key=len), sendable[scope]) for scope, records in sides.items()}
 
+    def resolved(
+        self, rows: Iterator[SourceRow], lookups: Lookups
+    ) -> Iterator[tuple[str, str, Pair | Outcome]]:
+        """(location, association id, the pair, or the outcome of a row that resolves to
+        none) of each row whose cells pass (--mirror: the pairs the file holds)."""
+        for location, association, validator, values in self._examined(rows):
+            yield location, association.id, self.resolve(location, validator, values, lookups)
+
     def _examined(
         self, rows: Iterator[SourceRow]
     ) -> Iterator[tuple[str, Association, RowValidator, Pair]]:

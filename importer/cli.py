@@ -105,6 +105,19 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "note every confirmed one in it (default on; see state_dir).",
         ),
         click.option(
+            "--mirror/--no-mirror",
+            default=None,
+            help="Also delete the relations earlier runs created that the file no longer "
+            "holds (never one relimport did not create).",
+        ),
+        click.option(
+            "--max-deletes",
+            type=int,
+            metavar="N",
+            help="--mirror stops before sending when it would delete more than N relations "
+            "(default 100, and at most 10% of the ledger's pairs of the association).",
+        ),
+        click.option(
             "--swap/--no-swap",
             default=None,
             help="The first column holds the association's second side, and back.",

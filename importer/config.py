@@ -140,6 +140,17 @@ class Settings(_Strict):
         description="Drift repair: every record of the ledger is re-read at least once every "
         "this many runs or days.",
     )
+    mirror: bool = Field(
+        False,
+        description="Delete the relations earlier runs created (the ledger says) that the "
+        "file no longer holds; never one relimport did not create.",
+    )
+    max_deletes: int | None = Field(
+        None,
+        ge=0,
+        description="--mirror stops before sending when it would delete more (default: 100, "
+        "and at most 10 % of the ledger's pairs of the association).",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
     rate_limit: RateLimitSettings = RateLimitSettings()
     retry: RetrySettings = RetrySettings()

@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -23,13 +24,14 @@ from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.ledger import EXISTING
 from importer.ledger_run import known_outcome, made_by, repair_scopes
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
+from importer.mirror import Mirror, MirrorSender
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Rows, Sleep
-from importer.sender import Job, Retries, RetryPolicy
+from importer.sender import Job, Retries, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary
 from importer.target import check_tokens, connect, limiter_for
 
@@ -128,6 +130,14 @@ class ImportRun(DurableRun):
         self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
         self._keys: dict[str, str] = {}  # association id -> key, for the ledger
+        if settings.mirror and only is not None:
+            raise ConfigError(
+                "--mirror needs the whole export: with --only the file holds a few rows, and "
+                "every other relation relimport created would be deleted. Leave one of them off."
+            )
+        self.mirror = Mirror(settings) if settings.mirror else None
+        if self.mirror is not None:
+            self.sender_class = MirrorSender
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
@@ -144,6 +154,8 @@ class ImportRun(DurableRun):
 
     def tally(self, rows: Iterator[SourceRow]) -> int:
         count, self.scope_keys = self.checks.scope_keys(rows)
+        if self.mirror is not None:  # its deletions come after the rows in the journal
+            self.mirror.first_seq = count
         return count
 
     def identity(self, size: int, digest: str) -> Identity:
@@ -213,6 +225,23 @@ class ImportRun(DurableRun):
         if journal is None:  # a resumed run's first process did its share of them
             async with self.phase("ledger checks", client):
                 await self._repair(client, retries)
+        if self.mirror is not None and (journal is None or not self.mirror.kept(journal)):
+            self._plan_mirror(self.mirror)
+
+    def _plan_mirror(self, mirror: Mirror) -> None:
+        """--mirror: what to delete, from the ledger and every row of the file (before any
+        request is sent: a plan over the cap stops the run)."""
+        assert self.ledgers is not None and self.lookups is not None
+        location, association = self.settings.location_id or "", self.association
+        ledger = self.ledgers.get(location)
+        if ledger is None or association is None:
+            return
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            resolved = self.checks.resolved(rows, self.lookups)
+            notice = mirror.plan(ledger, association, (found for _, _, found in resolved))
+        if notice is not None:
+            self.hooks.on_notice(notice)
 
     def _refeed(self, journal: Journal) -> None:
         """A resume: what the journal holds that the API confirmed goes in the ledger again
@@ -323,6 +352,8 @@ class ImportRun(DurableRun):
     def started(self, journal: Journal) -> None:
         if self.association is not None and not self.checks.per_row:
             journal.keep_association(self.association)
+        if self.mirror is not None and self.mirror.planned and not self.mirror.kept(journal):
+            self.mirror.keep(journal)
 
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
@@ -383,10 +414,19 @@ class ImportRun(DurableRun):
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+        if self.mirror is not None and self.association is not None:  # after every create
+            location = self.settings.location_id or ""
+            for job in self.mirror.jobs(
+                journal, location, self.association.id, dry_run=self.dry_run
+            ):
+                yield job
 
     def confirmed(self, job: Job, outcome: Outcome) -> None:
-        by = made_by(outcome)
         ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
+        if job.relation_id and self.mirror is not None:  # a deletion of --mirror
+            self.mirror.confirmed(job, outcome, ledger)
+            return
+        by = made_by(outcome)
         if by is not None and ledger is not None:
             key = self._keys.get(job.association_id, "")
             ledger.confirm(
@@ -434,7 +474,29 @@ class ImportRun(DurableRun):
         return outcome
 
     def purposes(self) -> dict[str, int]:
+        if self.mirror is not None and not self.dry_run:
+            self.spent["mirror deletes"] = self.mirror.requests
         return {purpose: n for purpose, spent in self.spent.items() if (n := sum(spent.values()))}
+
+    async def execute(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        interruptible: bool = False,
+    ) -> RunSummary:
+        summary = await super().execute(
+            transport=transport, sleep=sleep, interruptible=interruptible
+        )
+        if self.mirror is None:
+            return summary
+        return replace(summary, deletions=self.mirror.counts)
+
+    def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
+        counts = super()._render(out, journal, sender)
+        if self.mirror is not None:
+            self.hooks.on_notice(self.mirror.render(out, journal, dry_run=self.dry_run))
+        return counts
 
     @property
     def reuse_hours(self) -> float:
@@ -479,6 +541,9 @@ class ImportRun(DurableRun):
         the same, but for look-ups it may reuse (only those that found nothing are asked)."""
         if purpose == "creates":
             return self.to_send[location]
+        if purpose == "mirror deletes":
+            planned = self.mirror.counts.get(Status.VALID, 0) if self.mirror else 0
+            return planned if location == self.settings.location_id else 0
         if purpose in CACHED and self.reuse_hours:
             return self.lookups.unkept[location, purpose] if self.lookups is not None else 0
         return self.spent.get(purpose, Counter())[location]

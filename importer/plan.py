@@ -26,6 +26,7 @@ PURPOSES = (
     "existing relations",
     "ledger checks",
     "creates",
+    "mirror deletes",
 )
 #: Purposes whose answers the real run takes from the dry run's cache.
 CACHED = frozenset({"look-ups", "record checks"})
@@ -173,6 +174,7 @@ _SINGULAR = {
     "record checks": "record check",
     "existing relations": "read of existing relations",
     "ledger checks": "ledger check",
+    "mirror deletes": "mirror delete",
     "creates": "create",
 }
 

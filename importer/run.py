@@ -339,6 +339,7 @@ class DurableRun:
             async def record(job: Job, outcome: Outcome) -> None:
                 outcome = replace(
                     outcome,
+                    relation_id=outcome.relation_id or job.relation_id,  # a delete's, kept
                     first_id=job.pair.first_id,
                     second_id=job.pair.second_id,
                     # a warning stays, whatever the API said

@@ -54,6 +54,8 @@ class RunSummary:
     purposes: dict[str, int] = field(default_factory=dict)
     kind: str = "import"  # or "undo"
     workbook: bool = False  # results_format xlsx or both: an Excel twin of the result file
+    #: --mirror: the deletions' statuses (``deleted``, ``gone``...; a dry run's ``valid``).
+    deletions: dict[Status, int] = field(default_factory=dict)
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -86,6 +88,9 @@ class RunSummary:
             or ("interrupted (Ctrl-C or SIGTERM)" if self.interrupted else None),
             "resume_command": resume_command if code in (3, 4, 5) else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
+            "mirror": {status.value: n for status, n in self.deletions.items()}
+            if self.deletions
+            else None,
         }
 
     def by_purpose(self) -> dict[str, int]:
@@ -104,9 +109,13 @@ class RunSummary:
             return 3
         if self.interrupted:
             return 4
-        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
+        unsent = self.counts.get(Status.NOT_SENT) or self.deletions.get(Status.NOT_SENT)
+        if self.not_sent_reasons and unsent:
             return 5
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
+        deleted = fine | {Status.DELETED, Status.GONE}
+        if not all(status in deleted for status in self.deletions):
+            return 1
         return 0 if all(status in fine for status in self.counts) else 1
 
 

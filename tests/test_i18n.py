@@ -32,7 +32,8 @@ from importer.i18n import (
 )
 from importer.ledger import Ledger
 from importer.ledger_run import Repair
-from importer.models import Association, SourceRow, Status
+from importer.mirror import Mirror, plan_deletions
+from importer.models import Association, Outcome, Pair, SourceRow, Status
 from importer.reader import open_table, pick_sheet
 from importer.reader_csv import LINE_LIMIT, _check_line_length, _read_error
 from importer.reader_guard import refuse_large_ods, refuse_zip_bomb
@@ -272,6 +273,14 @@ RUN_HELP = (
     "                                  tiene, y anotar en él cada par confirmado\n"
     "                                  (activado de forma predeterminada; vea\n"
     "                                  state_dir).\n"
+    "  --mirror / --no-mirror          Eliminar además las relaciones que crearon\n"
+    "                                  ejecuciones anteriores y que el archivo ya no\n"
+    "                                  tiene (nunca una que relimport no creó).\n"
+    "  --max-deletes N                 --mirror se detiene antes de enviar si fuera a\n"
+    "                                  eliminar más de N relaciones (predeterminado\n"
+    "                                  100, y como máximo el 10 % de los pares de la\n"
+    "                                  asociación en el registro de relaciones\n"
+    "                                  conocidas).\n"
     "  --swap / --no-swap              La primera columna tiene el segundo lado de la\n"
     "                                  asociación, y viceversa.\n"
     "  --order-check / --no-order-check\n"
@@ -457,6 +466,26 @@ def _other_messages(tmp_path: Path) -> list[str]:
         _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
         *Repair(records=4, forgotten=3, refused=2).notices(),
+        *_mirror_messages(tmp_path),
+    ]
+
+
+def _mirror_messages(tmp_path: Path) -> list[str]:
+    ledger = Ledger.memory("https://a.example", "loc1")
+    for n in range(20):
+        ledger.confirm("a1", Pair(f"s{n}", "t"), f"r{n}", "relimport")
+    association = Association("a1", "key", "student", "Student", "teacher", "Teacher")
+    mirror = Mirror(Settings(mirror=True))
+    unresolved = Outcome(Status.UNRESOLVED)
+    return [
+        _raised(lambda: mirror.plan(ledger, association, [])),
+        _raised(lambda: plan_deletions(ledger, "a1", "key", set(), 3)),
+        mirror.plan(ledger, association, [unresolved]) or "",
+        _raised(lambda: Mirror(Settings(mirror=True, location_column="L"))),
+        _raised(lambda: Mirror(Settings(mirror=True, ledger=False))),
+        f"--mirror: 1 relations would be deleted: see {tmp_path}/x-deleted.csv",
+        f"--mirror: deleted 3, gone 1: see {tmp_path}/x-deleted.csv",
+        f"--mirror: nothing to delete: see {tmp_path}/x-deleted.csv",
     ]
 
 
