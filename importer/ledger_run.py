@@ -10,13 +10,13 @@ gone are forgotten, so that the rows naming them are created again in the same r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from importer.client import Client
 from importer.errors import RejectedError
 from importer.ledger import EXISTING, RELIMPORT, Known, Ledger, Ledgers, Side
+from importer.lookup import pool
 from importer.models import Outcome, Pair, Status
 from importer.sender import UNVERIFIED, Retries
 
@@ -113,19 +113,17 @@ async def repair(
 ) -> Repair:
     """Read every relation of these records (on ``side``) and set the ledger right."""
     done = Repair()
-    gate = asyncio.Semaphore(concurrency)
 
     async def one(record_id: str) -> None:
         async def listing() -> dict[Pair, str]:
             found = client.relations_of(location, association_id, record_id)
             return {pair: relation_id async for pair, relation_id in found}
 
-        async with gate:
-            try:
-                on_server = await retries(listing)
-            except RejectedError:  # the API cannot tell: the entries stay as they are
-                done.refused += 1
-                return
+        try:
+            on_server = await retries(listing)
+        except RejectedError:  # the API cannot tell: the entries stay as they are
+            done.refused += 1
+            return
         gone = []
         for pair, _ in ledger.pairs_of(association_id, side.column, record_id).items():
             if pair in on_server:
@@ -138,11 +136,5 @@ async def repair(
         done.records += 1
         done.forgotten += len(gone)
 
-    tasks = [asyncio.create_task(one(record)) for record in records]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await pool(records, one, concurrency)
     return done
