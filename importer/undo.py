@@ -156,6 +156,9 @@ class UndoRun(DurableRun):
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
         check_tokens(self.settings, self._locations - {""}, str(self.path))
+        if self.ledgers is not None:  # a ledger that cannot be opened stops the undo now
+            for location in sorted(self._locations):
+                self.ledgers.get(location)
 
     def identity(self, size: int, digest: str) -> Identity:
         s = self.settings

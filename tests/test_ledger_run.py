@@ -6,7 +6,10 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from importer.config import Settings
+from importer.errors import ConfigError
 from importer.ledger import RELIMPORT, Ledger, ledger_path
 from importer.models import Status
 from importer.pipeline import run_import
@@ -199,3 +202,20 @@ def test_skip_existing_reads_nothing_for_the_pairs_the_ledger_holds(tmp_path: Pa
     again = night(tmp_path, sandbox, path, 2, skip_existing=True)
     assert again.by_purpose() == {"associations": 1, "ledger checks": 1, "creates": 0}
     assert again.counts == {Status.ALREADY_EXISTS: 30}
+
+
+def test_a_ledger_that_cannot_be_opened_stops_undo_before_any_delete(tmp_path: Path) -> None:
+    sandbox = nightly_sandbox()
+    state = tmp_path / "state"
+    first = night(tmp_path, sandbox, export(tmp_path, 1, students=2), 1, state_dir=state)
+    (path,) = state.glob("ledger-*.sqlite")
+    for beside in state.iterdir():
+        beside.unlink()
+    path.write_bytes(b"not a ledger" * 500)
+    settings = demo_settings(tmp_path, out=tmp_path / "undo.csv", state_dir=state, **FAST)
+    with pytest.raises(ConfigError, match="the ledger cannot be opened"):
+        run_undo(first.result_path, settings, transport=sandbox.transport())
+    assert "DELETE /associations/relations/{relationId}" not in (
+        sandbox.stats(DEMO_LOCATION).by_route
+    )
+    assert len(server_pairs(sandbox)) == 6
