@@ -130,6 +130,7 @@ class ImportRun(DurableRun):
         self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
         self._keys: dict[str, str] = {}  # association id -> key, for the ledger
+        self.known = 0  # rows the ledger settled (no request)
         if settings.mirror and only is not None:
             raise ConfigError(
                 "--mirror needs the whole export: with --only the file holds a few rows, and "
@@ -385,6 +386,7 @@ class ImportRun(DurableRun):
             held = ledger.known(association.id, pair) if ledger and not in_doubt else None
             note = self._warn(row, warnings)
             if held is not None:
+                self.known += 1
                 self.done(seq, row, journal, with_ids(known_outcome(held), pair))
             elif relation_id is not None:
                 found = Outcome(
@@ -494,6 +496,11 @@ class ImportRun(DurableRun):
 
     def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
         counts = super()._render(out, journal, sender)
+        if self.known:
+            self.hooks.on_notice(
+                f"Ledger: {self.known} rows were linked already (the ledger of known "
+                "relations): no request for them."
+            )
         if self.mirror is not None:
             self.hooks.on_notice(self.mirror.render(out, journal, dry_run=self.dry_run))
         return counts

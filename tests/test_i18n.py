@@ -486,6 +486,8 @@ def _mirror_messages(tmp_path: Path) -> list[str]:
         f"--mirror: 1 relations would be deleted: see {tmp_path}/x-deleted.csv",
         f"--mirror: deleted 3, gone 1: see {tmp_path}/x-deleted.csv",
         f"--mirror: nothing to delete: see {tmp_path}/x-deleted.csv",
+        "Ledger: 120 rows were linked already (the ledger of known relations): no request "
+        "for them.",
     ]
 
 

@@ -111,7 +111,10 @@ def test_a_dry_run_lists_and_counts_the_deletions_and_deletes_nothing(tmp_path: 
     assert dry.deletions == {Status.VALID: 6}
     assert dry.plan is not None
     assert dry.plan.as_json()["requests"]["mirror deletes"] == 6  # type: ignore[index]
-    assert notices == [f"--mirror: 6 relations would be deleted: see {tmp_path}/dry-deleted.csv"]
+    assert notices == [
+        "Ledger: 84 rows were linked already (the ledger of known relations): no request for them.",
+        f"--mirror: 6 relations would be deleted: see {tmp_path}/dry-deleted.csv",
+    ]
     assert len(read_results(tmp_path / "dry-deleted.csv")) == 6
     assert len(server_pairs(sandbox)) == 90
 
