@@ -29,6 +29,10 @@ class Params:
     #: Files read and validated (dry run).
     file_rows: tuple[int, ...] = (100_000, 1_000_000)
     skip_big_xlsx: bool = False
+    #: Nightly: a cumulative export of nightly_rows pairs, nightly_new more on night 2.
+    nightly_rows: int = 5000
+    nightly_new: int = 50
+    nightly_teachers: int = 200
 
 
 FULL = Params()
@@ -47,4 +51,7 @@ SMOKE = Params(
     latency=0.02,
     sdk_limited_rows=40,
     file_rows=(500, 1_000),
+    nightly_rows=100,
+    nightly_new=10,
+    nightly_teachers=20,
 )

@@ -107,6 +107,25 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Read existing relations first and skip them, when that costs less.",
         ),
         click.option(
+            "--ledger/--no-ledger",
+            default=None,
+            help="Settle the pairs the ledger of known relations holds without a request, and "
+            "note every confirmed one in it (default on; see state_dir).",
+        ),
+        click.option(
+            "--mirror/--no-mirror",
+            default=None,
+            help="Also delete the relations earlier runs created that the file no longer "
+            "holds (never one relimport did not create).",
+        ),
+        click.option(
+            "--max-deletes",
+            type=int,
+            metavar="N",
+            help="--mirror stops before sending when it would delete more than N relations "
+            "(default 100, and at most 10% of the ledger's pairs of the association).",
+        ),
+        click.option(
             "--swap/--no-swap",
             default=None,
             help="The first column holds the association's second side, and back.",
@@ -552,9 +571,11 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         )
 
 
+from importer.cli_ledger import ledger  # noqa: E402
 from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(sandbox)
 main.add_command(doctor)
 main.add_command(init)
+main.add_command(ledger)
 speak_to_everyone(main)

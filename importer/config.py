@@ -138,6 +138,28 @@ class Settings(_Strict):
         ge=0,
         description="How long answers of record checks and look-ups are reused (0: never).",
     )
+    ledger: bool = Field(
+        True,
+        description="Keep a ledger of the relations the API confirmed (in state_dir) and settle "
+        "the pairs it holds without a request.",
+    )
+    ledger_verify_days: int = Field(
+        7,
+        ge=1,
+        description="Drift repair: every record of the ledger is re-read at least once every "
+        "this many runs or days.",
+    )
+    mirror: bool = Field(
+        False,
+        description="Delete the relations earlier runs created (the ledger says) that the "
+        "file no longer holds; never one relimport did not create.",
+    )
+    max_deletes: int | None = Field(
+        None,
+        ge=0,
+        description="--mirror stops before sending when it would delete more (default: 100, "
+        "and at most 10 % of the ledger's pairs of the association).",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
     rate_limit: RateLimitSettings = RateLimitSettings()
     retry: RetrySettings = RetrySettings()

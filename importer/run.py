@@ -35,6 +35,7 @@ from importer.journal import (
     outcomes,
     peek,
 )
+from importer.ledger import Ledgers, open_ledgers
 from importer.locks import hold_run_locks
 from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.plan import Plan
@@ -72,6 +73,7 @@ class DurableRun:
         self.unwritten: list[str] = []  # files that could not be written (exit 6)
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
+        self.ledgers: Ledgers | None = None  # the known relations, while the run executes
 
     # -- the parts that are the subclass's -------------------------------------------------
 
@@ -133,6 +135,9 @@ class DurableRun:
     def locations(self) -> set[str]:
         """The locations the run writes in (known after the survey): each is locked."""
         return {self.settings.location_id} if self.settings.location_id else set()
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        """An outcome of a request, before the journal has it (the ledger's to note)."""
 
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
@@ -258,10 +263,11 @@ class DurableRun:
         interruptible: bool = False,
     ) -> RunSummary:
         """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`)."""
-        if not interruptible:
-            return await self._execute(transport, sleep, None)
-        with Interrupts(self.hooks.on_notice) as interrupts:
-            return await self._execute(transport, sleep, interrupts)
+        with open_ledgers(self.settings, transport, read_only=self.dry_run) as self.ledgers:
+            if not interruptible:
+                return await self._execute(transport, sleep, None)
+            with Interrupts(self.hooks.on_notice) as interrupts:
+                return await self._execute(transport, sleep, interrupts)
 
     async def _execute(
         self,
@@ -383,11 +389,13 @@ class DurableRun:
             async def record(job: Job, outcome: Outcome) -> None:
                 outcome = replace(
                     outcome,
+                    relation_id=outcome.relation_id or job.relation_id,  # a delete's, kept
                     first_id=job.pair.first_id,
                     second_id=job.pair.second_id,
                     # a warning stays, whatever the API said
                     error="; ".join(filter(None, [outcome.error, job.note])),
                 )
+                self.confirmed(job, outcome)  # what the API confirmed, before the journal
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 

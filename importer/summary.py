@@ -71,6 +71,8 @@ class RunSummary:
     #: Files that could not be written (result CSV, workbook, summary.json): exit 6. Nothing
     #: is lost: the journal holds every outcome, and the same command writes them.
     unwritten: tuple[str, ...] = ()
+    #: --mirror: the deletions' statuses (``deleted``, ``gone``...; a dry run's ``valid``).
+    deletions: dict[Status, int] = field(default_factory=dict)
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -104,6 +106,9 @@ class RunSummary:
             if code in RESUMABLE and (self.resumable or code == EXIT_UNWRITTEN)
             else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
+            "mirror": {status.value: n for status, n in self.deletions.items()}
+            if self.deletions
+            else None,
         }
 
     def by_purpose(self) -> dict[str, int]:
@@ -129,9 +134,13 @@ class RunSummary:
             return EXIT_STOPPED
         if self.interrupted:
             return EXIT_INTERRUPTED
-        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
+        unsent = self.counts.get(Status.NOT_SENT) or self.deletions.get(Status.NOT_SENT)
+        if self.not_sent_reasons and unsent:
             return EXIT_BUDGET
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
+        deleted = fine | {Status.DELETED, Status.GONE}
+        if not all(status in deleted for status in self.deletions):
+            return EXIT_PARTIAL
         return EXIT_OK if all(status in fine for status in self.counts) else EXIT_PARTIAL
 
 

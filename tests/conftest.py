@@ -47,7 +47,6 @@ def demo_settings(tmp_path: Path, **changes: object) -> Settings:
         "first_column": "Student ID",
         "second_column": "Teacher ID",
         "out": tmp_path / "results.csv",
-        "state_dir": tmp_path / ".relimport",  # the location locks (and the ledger)
     }
     values.update(changes)
     return Settings.model_validate(values)

@@ -288,6 +288,9 @@ def test_every_option_is_documented_in_the_readme() -> None:
     group = main.commands["sandbox"]
     assert isinstance(group, type(main))
     commands["sandbox serve"] = group.commands["serve"]
+    ledger = main.commands["ledger"]
+    assert isinstance(ledger, type(main))
+    commands.update({f"ledger {name}": command for name, command in ledger.commands.items()})
     for parameter in main.params:  # the options of relimport itself
         for option in parameter.opts:
             if option.startswith("--") and option not in ("--help", "--version"):

@@ -31,6 +31,11 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._sandbox = sandbox
         self._sleep = sleep
 
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox behind this transport (what state kept beside it, a ledger, lives on)."""
+        return self._sandbox
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         target = request.url.raw_path.decode("ascii")
