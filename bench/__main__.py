@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import files, locations, overhead, per_row, rate
+from bench import files, locations, nightly, overhead, per_row, rate
 from bench.figures import Figure, write
 from bench.params import FULL, SMOKE, Params
 
@@ -23,6 +23,7 @@ MEASURES: dict[str, Measure] = {
     "overhead": lambda p, work, skipped: overhead.measure(p, work),
     "locations": lambda p, work, skipped: locations.measure(p, work),
     "files": files.measure,
+    "nightly": lambda p, work, skipped: nightly.measure(p, work),
 }
 FAMILIES = tuple(MEASURES)
 OUT = Path(__file__).resolve().parent / "out"

@@ -40,6 +40,10 @@ class Params:
     #: Files read and validated (dry run).
     file_rows: tuple[int, ...] = (100_000, 1_000_000)
     skip_big_xlsx: bool = False
+    #: Nightly: a cumulative export of nightly_rows pairs, nightly_new more on night 2.
+    nightly_rows: int = 5000
+    nightly_new: int = 50
+    nightly_teachers: int = 200
 
 
 FULL = Params()
@@ -61,4 +65,7 @@ SMOKE = Params(
     file_rows=(500, 1_000),
     location_counts=(1, 4),
     location_rows=10,
+    nightly_rows=100,
+    nightly_new=10,
+    nightly_teachers=20,
 )

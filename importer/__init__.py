@@ -24,6 +24,8 @@ from importer.errors import (
     RelimportError,
     RetryableError,
 )
+from importer.ledger import Ledger
+from importer.ledger_admin import forget_ledger, ledger_files, verify_ledger, verify_scope
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.pipeline import import_file, list_associations, run_import
 from importer.ratelimit import RateLimiter, RateLimits
@@ -46,6 +48,7 @@ __all__ = [
     "Hooks",
     "InputError",
     "Issue",
+    "Ledger",
     "NothingToDo",
     "Outcome",
     "Pair",
@@ -62,10 +65,14 @@ __all__ = [
     "Status",
     "Table",
     "classify",
+    "forget_ledger",
     "import_file",
+    "ledger_files",
     "list_associations",
     "load_settings",
     "open_table",
     "run_import",
     "run_undo",
+    "verify_ledger",
+    "verify_scope",
 ]

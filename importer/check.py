@@ -194,21 +194,33 @@ class Checks:
         return self._at
 
     def record_sides(
-        self, rows: Iterator[SourceRow], lookups: Lookups
+        self,
+        rows: Iterator[SourceRow],
+        lookups: Lookups,
+        known: Callable[[str, str, Pair], bool] = lambda location, association, pair: False,
     ) -> dict[tuple[str, str], tuple[set[str], int]]:
         """(location, association id) -> (the records of its side with fewer of them, the rows
-        that would be sent): what --skip-existing would read, and the most it may save."""
+        that would be sent): what --skip-existing would read, and the most it may save. Pairs
+        ``known`` already (the ledger holds them) are left out: they cost nothing."""
         sides: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         sendable: Counter[tuple[str, str]] = Counter()
         for location, association, validator, values in self._examined(rows):
             pair = self.resolve(location, validator, values, lookups)
-            if isinstance(pair, Pair):
+            if isinstance(pair, Pair) and not known(location, association.id, pair):
                 scope = (location, association.id)
                 first, second = sides.setdefault(scope, (set(), set()))
                 first.add(pair.first_id)
                 second.add(pair.second_id)
                 sendable[scope] += 1
         return {scope: (min(records, key=len), sendable[scope]) for scope, records in sides.items()}
+
+    def resolved(
+        self, rows: Iterator[SourceRow], lookups: Lookups
+    ) -> Iterator[tuple[str, str, Pair | Outcome]]:
+        """(location, association id, the pair, or the outcome of a row that resolves to
+        none) of each row whose cells pass (--mirror: the pairs the file holds)."""
+        for location, association, validator, values in self._examined(rows):
+            yield location, association.id, self.resolve(location, validator, values, lookups)
 
     def _examined(
         self, rows: Iterator[SourceRow]

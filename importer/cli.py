@@ -21,6 +21,7 @@ import click
 from tqdm import tqdm
 
 from importer import logs
+from importer.beside import write_beside
 from importer.cli_language import language, remember_language, say, speak_to_everyone
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
@@ -31,14 +32,21 @@ from importer.i18n import (
     choose_language,
     translate,
 )
-from importer.models import Status
+from importer.models import (
+    EXIT_BUDGET,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_STARTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_STOPPED,
+    EXIT_UNWRITTEN,
+    Status,
+)
 from importer.pipeline import list_associations, run_import
-from importer.report import write_json
-from importer.summary import Hooks, RunSummary, plan_path, summary_path
+from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")
-EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 
 
 def _common(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -99,6 +107,25 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--skip-existing/--no-skip-existing",
             default=None,
             help="Read existing relations first and skip them, when that costs less.",
+        ),
+        click.option(
+            "--ledger/--no-ledger",
+            default=None,
+            help="Settle the pairs the ledger of known relations holds without a request, and "
+            "note every confirmed one in it (default on; see state_dir).",
+        ),
+        click.option(
+            "--mirror/--no-mirror",
+            default=None,
+            help="Also delete the relations earlier runs created that the file no longer "
+            "holds (never one relimport did not create).",
+        ),
+        click.option(
+            "--max-deletes",
+            type=int,
+            metavar="N",
+            help="--mirror stops before sending when it would delete more than N relations "
+            "(default 100, and at most 10% of the ledger's pairs of the association).",
         ),
         click.option(
             "--swap/--no-swap",
@@ -232,9 +259,20 @@ def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
+def _wait_lock(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait-lock",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="When another run holds the result file or a location, wait this long for it "
+        "(default 0: stop at once, exit 2).",
+    )(function)
+
+
 @main.command()
 @_input_options
 @_rerun_options
+@_wait_lock
 @click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
 def run(
     input_path: Path,
@@ -364,20 +402,16 @@ def _execute(
             f"every outcome. To resume, run the same command again:\n  {resume_command()}",
             err=True,
         )
-    outcome = summary.as_json(resume_command())
+    summary, outcome = write_beside(
+        summary,
+        resume_command=resume_command(),
+        lang=lang,
+        notice=lambda message: say(message, err=True),
+    )
     if _json_output():
         _print_json(outcome)
     elif summary.rendered and not quiet:
         say(format_summary(summary))
-    write_json(summary_path(summary.result_path), outcome)
-    if summary.plan is not None:
-        summary.plan.write_json(plan_path(summary.result_path))
-    if summary.rendered and summary.workbook:
-        from importer.report_xlsx import write_workbook  # openpyxl: only when asked for
-
-        write_workbook(
-            summary.result_path, summary.result_path.with_suffix(".xlsx"), outcome, lang=lang
-        )
     LOG.info(
         "%s: exit %d",
         summary.title,
@@ -408,6 +442,7 @@ def _execute(
     "--concurrency", type=int, help="Requests in flight at once, per location (1-64, default 8)."
 )
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@_wait_lock
 @click.option(
     "--restart", is_flag=True, help="Start over although a journal of an earlier undo is there."
 )
@@ -467,13 +502,33 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"The run stopped part-way: {summary.stopped}")
     if summary.plan is not None:
         lines += summary.plan.lines()
-    lines.append(f"Results: {summary.result_path}")
+    if summary.written:
+        lines.append(f"Results: {summary.result_path}")
+    for path in summary.unwritten:
+        lines.append(f"Not written: {path} (see the message above)")
     code = summary.exit_code
     if code == EXIT_PARTIAL:
         lines.append("Some rows need attention: see the status and error columns of the results.")
     if summary.resumed:
         lines.insert(1, f"Resumed: {summary.resumed} rows were already settled (no request).")
-    if code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET):
+    if code == EXIT_UNWRITTEN:
+        lines.append(
+            "Nothing is lost: the journal keeps every outcome. Once the files above can be "
+            "written, run the same command again (no row is sent twice):"
+        )
+        lines.append(f"  {resume_command()}")
+    elif code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET) and not summary.resumable:
+        left = summary.counts.get(Status.NOT_SENT, 0)
+        lines.append(
+            f"{left} rows were not sent. "
+            + (
+                "A dry run is not resumed: running it again starts over."
+                if summary.dry_run
+                else "The built-in sandbox keeps nothing between runs: running the same "
+                "command again starts over."
+            )
+        )
+    elif code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET):
         left = summary.counts.get(Status.NOT_SENT, 0)
         when = {
             EXIT_STOPPED: "once the problem above is fixed",
@@ -520,12 +575,14 @@ def associations(config_path: Path | None, **flags: Any) -> None:
         )
 
 
+from importer.cli_ledger import ledger  # noqa: E402
 from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
 from importer.cli_shard import merge, split  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(sandbox)
 main.add_command(doctor)
 main.add_command(init)
+main.add_command(ledger)
 main.add_command(split)
 main.add_command(merge)
 speak_to_everyone(main)

@@ -33,7 +33,7 @@ from importer.init_config import (
     sample_columns,
     write_config,
 )
-from importer.models import Association
+from importer.models import EXIT_NOT_STARTED, EXIT_OK, Association
 from importer.validate import column_index
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -66,7 +66,7 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
     the rate limit and the day's budget left. Exit 0 when a run would start, 2 otherwise.
     The token is never printed.
     """
-    from importer.cli import EXIT_NOT_STARTED, EXIT_OK, _fail, _settings
+    from importer.cli import _fail, _settings
     from importer.cli_language import say
 
     try:

@@ -27,6 +27,7 @@ from importer.errors import (
     RateLimitedError,
     RejectedError,
     RetryableError,
+    UnreachableError,
 )
 from importer.models import Association, Pair
 from importer.ratelimit import RateLimiter, retry_after
@@ -141,7 +142,11 @@ class Client:
             return None
 
     def __repr__(self) -> str:
-        return f"Client(base_url={str(self._http.base_url)!r})"
+        return f"Client(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
 
     def requests(self) -> dict[str, int]:
         """Requests started so far, per location (every kind: look-ups, creates...)."""
@@ -427,18 +432,18 @@ def _log(
     )
 
 
-def _network_error(error: httpx.TransportError) -> RetryableError:
+def _network_error(error: httpx.TransportError) -> UnreachableError:
     """No answer came. ``maybe_written`` unless the request surely never left."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return RetryableError(f"no connection within the timeout ({name})")
+        return UnreachableError(f"no connection within the timeout ({name})")
     if isinstance(error, httpx.TimeoutException):
-        return RetryableError(f"no answer within the timeout ({name})", maybe_written=True)
+        return UnreachableError(f"no answer within the timeout ({name})", maybe_written=True)
     if isinstance(error, httpx.ConnectError):
-        return RetryableError(
+        return UnreachableError(
             f"could not connect to the API ({error}): check the target (--base-url) and the network"
         )
-    return RetryableError(f"the connection dropped before an answer ({name})", maybe_written=True)
+    return UnreachableError(f"the connection dropped before an answer ({name})", maybe_written=True)
 
 
 def _association(item: Mapping[str, Any]) -> Association:

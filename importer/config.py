@@ -74,6 +74,15 @@ class RetrySettings(_Strict):
     max_attempts: int = Field(6, ge=1, le=50, description="Attempts per request, first included.")
     backoff_initial: float = Field(0.5, ge=0, description="First back-off, seconds.")
     backoff_max: float = Field(30.0, ge=0, description="Longest back-off, seconds.")
+    unreachable_failures: int = Field(
+        10,
+        ge=1,
+        description="Stop the run when this many rows in a row got no answer at all (no "
+        "connection, timeouts, after their retries)...",
+    )
+    unreachable_seconds: float = Field(
+        30.0, ge=0, description="...over at least this many seconds (then exit 3, resumable)."
+    )
 
 
 class TimeoutSettings(_Strict):
@@ -129,6 +138,28 @@ class Settings(_Strict):
         ge=0,
         description="How long answers of record checks and look-ups are reused (0: never).",
     )
+    ledger: bool = Field(
+        True,
+        description="Keep a ledger of the relations the API confirmed (in state_dir) and settle "
+        "the pairs it holds without a request.",
+    )
+    ledger_verify_days: int = Field(
+        7,
+        ge=1,
+        description="Drift repair: every record of the ledger is re-read at least once every "
+        "this many runs or days.",
+    )
+    mirror: bool = Field(
+        False,
+        description="Delete the relations earlier runs created (the ledger says) that the "
+        "file no longer holds; never one relimport did not create.",
+    )
+    max_deletes: int | None = Field(
+        None,
+        ge=0,
+        description="--mirror stops before sending when it would delete more (default: 100, "
+        "and at most 10 % of the ledger's pairs of the association).",
+    )
     concurrency: int = Field(
         8, ge=1, le=64, description="Requests in flight at once, per location."
     )
@@ -138,6 +169,12 @@ class Settings(_Strict):
     out: Path | None = Field(None, description="Result CSV path (default: results/<input>).")
     results_format: Literal["csv", "xlsx", "both"] = Field(
         "csv", description="csv; xlsx or both: an Excel workbook beside the result CSV too."
+    )
+    wait_lock: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds to wait when another run holds the result file or a location "
+        "(0: stop at once, exit 2).",
     )
     state_dir: Path | None = Field(
         None,

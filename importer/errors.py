@@ -7,12 +7,15 @@ something, and its class says what the caller should do::
     RelimportError                 root: every message is written for a person
     ├── ConfigError                bad settings: stop before sending (exit 2)
     ├── InputError                 unusable input file or missing column: stop (exit 2)
+    ├── LockedError                another run holds the result file or a location (exit 2)
     ├── NothingToDo                no row to process (--only found none): success (exit 0)
     ├── BudgetExhaustedError       a location's daily budget is spent: stop that location
     │   └── LocationRefusingError  the API has answered only 429 for minutes: stop it too
     └── ApiError                   raised only by the client, for one HTTP exchange
         ├── RetryableError         429, 5xx, timeout, dropped connection: try again later
-        │   └── RateLimitedError   429: the whole location pauses
+        │   ├── RateLimitedError   429: the whole location pauses
+        │   └── UnreachableError   no answer at all (no connection, timeout): many in a row stop
+        │                          the run (see Sender)
         ├── RejectedError          the API refused this row (4xx): the row fails, the run goes on
         │   └── DuplicateRelationError   the relation already exists
         └── AuthError              401/403: stop the run, remaining rows are not sent
@@ -33,6 +36,10 @@ class ConfigError(RelimportError):
 
 class InputError(RelimportError):
     """The input file cannot be used as a whole (the message names the file, and line or column)."""
+
+
+class LockedError(RelimportError):
+    """Another relimport run holds this run's result file or one of its locations."""
 
 
 class NothingToDo(RelimportError):
@@ -88,6 +95,11 @@ class RetryableError(ApiError):
 
 class RateLimitedError(RetryableError):
     """429: over the location's rate limit."""
+
+
+class UnreachableError(RetryableError):
+    """No answer came: the connection failed, timed out or dropped (the API or the network
+    may be down). ``maybe_written`` unless the request surely never left."""
 
 
 class RejectedError(ApiError):

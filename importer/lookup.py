@@ -188,7 +188,7 @@ class Lookups:
                 self.unkept[question.location, purpose] += 1
 
         try:
-            await _pool(todo, one, self._concurrency)
+            await pool(todo, one, self._concurrency)
         finally:
             self.cache.save()  # what was answered stays answered, whatever stopped the run
 
@@ -219,10 +219,10 @@ class Lookups:
             for pair, relation_id in await self._retries(listing):
                 found[pair] = relation_id
 
-        await _pool(sorted(records), one, self._concurrency)
+        await pool(sorted(records), one, self._concurrency)
 
 
-async def _pool(items: list[T], work: Callable[[T], Awaitable[None]], size: int) -> None:
+async def pool(items: list[T], work: Callable[[T], Awaitable[None]], size: int) -> None:
     """Run ``work`` on every item, ``size`` at a time; the first error stops the rest and is
     raised as it is (an AuthError stays an AuthError)."""
     queue: asyncio.Queue[T] = asyncio.Queue()

@@ -34,6 +34,22 @@ IN_DOUBT = "a re-run looks it up first"
 #: Statuses that mean "the relation is on the server": a run where every row has one exits 0.
 SETTLED_OK = frozenset({Status.CREATED, Status.ALREADY_EXISTS})
 
+#: Exit codes of a command (the README's table), and the ``outcome`` word summary.json gives
+#: each. 2: nothing was sent (usage, config, input, auth, a lock held by another run).
+EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
+EXIT_UNWRITTEN = 6  # the run ended, but a result file could not be written: re-run to write it
+OUTCOMES = {
+    EXIT_OK: "complete",
+    EXIT_PARTIAL: "partial",
+    EXIT_NOT_STARTED: "not_started",
+    EXIT_STOPPED: "stopped",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_BUDGET: "budget",
+    EXIT_UNWRITTEN: "results_not_written",
+}
+#: Exits after which the same command resumes (summary.json gives the command).
+RESUMABLE = frozenset({EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET, EXIT_UNWRITTEN})
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:

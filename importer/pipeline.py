@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -20,14 +21,17 @@ from importer.client import Client
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
+from importer.ledger import EXISTING
+from importer.ledger_run import known_outcome, made_by, repair_scopes
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
+from importer.mirror import Mirror, MirrorSender
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Rows, Sleep
-from importer.sender import Job, Retries, RetryPolicy
+from importer.sender import Job, Retries, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary
 from importer.target import check_tokens, connect, limiter_for
 
@@ -127,6 +131,16 @@ class ImportRun(DurableRun):
         self.lookups: Lookups | None = None
         self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
+        self._keys: dict[str, str] = {}  # association id -> key, for the ledger
+        self.known = 0  # rows the ledger settled (no request)
+        if settings.mirror and only is not None:
+            raise ConfigError(
+                "--mirror needs the whole export: with --only the file holds a few rows, and "
+                "every other relation relimport created would be deleted. Leave one of them off."
+            )
+        self.mirror = Mirror(settings) if settings.mirror else None
+        if self.mirror is not None:
+            self.sender_class = MirrorSender
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
@@ -141,8 +155,15 @@ class ImportRun(DurableRun):
     def check_header(self, header: tuple[str, ...]) -> None:
         self.checks.bind(header)
 
+    def locations(self) -> set[str]:
+        if self.checks.per_row:
+            return {location for location, _ in self.scope_keys if location}
+        return super().locations()
+
     def tally(self, rows: Iterator[SourceRow]) -> int:
         count, self.scope_keys = self.checks.scope_keys(rows)
+        if self.mirror is not None:  # its deletions come after the rows in the journal
+            self.mirror.first_seq = count
         return count
 
     def identity(self, size: int, digest: str) -> Identity:
@@ -207,6 +228,59 @@ class ImportRun(DurableRun):
             )
         self.checks.check_lookups()
         await self._preflight(client, retries, journal)
+        if journal is not None and not self.dry_run:
+            self._refeed(journal)
+        if journal is None:  # a resumed run's first process did its share of them
+            async with self.phase("ledger checks", client):
+                await self._repair(client, retries)
+        if self.mirror is not None and (journal is None or not self.mirror.kept(journal)):
+            self._plan_mirror(self.mirror)
+
+    def _plan_mirror(self, mirror: Mirror) -> None:
+        """--mirror: what to delete, from the ledger and every row of the file (before any
+        request is sent: a plan over the cap stops the run)."""
+        assert self.ledgers is not None and self.lookups is not None
+        location, association = self.settings.location_id or "", self.association
+        ledger = self.ledgers.get(location)
+        if ledger is None or association is None:
+            return
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            resolved = self.checks.resolved(rows, self.lookups)
+            notice = mirror.plan(ledger, association, (found for _, _, found in resolved))
+        if notice is not None:
+            self.hooks.on_notice(notice)
+
+    def _refeed(self, journal: Journal) -> None:
+        """A resume: what the journal holds that the API confirmed goes in the ledger again
+        (a process killed between the two writes loses nothing; nothing is dated anew)."""
+        assert self.ledgers is not None
+        (_, _, rows), stack = self.open_rows()
+        with stack:
+            known = Entries(journal.entries())
+            for seq, row in enumerate(rows):
+                entry = known.at(seq)
+                outcome = entry.outcome if entry is not None else None
+                if outcome is None or (by := made_by(outcome)) is None:
+                    continue
+                key, association, _ = self.checks.scope(row)
+                ledger = self.ledgers.get(key[0])
+                if association is not None and ledger is not None:
+                    pair = Pair(outcome.first_id, outcome.second_id)
+                    ledger.remember(association.id, pair, outcome.relation_id, by)
+
+    async def _repair(self, client: Client, retries: Retries) -> None:
+        """Drift repair: re-read the relations of the ledger's oldest records, so that a
+        relation deleted behind our back is forgotten and its rows created again."""
+        assert self.ledgers is not None
+        scopes = {(key[0], a.id): a for key, a in self.checks.associations.items() if a}
+        self._keys.update({a.id: a.key for a in scopes.values()})
+        s = self.settings
+        done = await repair_scopes(
+            client, retries, self.ledgers, scopes.keys(), s.ledger_verify_days, s.concurrency
+        )
+        for line in done.notices():
+            self.hooks.on_notice(line)
 
     @asynccontextmanager
     async def phase(self, name: str, client: Client) -> AsyncIterator[None]:
@@ -249,7 +323,7 @@ class ImportRun(DurableRun):
         """--skip-existing: per association, read the relations of the side with fewer
         records when that costs fewer requests than sending every pair."""
         with self.unsettled_rows(journal) as rows:
-            sides = self.checks.record_sides(rows, lookups)
+            sides = self.checks.record_sides(rows, lookups, self._known)
         async with self.phase("existing relations", client):
             for (location, association_id), (records, pairs) in sorted(sides.items()):
                 if len(records) >= pairs:
@@ -259,6 +333,10 @@ class ImportRun(DurableRun):
                     )
                     continue
                 await lookups.read_existing(location, association_id, records)
+
+    def _known(self, location: str, association_id: str, pair: Pair) -> bool:
+        ledger = self.ledgers.get(location) if self.ledgers is not None else None
+        return ledger is not None and ledger.known(association_id, pair) is not None
 
     @contextmanager
     def unsettled_rows(self, journal: Journal | None) -> Iterator[Iterator[SourceRow]]:
@@ -289,6 +367,8 @@ class ImportRun(DurableRun):
     def started(self, journal: Journal) -> None:
         if self.association is not None and not self.checks.per_row:
             journal.keep_association(self.association)
+        if self.mirror is not None and self.mirror.planned and not self.mirror.kept(journal):
+            self.mirror.keep(journal)
 
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
@@ -316,14 +396,21 @@ class ImportRun(DurableRun):
                 if lookups.existing and not in_doubt
                 else None
             )
+            ledger = self.ledgers.get(location) if self.ledgers is not None else None
+            held = ledger.known(association.id, pair) if ledger and not in_doubt else None
             note = self._warn(row, warnings)
-            if relation_id is not None:
+            if held is not None:
+                self.known += 1
+                self.done(seq, row, journal, with_ids(known_outcome(held), pair))
+            elif relation_id is not None:
                 found = Outcome(
                     Status.ALREADY_EXISTS,
                     relation_id=relation_id,
                     error_code="existed",
                     error="linked before this run (read with --skip-existing): not sent",
                 )
+                if ledger is not None:  # the read confirmed it
+                    ledger.confirm(association.id, pair, relation_id, EXISTING)
                 self.done(seq, row, journal, with_ids(found, pair))
             elif self.dry_run:
                 self.to_send[location] += 1
@@ -343,6 +430,24 @@ class ImportRun(DurableRun):
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+        if self.mirror is not None and self.association is not None:  # after every create
+            location = self.settings.location_id or ""
+            for job in self.mirror.jobs(
+                journal, location, self.association.id, dry_run=self.dry_run
+            ):
+                yield job
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
+        if job.relation_id and self.mirror is not None:  # a deletion of --mirror
+            self.mirror.confirmed(job, outcome, ledger)
+            return
+        by = made_by(outcome)
+        if by is not None and ledger is not None:
+            key = self._keys.get(job.association_id, "")
+            ledger.confirm(
+                job.association_id, job.pair, outcome.relation_id, by, association_key=key
+            )
 
     def _seen(self, row: SourceRow, outcome: Outcome) -> None:
         """A row settled by an earlier run: its pair (the ids the journal kept) is seen."""
@@ -385,7 +490,34 @@ class ImportRun(DurableRun):
         return outcome
 
     def purposes(self) -> dict[str, int]:
+        if self.mirror is not None and not self.dry_run:
+            self.spent["mirror deletes"] = self.mirror.requests
         return {purpose: n for purpose, spent in self.spent.items() if (n := sum(spent.values()))}
+
+    async def execute(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        interruptible: bool = False,
+    ) -> RunSummary:
+        summary = await super().execute(
+            transport=transport, sleep=sleep, interruptible=interruptible
+        )
+        if self.mirror is None:
+            return summary
+        return replace(summary, deletions=self.mirror.counts)
+
+    def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
+        counts = super()._render(out, journal, sender)
+        if self.known:
+            self.hooks.on_notice(
+                f"Ledger: {self.known} rows were linked already (the ledger of known "
+                "relations): no request for them."
+            )
+        if self.mirror is not None:
+            self.hooks.on_notice(self.mirror.render(out, journal, dry_run=self.dry_run))
+        return counts
 
     @property
     def reuse_hours(self) -> float:
@@ -430,6 +562,9 @@ class ImportRun(DurableRun):
         the same, but for look-ups it may reuse (only those that found nothing are asked)."""
         if purpose == "creates":
             return self.to_send[location]
+        if purpose == "mirror deletes":
+            planned = self.mirror.counts.get(Status.VALID, 0) if self.mirror else 0
+            return planned if location == self.settings.location_id else 0
         if purpose in CACHED and self.reuse_hours:
             return self.lookups.unkept[location, purpose] if self.lookups is not None else 0
         return self.spent.get(purpose, Counter())[location]

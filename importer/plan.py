@@ -19,7 +19,15 @@ from pathlib import Path
 from importer.report import write_json
 
 #: Purposes of requests, in the order a run spends them.
-PURPOSES = ("associations", "look-ups", "record checks", "existing relations", "creates")
+PURPOSES = (
+    "associations",
+    "look-ups",
+    "record checks",
+    "existing relations",
+    "ledger checks",
+    "creates",
+    "mirror deletes",
+)
 #: Purposes whose answers the real run takes from the dry run's cache.
 CACHED = frozenset({"look-ups", "record checks"})
 
@@ -165,6 +173,8 @@ _SINGULAR = {
     "look-ups": "look-up",
     "record checks": "record check",
     "existing relations": "read of existing relations",
+    "ledger checks": "ledger check",
+    "mirror deletes": "mirror delete",
     "creates": "create",
 }
 

@@ -63,8 +63,22 @@ def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:
 def write_json(path: Path, data: Mapping[str, object]) -> None:
     """A JSON file beside the results (summary, plan), written whole or not at all."""
     temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def unwritten_message(path: Path, error: OSError) -> str:
+    """What to do about a file beside the results that could not be written."""
+    return (
+        f"{path}: could not be written ({error.strerror or error}). If it is open (in Excel, "
+        "for example), close it; if it is read-only, make it writable; then run the same "
+        "command again: nothing is lost, the journal keeps every outcome and no row is sent "
+        "again."
+    )
 
 
 def check_writable(out: Path) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, AsyncExitStack, ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +35,13 @@ from importer.journal import (
     outcomes,
     peek,
 )
+from importer.ledger import Ledgers, open_ledgers
+from importer.locks import hold_run_locks
 from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
 from importer.plan import Plan
 from importer.ratelimit import RateLimiter
-from importer.report import ResultWriter, check_writable
-from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
+from importer.report import ResultWriter, check_writable, unwritten_message
+from importer.sender import Job, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary, plan_path, summary_path
 from importer.target import connect, limiter_for
 
@@ -67,8 +70,10 @@ class DurableRun:
         self.hooks = hooks
         self.resumed = 0
         self.warnings = 0
+        self.unwritten: list[str] = []  # files that could not be written (exit 6)
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
+        self.ledgers: Ledgers | None = None  # the known relations, while the run executes
 
     # -- the parts that are the subclass's -------------------------------------------------
 
@@ -110,7 +115,14 @@ class DurableRun:
             concurrency=self.concurrency(),
             sleep=sleep,
             before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),
+            resumable=self.resumable,
         )
+
+    @property
+    def resumable(self) -> bool:
+        """Whether running the same command again resumes this run (not a dry run's, nor one
+        on a sandbox made for the run: it keeps nothing)."""
+        return not self.ephemeral
 
     def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
         """The outcome of a row the journal does not hold, completed from the row."""
@@ -123,6 +135,13 @@ class DurableRun:
     def purposes(self) -> dict[str, int]:
         """Requests made before sending, by purpose (the rest are the run's own writes)."""
         return {}
+
+    def locations(self) -> set[str]:
+        """The locations the run writes in (known after the survey): each is locked."""
+        return {self.settings.location_id} if self.settings.location_id else set()
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        """An outcome of a request, before the journal has it (the ledger's to note)."""
 
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
@@ -139,12 +158,13 @@ class DurableRun:
 
     # -- the frame ------------------------------------------------------------------------
 
-    def survey(self) -> tuple[int, int, str]:
-        """Read the whole input once (InputError now, not half-way): rows, size, sha256."""
+    def survey(self, stop: threading.Event | None = None) -> tuple[int, int, str]:
+        """Read the whole input once (InputError now, not half-way): rows, size, sha256.
+        ``stop``: set (by Ctrl-C) to end the reading at the next row."""
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
-            count = self.tally(rows)
+            count = self.tally(_stoppable(rows, stop) if stop is not None else rows)
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
@@ -247,10 +267,11 @@ class DurableRun:
         interruptible: bool = False,
     ) -> RunSummary:
         """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`)."""
-        if not interruptible:
-            return await self._execute(transport, sleep, None)
-        with Interrupts(self.hooks.on_notice) as interrupts:
-            return await self._execute(transport, sleep, interrupts)
+        with open_ledgers(self.settings, transport, read_only=self.dry_run) as self.ledgers:
+            if not interruptible:
+                return await self._execute(transport, sleep, None)
+            with Interrupts(self.hooks.on_notice) as interrupts:
+                return await self._execute(transport, sleep, interrupts)
 
     async def _execute(
         self,
@@ -261,7 +282,8 @@ class DurableRun:
         started = time.monotonic()
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.sleep = sleep
-        total, size, digest = await asyncio.to_thread(self.survey)
+        stop = interrupts.stop_reading if interrupts is not None else None
+        total, size, digest = await asyncio.to_thread(self.survey, stop)
         self.hooks.on_total(total)
         identity = self.identity(size, digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
@@ -269,6 +291,35 @@ class DurableRun:
         out = self.out = self.settings.out or self._default_out(identity)
         check_writable(out)  # a folder, or a place we cannot write: say so first
         self._check_out(out)
+        async with AsyncExitStack() as locks:
+            if not self.ephemeral:  # one run per result file and per location, ever
+                await hold_run_locks(
+                    locks,
+                    result_path=out,
+                    state_dir=self.settings.state_folder,
+                    target=self.settings.target,
+                    locations=self.locations(),
+                    wait=self.settings.wait_lock,
+                    sleep=sleep,
+                    notice=self.hooks.on_notice,
+                )
+            return await self._locked(
+                out, identity, started, started_at, size, digest, transport, sleep, interrupts
+            )
+
+    async def _locked(
+        self,
+        out: Path,
+        identity: Identity,
+        started: float,
+        started_at: str,
+        size: int,
+        digest: str,
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Sleep,
+        interrupts: Interrupts | None,
+    ) -> RunSummary:
+        """The run once its locks are held: prepare, journal, send, render."""
         limiter = limiter_for(self.settings, sleep=sleep)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:
@@ -278,7 +329,8 @@ class DurableRun:
                     journal = self._journal(out, identity, stack)
                 spent: BudgetExhaustedError | None = None
                 try:
-                    await self.prepare(client, journal)
+                    with interrupts.asking() if interrupts else ExitStack():
+                        await self.prepare(client, journal)
                 except BudgetExhaustedError as error:  # the look-ups took the day's last
                     spent = error
                 if journal is None:  # created once nothing can stop the run from starting
@@ -287,6 +339,8 @@ class DurableRun:
                 sender = self.make_sender(client, journal, sleep)
                 if spent is not None:  # every row not sent (exit 5): resumed another day
                     sender.stopped_locations[spent.location_id] = str(spent)
+                elif interrupts is not None and interrupts.asked:  # the answers are kept
+                    sender.interrupt()
                 else:
                     with interrupts.sending(sender) if interrupts else ExitStack():
                         await self._send(journal, sender)
@@ -307,7 +361,7 @@ class DurableRun:
             elapsed=time.monotonic() - started,
             dry_run=self.dry_run,
             association=self.association,
-            stopped=sender.fatal.message if sender.fatal is not None else None,
+            stopped=str(sender.fatal) if sender.fatal is not None else None,
             interrupted=sender.interrupted,
             not_sent_reasons=tuple(sender.stopped_locations.values()),
             warnings=self.warnings,
@@ -326,6 +380,8 @@ class DurableRun:
             purposes=self.purposes(),
             kind=self.kind,
             workbook=self.settings.results_format != "csv",
+            resumable=self.resumable,
+            unwritten=tuple(self.unwritten),
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
@@ -337,11 +393,13 @@ class DurableRun:
             async def record(job: Job, outcome: Outcome) -> None:
                 outcome = replace(
                     outcome,
+                    relation_id=outcome.relation_id or job.relation_id,  # a delete's, kept
                     first_id=job.pair.first_id,
                     second_id=job.pair.second_id,
                     # a warning stays, whatever the API said
                     error="; ".join(filter(None, [outcome.error, job.note])),
                 )
+                self.confirmed(job, outcome)  # what the API confirmed, before the journal
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 
@@ -349,33 +407,47 @@ class DurableRun:
 
     def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
         """Write the result file from the journal: every input row once, in input order."""
-        if sender.fatal is not None:
-            unsent = Outcome(
-                Status.NOT_SENT,
-                error_code="auth",
-                error=f"not sent: the run stopped because {sender.fatal.message}",
-            )
-        elif sender.interrupted:
-            unsent = Outcome(Status.NOT_SENT, error_code="interrupted", error=INTERRUPTED)
+        stopped = sender.stop_outcome()
+        if stopped is not None:
+            unsent = stopped
         elif self.dry_run and not sender.stopped_locations:  # plainly valid: not journalled
             unsent = Outcome(Status.VALID)
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
         (_, header, rows), stack = self.open_rows()
-        with stack, ResultWriter(out, header) as writer:
-            known = Entries(journal.entries())
-            in_doubt = replace(
-                unsent, in_doubt=True, error=f"{unsent.error} (a request was under way: {IN_DOUBT})"
-            )
-            for seq, row in enumerate(rows):
-                entry = known.at(seq)
-                if entry is not None and entry.outcome is not None:
-                    writer.add(seq, row, entry.outcome)
-                else:  # cut off in flight (intent, no outcome), or never reached
-                    outcome = in_doubt if entry is not None and entry.intent else unsent
-                    writer.add(seq, row, self.fill(row, outcome))
+        writer = ResultWriter(out, header)
+        try:
+            with stack, writer:
+                known = Entries(journal.entries())
+                in_doubt = replace(
+                    unsent,
+                    in_doubt=True,
+                    error=f"{unsent.error} (a request was under way: {IN_DOUBT})",
+                )
+                for seq, row in enumerate(rows):
+                    entry = known.at(seq)
+                    if entry is not None and entry.outcome is not None:
+                        writer.add(seq, row, entry.outcome)
+                    else:  # cut off in flight (intent, no outcome), or never reached
+                        outcome = in_doubt if entry is not None and entry.intent else unsent
+                        writer.add(seq, row, self.fill(row, outcome))
+        except OSError as error:  # open in Excel, read-only, disk full: the journal has it all
+            self.unwritten.append(str(out))
+            self.hooks.on_notice(unwritten_message(out, error))
         return dict(writer.counts)
+
+
+class Stopped(Exception):
+    """The reading of the input was stopped (Ctrl-C before anything was sent)."""
+
+
+def _stoppable(rows: Iterator[SourceRow], stop: threading.Event) -> Iterator[SourceRow]:
+    """The rows, until ``stop`` is set (checked every few hundred rows: cheap)."""
+    for index, row in enumerate(rows):
+        if index % 512 == 0 and stop.is_set():
+            raise Stopped
+        yield row
 
 
 class Entries:

@@ -10,7 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from importer.models import SETTLED_OK, Association, Status
+from importer.models import (
+    EXIT_BUDGET,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_STOPPED,
+    EXIT_UNWRITTEN,
+    OUTCOMES,
+    RESUMABLE,
+    SETTLED_OK,
+    Association,
+    Status,
+)
 from importer.plan import Plan
 
 
@@ -54,6 +66,13 @@ class RunSummary:
     purposes: dict[str, int] = field(default_factory=dict)
     kind: str = "import"  # or "undo"
     workbook: bool = False  # results_format xlsx or both: an Excel twin of the result file
+    #: False for a run the same command cannot resume (a dry run; the built-in sandbox).
+    resumable: bool = True
+    #: Files that could not be written (result CSV, workbook, summary.json): exit 6. Nothing
+    #: is lost: the journal holds every outcome, and the same command writes them.
+    unwritten: tuple[str, ...] = ()
+    #: --mirror: the deletions' statuses (``deleted``, ``gone``...; a dry run's ``valid``).
+    deletions: dict[Status, int] = field(default_factory=dict)
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -69,7 +88,7 @@ class RunSummary:
                 "size": self.input_size,
                 "sha256": self.input_sha256,
             },
-            "results": str(self.result_path) if self.rendered else None,
+            "results": str(self.result_path) if self.written else None,
             "rows": self.rows,
             "counts": {status.value: n for status, n in self.counts.items()},
             "resumed": self.resumed,
@@ -78,14 +97,18 @@ class RunSummary:
             "rate_limited": self.rate_limited,
             "budgets": self.budgets,
             "exit_code": code,
-            "outcome": {0: "complete", 1: "partial", 3: "stopped", 4: "interrupted", 5: "budget"}[
-                code
-            ],
+            "outcome": OUTCOMES[code],
             "stopped_because": self.stopped
             or next(iter(self.not_sent_reasons), None)
             or ("interrupted (Ctrl-C or SIGTERM)" if self.interrupted else None),
-            "resume_command": resume_command if code in (3, 4, 5) else None,
+            "not_written": list(self.unwritten),
+            "resume_command": resume_command
+            if code in RESUMABLE and (self.resumable or code == EXIT_UNWRITTEN)
+            else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
+            "mirror": {status.value: n for status, n in self.deletions.items()}
+            if self.deletions
+            else None,
         }
 
     def by_purpose(self) -> dict[str, int]:
@@ -99,15 +122,26 @@ class RunSummary:
         return sum(self.counts.values())
 
     @property
+    def written(self) -> bool:
+        """The result CSV holds this run's results."""
+        return self.rendered and str(self.result_path) not in self.unwritten
+
+    @property
     def exit_code(self) -> int:
+        if self.unwritten:
+            return EXIT_UNWRITTEN
         if self.stopped is not None:
-            return 3
+            return EXIT_STOPPED
         if self.interrupted:
-            return 4
-        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
-            return 5
+            return EXIT_INTERRUPTED
+        unsent = self.counts.get(Status.NOT_SENT) or self.deletions.get(Status.NOT_SENT)
+        if self.not_sent_reasons and unsent:
+            return EXIT_BUDGET
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
-        return 0 if all(status in fine for status in self.counts) else 1
+        deleted = fine | {Status.DELETED, Status.GONE}
+        if not all(status in deleted for status in self.deletions):
+            return EXIT_PARTIAL
+        return EXIT_OK if all(status in fine for status in self.counts) else EXIT_PARTIAL
 
 
 def plan_path(result_path: Path) -> Path:

@@ -144,12 +144,24 @@ class UndoRun(DurableRun):
             self._locations.add(self._location(row))
         return count
 
+    def locations(self) -> set[str]:
+        return self._locations - {""}
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        """A relation deleted, or gone already: the ledger forgets it."""
+        ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
+        if ledger is not None and outcome.status in (Status.DELETED, Status.GONE):
+            ledger.forget_relation(job.relation_id)
+
     def _location(self, row: SourceRow) -> str:
         at = self._location_at
         return row.cells[at] if at is not None else self.settings.location_id or ""
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
         check_tokens(self.settings, self._locations - {""}, str(self.path))
+        if self.ledgers is not None:  # a ledger that cannot be opened stops the undo now
+            for location in sorted(self._locations):
+                self.ledgers.get(location)
 
     def identity(self, size: int, digest: str) -> Identity:
         s = self.settings

@@ -26,6 +26,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+class FakeTime:
+    """A clock that only moves when someone sleeps: retries and pauses cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def demo_settings(tmp_path: Path, **changes: object) -> Settings:
     """Settings for the demo location, results under tmp_path."""
     values: dict[str, object] = {

@@ -52,6 +52,8 @@ FIGURES = [
         for size in ("small", "large")
         for what in ("seconds", "peak_rss_mb")
     ),
+    *(f"nightly.{way}.night2_requests" for way in ("ledger", "no_ledger", "skip_existing")),
+    *(f"nightly.{way}.night1_seconds" for way in ("ledger", "no_ledger")),
     "files.csv.rss_growth",
     "files.xlsx.rss_growth",
 ]

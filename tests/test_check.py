@@ -337,7 +337,9 @@ def test_the_dry_run_look_ups_serve_the_real_run_and_its_plan_is_exact(
             "look-ups": 0,
             "record checks": 2,
             "existing relations": 0,
+            "ledger checks": 0,
             "creates": 12,
+            "mirror deletes": 0,
         }
         assert dry.plan.spent_now == {"associations": 1, "look-ups": 8, "record checks": 13 + 1}
         real = run_import(path, settings)

@@ -229,7 +229,12 @@ def test_ctrl_c_before_sending_stops_at_once_and_sends_nothing(tmp_path: Path) -
         time.sleep(1.5)  # the association look-up is under way
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
-    assert (process.returncode, err) == (4, "Interrupted before anything was sent.\n")
+    assert process.returncode == 4
+    assert err.startswith("Stopping: the questions still open to the API are dropped; the ")
     outcome = json.loads(out)  # a scheduler's one object, even now
     assert (outcome["exit_code"], outcome["outcome"]) == (4, "interrupted")
+    assert list(outcome["counts"]) == ["not_sent"]  # a result file, every row in it, resumable
+    assert outcome["resume_command"] == f"relimport --json run in.csv --base-url {server.url}"
     assert "POST /associations/relations" not in sandbox.stats(DEMO_LOCATION).by_route
+    rows = read_results(tmp_path / outcome["results"])
+    assert {(r["status"], r["error_code"]) for r in rows} == {("not_sent", "interrupted")}

@@ -30,7 +30,10 @@ from importer.i18n import (
     translate_help,
     translate_line,
 )
-from importer.models import Association, SourceRow, Status
+from importer.ledger import Ledger
+from importer.ledger_run import Repair
+from importer.mirror import Mirror, plan_deletions
+from importer.models import Association, Outcome, Pair, SourceRow, Status
 from importer.reader import open_table, pick_sheet
 from importer.reader_csv import LINE_LIMIT, _check_line_length, _read_error
 from importer.reader_guard import refuse_large_ods, refuse_zip_bomb
@@ -210,6 +213,7 @@ def test_the_group_help_follows_an_earlier_lang_and_english_stays_as_click_write
         "  associations  List the location's associations (id, key, both object keys...\n"
         "  doctor        Check that a run would start, with a few requests that...\n"
         "  init          Write a commented config file for an account, guessed from...\n"
+        "  ledger        The ledger of known relations (in state_dir): see it,...\n"
         "  merge         Merge the shards' result files into one, in the input's row...\n"
         "  run           Import the relations listed in INPUT (CSV, TSV, TXT, XLSX,...\n"
         "  sandbox       The built-in API emulator (the default target).\n"
@@ -266,6 +270,19 @@ RUN_HELP = (
     "  --skip-existing / --no-skip-existing\n"
     "                                  Leer primero las relaciones existentes y\n"
     "                                  omitirlas, cuando eso cuesta menos.\n"
+    "  --ledger / --no-ledger          Resolver sin solicitudes los pares que el\n"
+    "                                  registro de relaciones conocidas (ledger) ya\n"
+    "                                  tiene, y anotar en él cada par confirmado\n"
+    "                                  (activado de forma predeterminada; vea\n"
+    "                                  state_dir).\n"
+    "  --mirror / --no-mirror          Eliminar además las relaciones que crearon\n"
+    "                                  ejecuciones anteriores y que el archivo ya no\n"
+    "                                  tiene (nunca una que relimport no creó).\n"
+    "  --max-deletes N                 --mirror se detiene antes de enviar si fuera a\n"
+    "                                  eliminar más de N relaciones (predeterminado\n"
+    "                                  100, y como máximo el 10 % de los pares de la\n"
+    "                                  asociación en el registro de relaciones\n"
+    "                                  conocidas).\n"
     "  --swap / --no-swap              La primera columna tiene el segundo lado de la\n"
     "                                  asociación, y viceversa.\n"
     "  --order-check / --no-order-check\n"
@@ -283,6 +300,10 @@ RUN_HELP = (
     "                                  solo sus filas con estos status (p. ej.\n"
     "                                  failed,not_sent), conservando sus números de\n"
     "                                  fila.\n"
+    "  --wait-lock SECONDS             Si otra ejecución tiene tomado el archivo de\n"
+    "                                  resultados o una ubicación, esperarla este\n"
+    "                                  tiempo (predeterminado 0: detenerse de\n"
+    "                                  inmediato, salida 2).  [x>=0]\n"
     "  --dry-run                       Solo leer y validar; no enviar ninguna\n"
     "                                  solicitud de escritura.\n"
     "  -h, --help                      Mostrar este mensaje y salir.\n"
@@ -351,6 +372,17 @@ def _config_messages(tmp_path: Path) -> list[str]:
         _raised(lambda: _settings(tmp_path, "first: 3\n")),
         _raised(lambda: _settings(tmp_path, "first: {column: A}\nfirst_column: B\n")),
         _raised(lambda: _settings(tmp_path, "phone_region: XX\nfirst_lookup: a b\n")),
+        *_ledger_messages(tmp_path),
+    ]
+
+
+def _ledger_messages(tmp_path: Path) -> list[str]:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database" * 100)
+    Ledger.open(tmp_path / "l.sqlite", "https://a.example", "loc1")
+    return [
+        _raised(lambda: Ledger.open(junk, "https://a.example", "loc1")),
+        _raised(lambda: Ledger.open(tmp_path / "l.sqlite", "https://b.example", "loc1")),
     ]
 
 
@@ -439,6 +471,29 @@ def _other_messages(tmp_path: Path) -> list[str]:
         _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
+        *Repair(records=4, forgotten=3, refused=2).notices(),
+        *_mirror_messages(tmp_path),
+    ]
+
+
+def _mirror_messages(tmp_path: Path) -> list[str]:
+    ledger = Ledger.memory("https://a.example", "loc1")
+    for n in range(20):
+        ledger.confirm("a1", Pair(f"s{n}", "t"), f"r{n}", "relimport")
+    association = Association("a1", "key", "student", "Student", "teacher", "Teacher")
+    mirror = Mirror(Settings(mirror=True))
+    unresolved = Outcome(Status.UNRESOLVED)
+    return [
+        _raised(lambda: mirror.plan(ledger, association, [])),
+        _raised(lambda: plan_deletions(ledger, "a1", "key", set(), 3)),
+        mirror.plan(ledger, association, [unresolved]) or "",
+        _raised(lambda: Mirror(Settings(mirror=True, location_column="L"))),
+        _raised(lambda: Mirror(Settings(mirror=True, ledger=False))),
+        f"--mirror: 1 relations would be deleted: see {tmp_path}/x-deleted.csv",
+        f"--mirror: deleted 3, gone 1: see {tmp_path}/x-deleted.csv",
+        f"--mirror: nothing to delete: see {tmp_path}/x-deleted.csv",
+        "Ledger: 120 rows were linked already (the ledger of known relations): no request "
+        "for them.",
     ]
 
 

@@ -226,7 +226,9 @@ def test_a_bad_token_stops_before_anything_is_written(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path).model_copy(update={"token": SecretStr("pit-wrong")})
     with pytest.raises(AuthError, match="refused the token"):
         run_import(SAMPLES / "relations.csv", settings, transport=Sandbox().transport())
-    assert list(tmp_path.iterdir()) == []
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert written == []  # the run's locks (empty once released) are all it leaves
+    assert all(lock.stat().st_size == 0 for lock in tmp_path.rglob("*.lock"))
 
 
 def test_an_existing_out_file_is_never_overwritten(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
 
 
 def test_every_error_code_the_code_can_write_is_in_the_troubleshooting_table() -> None:
-    source = "\n".join(path.read_text() for path in (REPO / "importer").glob("*.py"))
+    source = "\n".join(path.read_text() for path in (REPO / "importer").rglob("*.py"))
     codes = set(re.findall(r'(?:error_code=|code = |Issue\(\s*|Error\) else )"([a-z_]+)"', source))
     codes |= {
         f"{side}_{kind}"

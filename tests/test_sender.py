@@ -11,9 +11,11 @@ from pydantic import SecretStr
 
 from importer.client import Client
 from importer.dispatch import GROUP as INTENT_GROUP
+from importer.journal import is_final
 from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
 from importer.sender import Job, RetryPolicy, Sender
+from tests.conftest import FakeTime
 
 DUPLICATE = {
     "statusCode": 400,
@@ -64,19 +66,6 @@ def dated(response: httpx.Response) -> httpx.Response:
     """Every answer of a real server carries its clock."""
     response.headers["Date"] = formatdate(usegmt=True)
     return response
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps: retries and pauses cost no real time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def fake_client(handler: Handler, time: FakeTime) -> Client:
@@ -219,19 +208,51 @@ class RefusesLookups(Server):
         return super().__call__(request)
 
 
+class WritesThenRefusesLookups(WritesThenFails, RefusesLookups):
+    """The lost create wrote the relation, and the look-up that would find it is refused."""
+
+
 @pytest.mark.anyio
-async def test_a_refused_look_up_leaves_the_row_in_doubt_not_rejected() -> None:
-    outcomes, _ = await send(RefusesLookups({"a": [503]}), [Pair("a", "b")])
+async def test_a_refused_look_up_lets_the_creates_own_answer_settle_the_row() -> None:
+    """The look-up cannot tell, so the create is sent: a 201 proves nothing was there."""
+    server = RefusesLookups({"a": [503]})
+    outcomes, _ = await send(server, [Pair("a", "b")])
+    outcome = outcomes[0]
+    assert (outcome.status, outcome.in_doubt, server.creates) == (Status.CREATED, False, 2)
+
+
+@pytest.mark.anyio
+async def test_a_refused_look_up_of_a_pair_that_exists_leaves_the_row_in_doubt() -> None:
+    """The duplicate answer says it exists, not whose it is: still in doubt, never created
+    twice."""
+    server = WritesThenRefusesLookups({"a": [503]})
+    outcomes, _ = await send(server, [Pair("a", "b")])
     outcome = outcomes[0]
     assert (outcome.status, outcome.error_code, outcome.in_doubt) == (
         Status.FAILED,
         "lookup_failed",
         True,
     )
-    assert outcome.error == (
-        "a create may have been written, and looking it up failed: bad query "
-        "(a request may have created it: a re-run looks it up first)"
+    assert len(server.created) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("lookup_refused", [False, True])
+async def test_a_definitive_refusal_settles_a_row_in_doubt(lookup_refused: bool) -> None:
+    """A create in doubt (503), then a 400 (say, a record that does not exist): the row is
+    settled and says so, whether the look-up in between found nothing or was refused."""
+    server = (RefusesLookups if lookup_refused else Server)({"a": [503, 400]})
+    outcomes, _ = await send(server, [Pair("a", "b")])
+    outcome = outcomes[0]
+    assert (outcome.status, outcome.error_code, outcome.in_doubt) == (
+        Status.FAILED,
+        "rejected",
+        False,
     )
+    assert outcome.error == (
+        "status 400 (this answer settles the row an earlier attempt left in doubt)"
+    )
+    assert is_final(outcome)  # a resume, or a re-run of the finished file, sends no create
 
 
 @pytest.mark.anyio

@@ -5,7 +5,8 @@ transport, no socket) and :func:`serve` (real HTTP on loopback). Behaviours the 
 not document are chosen and listed in this package's README.md.
 """
 
-from importer.sandbox.core import VERSIONS, Action, Answer, LocationStats, Sandbox
+from importer.sandbox.answer import Action, Answer
+from importer.sandbox.core import VERSIONS, LocationStats, Sandbox
 from importer.sandbox.faults import FaultPlan, Limits
 from importer.sandbox.seed import (
     ALL_SCOPES,

@@ -28,6 +28,10 @@ class Budget:
         self.accepted = 0
         self.max_in_window = 0
 
+    def follow(self, plan: FaultPlan) -> None:
+        """From now on, misbehave as ``plan`` says (its limit drops and header lies)."""
+        self._plan = plan
+
     def enforced_max(self) -> int:
         """The burst limit enforced now (it may drop mid-run under the fault plan)."""
         drop_to = self._plan.limit_drops_to

@@ -22,11 +22,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from importer.sandbox.answer import Action, Answer
 from importer.sandbox.budget import Budget
 from importer.sandbox.endpoints import Call, HttpError, LocationState
 from importer.sandbox.faults import Fault, FaultPlan, FaultSchedule, Limits
@@ -37,31 +37,6 @@ if TYPE_CHECKING:
     from importer.sandbox.transport import SandboxTransport, Sleep
 
 VERSIONS = frozenset({"2021-07-28", "v3", "2023-02-21", "2021-04-15"})
-
-
-class Action(Enum):
-    """How the answer reaches the client."""
-
-    RESPOND = "respond"  # after ``delay`` seconds
-    DROP = "drop"  # after ``delay`` seconds, close the connection without a response
-    TIMEOUT = "timeout"  # respond after ``delay`` seconds, which is meant to exceed the timeout
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the sandbox answers to one request."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    delay: float = 0.0
-    action: Action = Action.RESPOND
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +132,9 @@ class Sandbox:
         with self._lock:
             self.faults = faults
             self._schedule = FaultSchedule(faults)
-            self._pristine._plan = faults
+            self._pristine.follow(faults)
             for budget in self._budgets.values():
-                budget._plan = faults
+                budget.follow(faults)
 
     def transport(self, *, sleep: Sleep | None = None) -> SandboxTransport:
         """An in-process ``httpx.AsyncBaseTransport`` over this sandbox (no socket)."""

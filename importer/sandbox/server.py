@@ -8,6 +8,7 @@ response. Only loopback addresses are accepted: this project never listens on a 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -17,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from importer.sandbox.core import Action, Sandbox
+from importer.sandbox.answer import Action
+from importer.sandbox.core import Sandbox
 
 
 def check_loopback(host: str) -> str:
@@ -39,6 +41,27 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # socketserver's 5 drops SYNs when a client opens 8 connections
     sandbox: Sandbox
+
+    def server_bind(self) -> None:
+        super().server_bind()
+        self.open: set[socket.socket] = set()  # connections being served (kept alive)
+        self.open_lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.open_lock:
+            self.open.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.open_lock:
+                self.open.discard(request)
+
+    def drop_connections(self) -> None:
+        """Close every connection being served, as a server that goes away does."""
+        with self.open_lock:
+            for connection in self.open:
+                with contextlib.suppress(OSError):  # already closed by its client
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class _IPv6Server(_Server):
@@ -121,10 +144,17 @@ class RunningServer:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop serving and release the port (waits for the serving loop, not for requests)."""
+        """Stop serving and release the port (waits for the serving loop, not for requests).
+        Connections kept alive stay served until their client closes them."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+    def go_away(self) -> None:
+        """Stop as a server that crashed or lost its network does: the port is closed and every
+        open connection with it (clients then fail to connect)."""
+        self.close()
+        self._server.drop_connections()
 
     def __enter__(self) -> RunningServer:
         return self

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from importer.sandbox.core import Action
+from importer.sandbox.answer import Action
 
 if TYPE_CHECKING:
     from importer.sandbox.core import Sandbox
@@ -30,6 +30,11 @@ class SandboxTransport(httpx.AsyncBaseTransport):
     def __init__(self, sandbox: Sandbox, *, sleep: Sleep = asyncio.sleep) -> None:
         self._sandbox = sandbox
         self._sleep = sleep
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox behind this transport (what state kept beside it, a ledger, lives on)."""
+        return self._sandbox
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()

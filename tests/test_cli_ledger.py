@@ -1,0 +1,91 @@
+"""``relimport ledger status|verify|forget`` as a user sees them, against a loopback server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, STUDENT_TEACHER_ID, Sandbox, serve
+from tests.test_cli import in_repo, invoke
+from tests.test_ledger_run import delete
+
+__all__ = ["in_repo"]  # the fixture, used by name
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, str]]:
+    monkeypatch.setenv("LEADWAY_TOKEN", DEMO_TOKEN)
+    sandbox = Sandbox()
+    with serve(sandbox) as server:
+        yield sandbox, server.url
+
+
+def masked(text: str) -> str:
+    text = re.sub(r"\d+ bytes", "N bytes", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "DATE", text)
+    return re.sub(r"-[0-9a-f]{8}\.sqlite", "-HASH.sqlite", text)
+
+
+def test_status_verify_and_forget(in_repo: Path, sandbox: tuple[Sandbox, str]) -> None:
+    server, url = sandbox
+    code, out, _ = invoke("ledger", "status")
+    assert (code, out) == (
+        0,
+        "No ledger in .relimport: a real run writes one there (the built-in "
+        "sandbox keeps its ledger in memory, for one run).\n",
+    )
+    assert invoke("run", "samples/relations.csv", "--base-url", url)[0] == 0
+    code, out, _ = invoke("ledger", "status")
+    name = f".relimport/ledger-127.0.0.1-{DEMO_LOCATION}-HASH.sqlite"
+    assert (code, masked(out)) == (
+        0,
+        f"{name}: {url}, location {DEMO_LOCATION}, N bytes\n"
+        f"  student_teacher ({STUDENT_TEACHER_ID}): 20 pairs, 18 created by relimport; "
+        "oldest confirmation DATE\n",
+    )
+    for relation in server.relations(DEMO_LOCATION)[:3]:
+        delete(server, relation["id"])
+    code, out, err = invoke("ledger", "verify", "--base-url", url)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Verifying the ledger of {url}, location {DEMO_LOCATION}: 8 records to read, at least "
+        "8 requests.\n"
+        "Verified: 8 records read; 17 pairs confirmed, 3 forgotten (gone from the CRM).\n"
+    )
+    code, out, _ = invoke(
+        "ledger", "forget", "--base-url", url, "--location", DEMO_LOCATION,
+        "--association", "student_teacher",
+    )  # fmt: skip
+    assert (code, out) == (
+        0,
+        f"Forgot 17 pairs of the association student_teacher in location {DEMO_LOCATION}.\n",
+    )
+    assert masked(invoke("ledger", "status")[1]).endswith("N bytes\n  no pairs\n")
+    code, _, err = invoke(
+        "ledger", "forget", "--base-url", url, "--location", DEMO_LOCATION, "--association", "x"
+    )
+    assert (code, err) == (
+        2,
+        "Error: The ledger holds no pairs of the association 'x'. It holds: none.\n",
+    )
+
+
+def test_there_is_no_ledger_to_verify_on_the_built_in_sandbox_or_before_a_run(
+    in_repo: Path, sandbox: tuple[Sandbox, str]
+) -> None:
+    code, _, err = invoke("ledger", "verify")
+    assert (code, err) == (
+        2,
+        "Error: The built-in sandbox keeps its ledger in memory, for one run: there is no "
+        "ledger to work on. Give --base-url (or target in config.yaml) of the API.\n",
+    )
+    _, url = sandbox
+    code, _, err = invoke("ledger", "forget", "--base-url", url, "--location", "elsewhere")
+    assert (code, err) == (
+        2,
+        f"Error: No ledger of {url}, location elsewhere in .relimport: a real run "
+        "writes one there. Check state_dir, --base-url and --location.\n",
+    )
