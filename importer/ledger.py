@@ -6,8 +6,14 @@ location). Per association it holds every pair the API confirmed to this tool: c
 run (``made_by`` ``relimport``), answered as a duplicate or found by a look-up or a read
 (``existing``), with the relation id when known and when it was last confirmed.
 
-An entry is written only once the API confirmed it, each in its own committed transaction:
-``kill -9`` at any instant leaves the ledger claiming nothing the API did not say. A pair the
+An entry is written only once the API confirmed it: ``kill -9`` at any instant leaves the
+ledger claiming nothing the API did not say. Confirmations are committed in groups, the way
+the journal commits outcomes (:mod:`importer.journal`): those that arrive together, in one
+turn of the event loop, in one transaction with ``synchronous=NORMAL`` (at most
+:data:`GROUP`; without an event loop, at once); :meth:`Ledger.close` commits and checkpoints,
+which syncs the file. A kill loses only the confirmations of that instant, a power cut those
+since the last sync: the run's journal still holds them (a resume gives them back), and a
+pair the ledger lost is only asked or sent again, never claimed. A pair the
 ledger holds is settled by a run without a request; drift repair (:mod:`importer.drift`)
 re-reads the oldest entries so that relations deleted behind the tool's back come back.
 
@@ -17,6 +23,7 @@ The built-in sandbox keeps its ledger in memory, as long as the sandbox object l
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -35,6 +42,7 @@ from importer.errors import ConfigError
 from importer.models import Pair
 
 FORMAT = "relimport-ledger/1"
+GROUP = 32  # confirmations per commit, at most
 RELIMPORT, EXISTING = "relimport", "existing"  # who made a relation
 PAGE = 100  # relations per page of a record's read (as the client asks)
 _SCHEMA = """
@@ -106,6 +114,8 @@ class Ledger:
         self.read_only = read_only
         self.clock = clock
         self._forgotten: set[tuple[str, Pair]] = set()
+        self._pending = 0  # confirmations not committed yet
+        self._handle: asyncio.Handle | None = None
 
     @classmethod
     def open(
@@ -128,7 +138,7 @@ class Ledger:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 connection = sqlite3.connect(path, isolation_level=None)
                 connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=FULL")  # a confirmation survives a crash
+                connection.execute("PRAGMA synchronous=NORMAL")  # synced at close (checkpoint)
                 connection.executescript(_SCHEMA)
             meta = dict(connection.execute("SELECT key, value FROM meta"))
         except (OSError, sqlite3.Error) as error:
@@ -171,7 +181,20 @@ class Ledger:
     def meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta"))
 
+    def commit(self) -> None:
+        """Commit the confirmations pending (they survive kill -9 from now on)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._pending = 0
+
     def close(self) -> None:
+        """Commit, checkpoint (which syncs the file) and close."""
+        self.commit()
+        if not self.read_only:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._db.close()
 
     # -- reading ---------------------------------------------------------------------------
@@ -267,29 +290,38 @@ class Ledger:
         self._forgotten.discard((association_id, pair))
         if self.read_only:
             return
-        with self._db:
-            if association_key:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO associations VALUES (?, ?)",
-                    (association_id, association_key),
-                )
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        if association_key:
             self._db.execute(
-                "INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (association, first_id, second_id) DO UPDATE SET "
-                "relation_id = CASE WHEN excluded.relation_id = '' THEN relation_id "
-                "ELSE excluded.relation_id END, "
-                "made_by = CASE WHEN excluded.made_by = 'relimport' THEN 'relimport' "
-                "ELSE made_by END, "
-                "confirmed_at = max(confirmed_at, excluded.confirmed_at)",
-                (
-                    association_id,
-                    pair.first_id,
-                    pair.second_id,
-                    relation_id,
-                    made_by,
-                    self.clock(),
-                ),
+                "INSERT OR REPLACE INTO associations VALUES (?, ?)",
+                (association_id, association_key),
             )
+        self._db.execute(
+            "INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (association, first_id, second_id) DO UPDATE SET "
+            "relation_id = CASE WHEN excluded.relation_id = '' THEN relation_id "
+            "ELSE excluded.relation_id END, "
+            "made_by = CASE WHEN excluded.made_by = 'relimport' THEN 'relimport' "
+            "ELSE made_by END, "
+            "confirmed_at = max(confirmed_at, excluded.confirmed_at)",
+            (
+                association_id,
+                pair.first_id,
+                pair.second_id,
+                relation_id,
+                made_by,
+                self.clock(),
+            ),
+        )
+        self._pending += 1
+        if self._pending >= GROUP:
+            self.commit()
+        elif self._handle is None:
+            try:
+                self._handle = asyncio.get_running_loop().call_soon(self.commit)
+            except RuntimeError:  # no event loop to wake us: commit now
+                self.commit()
 
     def remember(self, association_id: str, pair: Pair, relation_id: str, made_by: str) -> None:
         """A confirmation the journal of an earlier process kept (a resume): added if the
@@ -368,9 +400,11 @@ class Ledgers:
         return Ledger(self._memory[location], read_only=self._read_only, clock=self._clock)
 
     def close(self) -> None:
-        if self._memory is None:
-            for ledger in filter(None, self._open.values()):
+        for ledger in filter(None, self._open.values()):
+            if self._memory is None:
                 ledger.close()
+            else:  # the sandbox's stay open: their confirmations are committed
+                ledger.commit()
         self._open.clear()
 
 
