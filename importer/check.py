@@ -15,7 +15,7 @@ evidence. The run's pre-flight (``ImportRun._preflight``) calls these in turn.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from importer.config import Settings
@@ -28,6 +28,7 @@ from importer.validate import (
     RowValidator,
     Side,
     column_index,
+    find_column,
     lookup_kind,
     shape_of,
 )
@@ -66,18 +67,40 @@ class Checks:
     def per_row(self) -> bool:
         return bool(self.settings.location_column or self.settings.association_column)
 
-    def bind(self, header: tuple[str, ...]) -> None:
-        """Find the columns (InputError naming the ones found when one is missing)."""
+    def bind(
+        self, header: tuple[str, ...], duplicates: Mapping[str, tuple[int, ...]] | None = None
+    ) -> None:
+        """Find the columns (InputError naming the ones found when one is missing, or the
+        columns that share its title)."""
         s, where = self.settings, self.where
         (first, _), (second, _) = s.sides()
         self._at = (
-            column_index(header, first, where, "first"),
-            column_index(header, second, where, "second"),
+            column_index(header, first, where, "first", duplicates),
+            column_index(header, second, where, "second", duplicates),
         )
+        if self._at[0] == self._at[1]:
+            raise InputError(
+                f"{where}: '{first}' and '{second}' are the same column "
+                f"({header[self._at[0]]!r}); each side of the relation needs its own column."
+            )
         if s.location_column:
-            self._location_at = column_index(header, s.location_column, where, "location")
+            self._location_at = column_index(
+                header, s.location_column, where, "location", duplicates
+            )
         if s.association_column:
-            self._association_at = column_index(header, s.association_column, where, "association")
+            self._association_at = column_index(
+                header, s.association_column, where, "association", duplicates
+            )
+
+    def fits(self, header: Sequence[str]) -> bool:
+        """The configured columns are all in ``header`` by title (a header row below a
+        title line is found with this)."""
+        s = self.settings
+        (first, _), (second, _) = s.sides()
+        names = [first, second, s.location_column, s.association_column]
+        return all(
+            find_column(header, name, by_name_only=True) is not None for name in names if name
+        )
 
     def scope_keys(self, rows: Iterator[SourceRow]) -> tuple[int, set[ScopeKey]]:
         """Count the rows and collect the distinct (location, association) they name."""

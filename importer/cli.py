@@ -67,6 +67,18 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sheet", help="Sheet to read in a workbook (default: the first)."),
         click.option("--encoding", help="CSV encoding (default: detected)."),
         click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="Row holding the column titles, as your spreadsheet numbers it (default: the "
+            "first row with a value).",
+        ),
+        click.option(
+            "--no-header",
+            is_flag=True,
+            default=None,
+            help="The file has no header row: name columns by letter (A, B...) or position.",
+        ),
+        click.option(
             "--out",
             type=click.Path(path_type=Path),
             help="Result CSV (default: results/<input>-results.csv, or -dry-run.csv; an existing "
@@ -445,7 +457,7 @@ def undo(
 
 def format_summary(summary: RunSummary) -> str:
     """The closing report a person reads: counts, requests, speed, where the results are."""
-    lines = [f"{summary.title}: {summary.rows} rows"]
+    lines = [f"{summary.title}: {plural(summary.rows, 'row')}"]
     order = list(Status)
     for status in order:
         if summary.counts.get(status):
@@ -456,7 +468,12 @@ def format_summary(summary: RunSummary) -> str:
         f"Time: {summary.elapsed:.1f} s, {rate:.1f} rows/s."
     )
     if summary.warnings:
-        lines.append(f"Warnings: {summary.warnings} rows have ids of an unexpected shape.")
+        lines.append(
+            "Warnings: 1 row has a warning"
+            if summary.warnings == 1
+            else f"Warnings: {summary.warnings} rows have a warning"
+        )
+        lines[-1] += " (an id of an unexpected shape, a short or long row): see the error column."
     for reason in summary.not_sent_reasons:
         lines.append(f"Stopped a location: {reason}")
     if summary.stopped:
@@ -480,6 +497,11 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 row``, ``2 rows``: a count with its noun (English; the catalogue has the rest)."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def resume_command() -> str:

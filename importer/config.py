@@ -93,6 +93,15 @@ class Settings(_Strict):
     second_column: str | None = Field(None, description="Column holding the second record ids.")
     sheet: str | None = Field(None, description="Sheet to read in a workbook (default: the first).")
     encoding: str | None = Field(None, description="CSV encoding (default: detected).")
+    header_row: int | None = Field(
+        None,
+        ge=1,
+        description="Row holding the column titles, as a spreadsheet numbers it (default: the "
+        "first row with a value, or the row below a title line that holds the columns).",
+    )
+    no_header: bool = Field(
+        False, description="The file has no header row: columns are named by letter (A, B...)."
+    )
     first_lookup: str = Field(
         "id",
         description="What the first column holds: id, or a natural key (email or phone for "
@@ -310,6 +319,11 @@ def load_settings(
         raise ConfigError(
             f"{source}: first_column and second_column are both '{settings.first_column}'; "
             "each side of the relation needs its own column."
+        )
+    if settings.no_header and settings.header_row is not None:
+        raise ConfigError(
+            "header_row and no_header are both set: a file has a header row or none. "
+            "Keep one of them."
         )
     if file_layer.notices:
         settings = settings.model_copy(update={"notices": file_layer.notices})

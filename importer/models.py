@@ -63,6 +63,8 @@ class SourceRow:
     in_doubt: bool = False
     #: When that earlier run first tried (wall clock), if its journal says.
     doubt_since: float | None = None
+    #: The cells the row really had, when fewer than the header's (a short CSV row).
+    present: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
-from importer.reader import open_table
+from importer.reader import HeaderRule, open_table
 from importer.report import redo_rows
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy
@@ -125,19 +125,26 @@ class ImportRun(DurableRun):
         self.lookups: Lookups | None = None
         self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
+        self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
         s = self.settings
-        table = stack.enter_context(open_table(self.path, sheet=s.sheet, encoding=s.encoding))
+        rule = HeaderRule()  # a result file given back (--only) has its header on row 1
+        if self.only is None:
+            rule = HeaderRule(s.header_row, s.no_header, None if s.header_row else self.checks.fits)
+        table = stack.enter_context(
+            open_table(self.path, sheet=s.sheet, encoding=s.encoding, header=rule)
+        )
         header, rows = table.header, table.rows
+        self.duplicates = table.duplicates
         if self.only is not None:  # the earlier run's journal dates the rows it left in doubt
             since = doubt_times(journal_path(self.path))
             header, rows = redo_rows(header, rows, self.only, self.path, since)
         return (table.notices, header, rows), stack
 
     def check_header(self, header: tuple[str, ...]) -> None:
-        self.checks.bind(header)
+        self.checks.bind(header, self.duplicates)
 
     def tally(self, rows: Iterator[SourceRow]) -> int:
         count, self.scope_keys = self.checks.scope_keys(rows)
@@ -149,6 +156,8 @@ class ImportRun(DurableRun):
         columns = f"{first} ({first_lookup}) | {second} ({second_lookup})"
         if self.checks.per_row:
             columns += f" | location: {s.location_column} | association: {s.association_column}"
+        if s.no_header or s.header_row:  # how the file is read: a resume reads it the same way
+            columns += " | no header" if s.no_header else f" | header row {s.header_row}"
         return Identity(
             kind=self.kind,
             path=str(self.path.resolve()),

@@ -327,8 +327,12 @@ class DurableRun:
     async def _send(self, journal: Journal, sender: Sender) -> None:
         (notices, header, rows), stack = self.open_rows()
         with stack:
-            for line in notices:
-                self.hooks.on_notice(f"{self.path}: {line}")
+            for line in notices:  # the reader names the file: by the path given, once
+                name = self.path.name
+                line = str(self.path) + line[len(name) :] if line.startswith(name) else line
+                self.hooks.on_notice(
+                    line if line.startswith(str(self.path)) else f"{self.path}: {line}"
+                )
 
             async def record(job: Job, outcome: Outcome) -> None:
                 outcome = replace(

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.reader import letters
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
 SHAPES = {
@@ -43,18 +45,60 @@ class Verdict:
     warnings: tuple[Issue, ...] = ()
 
 
-def column_index(header: tuple[str, ...], name: str, path: str, role: str) -> int:
-    """Position of a named column; InputError naming the columns found when it is missing."""
+def column_index(
+    header: tuple[str, ...],
+    name: str,
+    path: str,
+    role: str,
+    duplicates: Mapping[str, tuple[int, ...]] | None = None,
+) -> int:
+    """Position of a column named by its title, else by its letter (``C``) or its 1-based
+    position (``3``) as a spreadsheet user names it: a title wins, so a column titled ``A``
+    is that column, not the first. InputError naming the columns found when it is missing,
+    or the columns that share its title (either could be the one meant)."""
+    shared = (duplicates or {}).get(name) or next(
+        (at for title, at in (duplicates or {}).items() if title.casefold() == name.casefold()),
+        None,
+    )
+    if shared:
+        shown = " and ".join(f"column {letters(position)}" for position in shared)
+        raise InputError(
+            f"{path}: {len(shared)} columns are called '{name}' ({shown}), so the {role} ids "
+            f"could be in either. Rename one of them, or name the column by its letter: "
+            f"--{role}-column {letters(shared[0])}."
+        )
+    found = find_column(header, name)
+    if found is not None:
+        return found
+    listed = ", ".join(f"'{cell}'" for cell in header) or "none"
+    raise InputError(
+        f"{path}: there is no column '{name}' for the {role} ids. Columns found: {listed}. "
+        f"Set {role}_column in config.yaml or --{role}-column to one of them (or to its "
+        "letter, such as B)."
+    )
+
+
+def find_column(header: Sequence[str], name: str, *, by_name_only: bool = False) -> int | None:
+    """The position of the column ``name`` means (see :func:`column_index`), or None."""
     if name in header:
-        return header.index(name)
+        return list(header).index(name)
     folded = [cell.casefold() for cell in header]
     if name.casefold() in folded:
         return folded.index(name.casefold())
-    found = ", ".join(f"'{cell}'" for cell in header) or "none"
-    raise InputError(
-        f"{path}: there is no column '{name}' for the {role} ids. Columns found: {found}. "
-        f"Set {role}_column in config.yaml or --{role}-column to one of them."
-    )
+    if by_name_only:
+        return None
+    if _LETTERS.fullmatch(name):
+        position = 0
+        for letter in name.upper():
+            position = position * 26 + ord(letter) - ord("A") + 1
+    elif name.isdigit():
+        position = int(name)
+    else:
+        return None
+    return position - 1 if 1 <= position <= len(header) else None
+
+
+_LETTERS = re.compile(r"[A-Za-z]{1,3}")
 
 
 #: What a column may hold instead of ids: a natural key looked up before sending.
@@ -159,11 +203,13 @@ class RowValidator:
 
     def examine(self, row: SourceRow) -> Verdict:
         """The row's cells: ``pair`` holds its two values (normalised keys for key sides)."""
-        issues = list(row.issues)
-        warnings: list[Issue] = []
+        issues, warnings, missing = self._width_issues(row)
         values: list[str] = []
         for side in self.sides:
             value = row.cells[side.index]
+            if side in missing:
+                values.append(value)
+                continue
             numeric = side.index in row.numeric
             if side.kind == ID:
                 problem = self._check_id(value, numeric, side)
@@ -179,6 +225,34 @@ class RowValidator:
         if issues:
             return Verdict(outcome=_invalid(issues), warnings=tuple(warnings))
         return Verdict(pair=Pair(values[0], values[1]), warnings=tuple(warnings))
+
+    def _width_issues(self, row: SourceRow) -> tuple[list[Issue], list[Issue], list[Side]]:
+        """The row's own issues (invalid), its warnings and the sides whose cell is missing.
+
+        A row shorter or longer than the header is sent with a warning when both of its id
+        cells are there; only a missing id cell makes it invalid (``short_row``)."""
+        issues: list[Issue] = []
+        warnings: list[Issue] = []
+        missing: list[Side] = []
+        for issue in row.issues:
+            if issue.code == "short_row":
+                present = len(row.cells) if row.present is None else row.present
+                missing = [side for side in self.sides if side.index >= present]
+                if missing:
+                    names = " and ".join(f"'{side.column}'" for side in missing)
+                    cells = "cell is" if len(missing) == 1 else "cells are"
+                    issues.append(
+                        Issue(issue.code, f"{issue.message}: the {names} {cells} missing")
+                    )
+                else:
+                    warnings.append(
+                        Issue(issue.code, f"{issue.message}; the missing cells are read as empty")
+                    )
+            elif issue.code == "long_row":
+                warnings.append(issue)
+            else:
+                issues.append(issue)
+        return issues, warnings, missing
 
     def settle(self, number: int, pair: Pair) -> Outcome | None:
         """Same record on both sides, or a pair this validator met before (one validator per

@@ -146,7 +146,8 @@ def test_run_the_problem_sample(in_repo: Path) -> None:
         "  invalid                5\n"
         "  failed                 2\n"
         "Requests: 6 (0 rate-limited). Time: T s, R rows/s.\n"
-        "Warnings: 1 rows have ids of an unexpected shape.\n"
+        "Warnings: 1 row has a warning (an id of an unexpected shape, a short or long row): "
+        "see the error column.\n"
         "Results: results/relations-with-problems-results.csv\n"
         "Some rows need attention: see the status and error columns of the results.\n"
     )

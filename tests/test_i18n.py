@@ -241,6 +241,12 @@ RUN_HELP = (
     "                                  la primera).\n"
     "  --encoding TEXT                 Codificación del CSV (predeterminado:\n"
     "                                  detectada).\n"
+    "  --header-row INTEGER RANGE      Fila con los títulos de las columnas, tal como\n"
+    "                                  la numera su hoja de cálculo (predeterminado:\n"
+    "                                  la primera fila con un valor).  [x>=1]\n"
+    "  --no-header                     El archivo no tiene fila de encabezado:\n"
+    "                                  indique las columnas por su letra (A, B...) o\n"
+    "                                  su posición.\n"
     "  --out PATH                      CSV de resultados (predeterminado:\n"
     "                                  results/<input>-results.csv, o -dry-run.csv;\n"
     "                                  un archivo existente solo puede ser el de esta\n"
@@ -315,7 +321,12 @@ def _read(path: Path, **options: str) -> None:
 
 def _notices(path: Path, **options: str) -> tuple[str, ...]:
     with open_table(path, **options) as table:
-        return tuple(f"samples/{path.name}: {notice}" for notice in table.notices)  # as run.py
+        return tuple(  # as run.py shows them: the reader's own name of the file as the path
+            f"samples/{notice}"
+            if notice.startswith(path.name)
+            else f"samples/{path.name}: {notice}"
+            for notice in table.notices
+        )
 
 
 def _open_sheet(path: Path, **limits: int) -> None:
@@ -497,6 +508,17 @@ def _token_in_config(folder: Path) -> None:
     config.chmod(0o644)
 
 
+def _export(folder: Path) -> None:
+    """A file as people export it: a title line, a title used twice, short and long rows."""
+    (folder / "samples/export.csv").write_text(
+        "Export from SchoolSys 2024-09-01\n"
+        "Student ID,Teacher ID,Note,Note\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002\n"
+        "67a349a79b28947ec1f60002,cTeacher000000000002,a,b,c\n"
+        "67a349a79b28947ec1f60003\n"
+    )
+
+
 DEMO, PROBLEMS = "samples/relations.csv", "samples/relations-with-problems.csv"
 INIT = ("--base-url", "sandbox", "--location-id", "ldwDemoLocation00001", "--no-interactive")
 #: What an ops person meets: each scenario's every output line must be in the catalogue.
@@ -536,6 +558,15 @@ SCENARIOS: dict[str, list[Step]] = {
         ("init", *INIT, "--association", "student_teacher", "--out", "other.yaml"),
     ],
     "a missing column": [("run", DEMO, "--first-column", "Student")],
+    "headers as people write them": [
+        _export,
+        ("validate", "samples/export.csv"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--first-column", "A"),
+        ("validate", "samples/export.csv", "--header-row", "9"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--first-column", "Note"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--location-column", "Site"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--second-column", "1"),
+    ],
     "a missing config value": [("run", DEMO, "--location-id", "")],
     "an unknown association": [("run", DEMO, "--association", "nope")],
     "swapped columns": [("run", DEMO, "--swap")],
@@ -714,7 +745,8 @@ def test_the_demo_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "  invalid                5\n"
         "  failed                 2\n"
         "Solicitudes: 6 (0 frenadas por el límite de tasa). Tiempo: T s, R filas/s.\n"
-        "Advertencias: 1 filas tienen ids con una forma inesperada.\n"
+        "Advertencias: 1 fila tiene una advertencia (un id con una forma inesperada, una fila "
+        "corta o larga): vea la columna error.\n"
         "Resultados: results/relations-with-problems-results.csv\n"
         "Algunas filas requieren atención: vea las columnas status y error de los resultados.\n"
     )
