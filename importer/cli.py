@@ -31,7 +31,7 @@ from importer.i18n import (
     choose_language,
     translate,
 )
-from importer.models import Status
+from importer.models import RowWindow, Status
 from importer.pipeline import list_associations, run_import
 from importer.report import write_json
 from importer.summary import Hooks, RunSummary, plan_path, summary_path
@@ -227,6 +227,34 @@ def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> froze
     return frozenset(Status(name) for name in names)
 
 
+def _window_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "--rows",
+        metavar="FIRST-LAST",
+        callback=_rows,
+        help="Process only these rows, numbered as your spreadsheet shows them (100-250, 100- "
+        "or -250); the others are not_sent (outside_range), and a later run sends them.",
+    )(function)
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        help="Process only the first N data rows (a trial before the whole file); the others "
+        "are not_sent (outside_range), and a later run without --limit sends them.",
+    )(function)
+
+
+def _rows(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    try:
+        RowWindow.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+def _window(limit: int | None, rows: str | None) -> RowWindow | None:
+    return RowWindow.parse(rows, limit)  # --rows checked by its callback
+
+
 def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
     function = click.option(
         "--only",
@@ -245,6 +273,7 @@ def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_input_options
 @_rerun_options
+@_window_options
 @click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
 def run(
     input_path: Path,
@@ -253,6 +282,8 @@ def run(
     dry_run: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    limit: int | None,
+    rows: str | None,
     **flags: Any,
 ) -> None:
     """Import the relations listed in INPUT (CSV, TSV, TXT, XLSX, XLSM, XLS, XLSB or ODS).
@@ -267,6 +298,7 @@ def run(
         dry_run=dry_run,
         restart=restart,
         only=only,
+        window=_window(limit, rows),
         flags=flags,
     )
 
@@ -274,17 +306,27 @@ def run(
 @main.command()
 @_input_options
 @_rerun_options
+@_window_options
 def validate(
     input_path: Path,
     config_path: Path | None,
     quiet: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    limit: int | None,
+    rows: str | None,
     **flags: Any,
 ) -> None:
     """Read and validate INPUT without creating anything (same as run --dry-run)."""
     _import(
-        input_path, config_path, quiet=quiet, dry_run=True, restart=restart, only=only, flags=flags
+        input_path,
+        config_path,
+        quiet=quiet,
+        dry_run=True,
+        restart=restart,
+        only=only,
+        window=_window(limit, rows),
+        flags=flags,
     )
 
 
@@ -296,6 +338,7 @@ def _import(
     dry_run: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    window: RowWindow | None,
     flags: dict[str, Any],
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
@@ -306,6 +349,7 @@ def _import(
             dry_run=dry_run,
             restart=restart,
             only=only,
+            window=window,
             interruptible=True,
             hooks=hooks,
         )
@@ -474,6 +518,11 @@ def format_summary(summary: RunSummary) -> str:
             else f"Warnings: {summary.warnings} rows have a warning"
         )
         lines[-1] += " (an id of an unexpected shape, a short or long row): see the error column."
+    if summary.outside:
+        lines.append(
+            f"Outside {summary.window}: {plural(summary.outside, 'row')} not sent "
+            "(not_sent, outside_range); the same command without it sends them."
+        )
     for reason in summary.not_sent_reasons:
         lines.append(f"Stopped a location: {reason}")
     if summary.stopped:
@@ -487,7 +536,7 @@ def format_summary(summary: RunSummary) -> str:
     if summary.resumed:
         lines.insert(1, f"Resumed: {summary.resumed} rows were already settled (no request).")
     if code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET):
-        left = summary.counts.get(Status.NOT_SENT, 0)
+        left = summary.counts_inside.get(Status.NOT_SENT, 0)
         when = {
             EXIT_STOPPED: "once the problem above is fixed",
             EXIT_INTERRUPTED: "whenever you like",

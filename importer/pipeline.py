@@ -21,7 +21,7 @@ from importer.config import Settings
 from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
-from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.models import Association, Issue, Outcome, Pair, RowWindow, SourceRow, Status
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import HeaderRule, open_table
@@ -41,6 +41,7 @@ def run_import(
     dry_run: bool = False,
     restart: bool = False,
     only: frozenset[Status] | None = None,
+    window: RowWindow | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = asyncio.sleep,
     interruptible: bool = False,
@@ -48,12 +49,16 @@ def run_import(
 ) -> RunSummary:
     """Import one file. Raises ConfigError/InputError/AuthError before anything is sent.
 
-    ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets requests in flight end
-    (a few seconds at most) and writes the results; the second stops at once.
+    ``window`` (``--rows``, ``--limit``): only those rows are processed; the others are
+    ``not_sent`` (``outside_range``), and a later run without it sends them (the journal does
+    not change with it). ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets
+    requests in flight end (a few seconds at most) and writes the results; the second stops
+    at once.
     """
     run = ImportRun(
         path, settings, dry_run=dry_run, restart=restart, only=only, hooks=hooks or Hooks()
     )
+    run.window = window
     return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
 
 
@@ -274,14 +279,14 @@ class ImportRun(DurableRun):
         (_, _, rows), stack = self.open_rows()
         with stack:
             if journal is None:
-                yield rows
+                yield (row for seq, row in enumerate(rows) if self.selected(seq, row))
                 return
             known = Entries(journal.entries())
 
             def unsettled() -> Iterator[SourceRow]:
                 for seq, row in enumerate(rows):
                     entry = known.at(seq)
-                    if entry is None or not entry.final:
+                    if (entry is None or not entry.final) and self.selected(seq, row):
                         yield row
 
             yield unsettled()
@@ -302,7 +307,10 @@ class ImportRun(DurableRun):
             entry = known.at(seq)
             if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
-                self.settled(entry)
+                if self.selected(seq, row):  # else not counted: outside --rows / --limit
+                    self.settled(entry)
+                continue
+            if not self.selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
             outcome, pair, warnings, location, association = self._verdict(row)
             if outcome is not None:

@@ -34,7 +34,16 @@ from importer.journal import (
     outcomes,
     peek,
 )
-from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.models import (
+    IN_DOUBT,
+    OUTSIDE_RANGE,
+    SETTLED_OK,
+    Association,
+    Outcome,
+    RowWindow,
+    SourceRow,
+    Status,
+)
 from importer.plan import Plan
 from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable
@@ -51,6 +60,8 @@ class DurableRun:
 
     kind = "run"
     only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
+    window: RowWindow | None = None  # --rows / --limit: the rows processed, the rest not sent
+    limit_seq: int | None = None  # the position of the last row --limit takes (the survey's)
     association: Association | None = None  # what the run creates under, once known
     out: Path  # the result file, once the run has chosen it (before prepare())
     ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
@@ -67,6 +78,7 @@ class DurableRun:
         self.hooks = hooks
         self.resumed = 0
         self.warnings = 0
+        self.outside = 0  # rows written as outside --rows / --limit
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
 
@@ -135,12 +147,39 @@ class DurableRun:
 
     # -- the frame ------------------------------------------------------------------------
 
+    def selected(self, seq: int, row: SourceRow) -> bool:
+        """The row is in ``--rows`` / ``--limit`` (every row is, without them)."""
+        window = self.window
+        if window is None:
+            return True
+        return window.contains(row.number) and (self.limit_seq is None or seq <= self.limit_seq)
+
+    def _windowed(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        """The survey's rows inside ``--rows`` and ``--limit`` (noting where the limit ends)."""
+        window = self.window
+        assert window is not None
+        taken = 0
+        first = last = None  # the file's first and last row numbers, to say what there is
+        for seq, row in enumerate(rows):
+            first, last = first or row.number, row.number
+            full = window.limit is not None and taken >= window.limit
+            if full or not window.contains(row.number):
+                continue
+            taken += 1
+            self.limit_seq = seq if window.limit is not None else None
+            yield row
+        if not taken and first is not None:
+            raise InputError(
+                f"{self.path}: no row is in {window.describe()}: the file's rows are numbered "
+                f"{first} to {last}. Give rows as your spreadsheet numbers them."
+            )
+
     def survey(self) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256."""
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
-            count = self.tally(rows)
+            count = self.tally(rows if self.window is None else self._windowed(rows))
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
@@ -322,6 +361,8 @@ class DurableRun:
             purposes=self.purposes(),
             kind=self.kind,
             workbook=self.settings.results_format != "csv",
+            outside=self.outside,
+            window=self.window.describe() if self.window else "",
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
@@ -368,10 +409,19 @@ class DurableRun:
             in_doubt = replace(
                 unsent, in_doubt=True, error=f"{unsent.error} (a request was under way: {IN_DOUBT})"
             )
+            outside = Outcome(
+                Status.NOT_SENT,
+                error_code=OUTSIDE_RANGE,
+                error=f"outside {self.window.describe() if self.window else ''}: not sent; run "
+                "again without it to send this row",
+            )
             for seq, row in enumerate(rows):
                 entry = known.at(seq)
                 if entry is not None and entry.outcome is not None:
                     writer.add(seq, row, entry.outcome)
+                elif not self.selected(seq, row):  # --rows, --limit (an earlier run's stays)
+                    self.outside += 1
+                    writer.add(seq, row, outside)
                 else:  # cut off in flight (intent, no outcome), or never reached
                     outcome = in_doubt if entry is not None and entry.intent else unsent
                     writer.add(seq, row, self.fill(row, outcome))

@@ -54,6 +54,8 @@ class RunSummary:
     purposes: dict[str, int] = field(default_factory=dict)
     kind: str = "import"  # or "undo"
     workbook: bool = False  # results_format xlsx or both: an Excel twin of the result file
+    outside: int = 0  # rows left out by --rows / --limit: not_sent, but not a failure
+    window: str = ""  # those options as typed ("--rows 100-250 --limit 5")
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -72,6 +74,8 @@ class RunSummary:
             "results": str(self.result_path) if self.rendered else None,
             "rows": self.rows,
             "counts": {status.value: n for status, n in self.counts.items()},
+            "outside_range": self.outside,
+            "rows_chosen": self.window or None,
             "resumed": self.resumed,
             "requests": self.requests,
             "requests_by_purpose": self.by_purpose(),
@@ -104,10 +108,19 @@ class RunSummary:
             return 3
         if self.interrupted:
             return 4
-        if self.not_sent_reasons and self.counts.get(Status.NOT_SENT):
+        if self.not_sent_reasons and self.counts_inside.get(Status.NOT_SENT):
             return 5
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
-        return 0 if all(status in fine for status in self.counts) else 1
+        counts = self.counts_inside
+        return 0 if all(status in fine for status, n in counts.items() if n) else 1
+
+    @property
+    def counts_inside(self) -> dict[Status, int]:
+        """The counts but the rows that --rows / --limit left out (a trial of 5 rows that
+        all worked is a success: the rest were not asked for)."""
+        if not self.outside:
+            return self.counts
+        return {**self.counts, Status.NOT_SENT: self.counts.get(Status.NOT_SENT, 0) - self.outside}
 
 
 def plan_path(result_path: Path) -> Path:

@@ -287,6 +287,16 @@ RUN_HELP = (
     "                                  solo sus filas con estos status (p. ej.\n"
     "                                  failed,not_sent), conservando sus números de\n"
     "                                  fila.\n"
+    "  --limit INTEGER RANGE           Procesar solo las primeras N filas de datos\n"
+    "                                  (una prueba antes del archivo entero); las\n"
+    "                                  demás quedan not_sent (outside_range) y una\n"
+    "                                  ejecución posterior sin --limit las envía.\n"
+    "                                  [x>=1]\n"
+    "  --rows FIRST-LAST               Procesar solo estas filas, numeradas como las\n"
+    "                                  muestra su hoja de cálculo (100-250, 100- o\n"
+    "                                  -250); las demás quedan not_sent\n"
+    "                                  (outside_range) y una ejecución posterior las\n"
+    "                                  envía.\n"
     "  --dry-run                       Solo leer y validar; no enviar ninguna\n"
     "                                  solicitud de escritura.\n"
     "  -h, --help                      Mostrar este mensaje y salir.\n"
@@ -558,6 +568,15 @@ SCENARIOS: dict[str, list[Step]] = {
         ("init", *INIT, "--association", "student_teacher", "--out", "other.yaml"),
     ],
     "a missing column": [("run", DEMO, "--first-column", "Student")],
+    "try a few rows": [
+        ("run", DEMO, "--limit", "2"),
+        ("run", PROBLEMS, "--rows", "8-9"),
+        ("validate", DEMO, "--rows", "40-50"),
+        ("validate", DEMO, "--rows", "9-3"),
+        ("validate", DEMO, "--rows", "0-3"),
+        ("validate", DEMO, "--rows", "x"),
+        ("validate", DEMO, "--limit", "0"),
+    ],
     "headers as people write them": [
         _export,
         ("validate", "samples/export.csv"),
