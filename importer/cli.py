@@ -13,7 +13,8 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,43 @@ def _fail(error: RelimportError) -> None:
     sys.exit(EXIT_NOT_STARTED)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The options of ``relimport`` itself, also taken after the command (``validate f.csv --json``).
+_GLOBAL_FLAGS = frozenset({"--json"})
+_GLOBAL_VALUED = frozenset({"--lang", "--log-file", "--log-format", "--log-level"})
+
+
+def hoist_global_options(args: list[str], commands: Iterable[str]) -> list[str]:
+    """The arguments with the group's own options moved from after the command to before it,
+    as people type them (``relimport validate f.csv --json --lang es``). Nothing after ``--``
+    moves, nor anything when no command is named."""
+    names = set(commands)
+    at = next((i for i, arg in enumerate(args) if arg in names), None)
+    if at is None:
+        return args
+    moved: list[str] = []
+    kept: list[str] = []
+    rest = iter(args[at + 1 :])
+    for arg in rest:
+        if arg == "--":
+            kept += [arg, *rest]
+            break
+        if arg in _GLOBAL_FLAGS or (arg.partition("=")[0] in _GLOBAL_VALUED and "=" in arg):
+            moved.append(arg)
+        elif arg in _GLOBAL_VALUED:
+            moved += [arg, *islice(rest, 1)]
+        else:
+            kept.append(arg)
+    return [*args[:at], *moved, args[at], *kept]
+
+
+class _Relimport(click.Group):
+    """The command group: its options are taken before or after the command's name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args, self.commands))
+
+
+@click.group(cls=_Relimport, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relimport")
 @click.option(
     "--log-file",
