@@ -472,7 +472,7 @@ def _record_problem(
 #: The id shapes (see validate.SHAPES) by length, each with a test in C string methods: the
 #: survey classifies every cell, and a regex per cell would cost it more than reading does.
 _SHAPES: dict[int, tuple[str, Callable[[str], bool]]] = {
-    24: (SHAPES["business"][0].pattern, lambda v: not v.strip("0123456789abcdef")),
+    24: (SHAPES["business"][0].pattern, lambda v: not v.strip("0123456789abcdefABCDEF")),
     20: (SHAPES["contact"][0].pattern, lambda v: v.isascii() and v.isalnum()),
 }
 

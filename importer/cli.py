@@ -3,7 +3,8 @@
 Exit codes: 0 every row created or already there; 1 finished, but some rows are invalid,
 failed or not sent; 2 nothing was sent (usage, config, input or auth problem found first);
 3 the run stopped part-way on a fatal error; 4 interrupted (Ctrl-C, SIGTERM), resumable;
-5 a location's daily budget is spent, resumable.
+5 a location's daily budget is spent, resumable; 6 a dry run (validate) whose rows are all
+fine but whose real run does not fit in a location's budget left today.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
+EXIT_OVER_BUDGET = 6  # a dry run: every row fine, but the real run will not fit today
 
 
 def _common(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -580,7 +582,8 @@ def format_summary(summary: RunSummary) -> str:
             EXIT_BUDGET: "after the location's daily budget resets or the API accepts requests "
             "again (see the reason above; the API does not say when a day resets)",
         }[code]
-        lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
+        were = "1 row was" if left == 1 else f"{left} rows were"
+        lines.append(f"{were} not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
 

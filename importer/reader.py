@@ -148,6 +148,12 @@ def _check_file(path: Path) -> str:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file. Give the path of a CSV or Excel file.")
     suffix = path.suffix.lower()
+    if path.name.startswith("~$") and suffix in (*XLSX_SUFFIXES, ".xls", ".xlsb"):
+        raise InputError(
+            f"{path.name} is the lock file Excel keeps beside a workbook while it is open (here "
+            f"{path.name[2:]}), not a workbook. Import {path.with_name(path.name[2:])} instead; "
+            "save it and close it in Excel first if it has changes."
+        )
     if suffix in (*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES):
         return suffix
     supported = ", ".join((*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES))

@@ -82,9 +82,14 @@ class RunSummary:
             "rate_limited": self.rate_limited,
             "budgets": self.budgets,
             "exit_code": code,
-            "outcome": {0: "complete", 1: "partial", 3: "stopped", 4: "interrupted", 5: "budget"}[
-                code
-            ],
+            "outcome": {
+                0: "complete",
+                1: "partial",
+                3: "stopped",
+                4: "interrupted",
+                5: "budget",
+                6: "over_budget",
+            }[code],
             "stopped_because": self.stopped
             or next(iter(self.not_sent_reasons), None)
             or ("interrupted (Ctrl-C or SIGTERM)" if self.interrupted else None),
@@ -112,7 +117,11 @@ class RunSummary:
             return 5
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
         counts = self.counts_inside
-        return 0 if all(status in fine for status, n in counts.items() if n) else 1
+        if not all(status in fine for status, n in counts.items() if n):
+            return 1
+        if self.plan is not None and not all(x.fits_today for x in self.plan.locations):
+            return 6  # a dry run of good rows whose real run will not fit in today's budget
+        return 0
 
     @property
     def counts_inside(self) -> dict[Status, int]:

@@ -23,9 +23,12 @@ from importer.reader import letters
 SHAPES = {
     "contact": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
     "opportunity": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
-    "business": (re.compile(r"[0-9a-f]{24}"), "24 hexadecimal characters"),
-    "custom_objects.": (re.compile(r"[0-9a-f]{24}"), "24 hexadecimal characters"),
+    "business": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "custom_objects.": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
 }
+#: No id of the API is this short (they have 20 or 24 characters): a shorter value is a
+#: placeholder (``x``, ``-``, ``n/a``) or a cut-off id, never sent.
+MIN_ID_LENGTH = 10
 _BAD_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -331,6 +334,14 @@ class RowValidator:
                 column,
             )
         lookup = f"--{role}-lookup"
+        phone = _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7
+        if len(value) < MIN_ID_LENGTH and not phone:
+            return Issue(
+                f"{role}_id_malformed",
+                f"the {what} ({value}) is too short to be an id (ids have 20 or more "
+                "characters); put the record's id in the cell",
+                column,
+            )
         if _EMAIL.fullmatch(value):
             can = (
                 "email"
@@ -350,7 +361,7 @@ class RowValidator:
                 f"the {what} looks like an e-mail address ({value}), not an id; {fix}",
                 column,
             )
-        if _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
+        if phone:
             return Issue(
                 f"{role}_id_phone",
                 f"the {what} looks like a phone number ({value}), not an id; if the column holds "

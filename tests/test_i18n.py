@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
+from importer import logs
 from importer.check import Checks
 from importer.cli import main
 from importer.client import _auth_message
@@ -455,6 +456,8 @@ def _sheet_messages(tmp_path: Path) -> list[str]:
 
 def _other_messages(tmp_path: Path) -> list[str]:
     return [
+        _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04", "~$book.xlsx"))),
+        _raised(lambda: logs.configure(tmp_path / "missing" / "run.log")),
         _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),

@@ -749,3 +749,15 @@ def test_what_csv_writer_wrote_is_read_back(
     expected = [(number, cells) for number, cells in enumerate(stripped, 2) if any(cells)]
     assert [(row.number, row.cells) for row in rows] == expected
     assert all(not row.issues for row in rows)
+
+
+def test_excels_lock_file_is_named_as_such(tmp_path: Path) -> None:
+    lock = tmp_path / "~$relations.xlsx"
+    lock.write_bytes(b"\x0bAna Ruiz" + bytes(150))
+    with pytest.raises(InputError) as caught:
+        read(lock)
+    assert str(caught.value) == (
+        "~$relations.xlsx is the lock file Excel keeps beside a workbook while it is open "
+        f"(here relations.xlsx), not a workbook. Import {tmp_path / 'relations.xlsx'} instead; "
+        "save it and close it in Excel first if it has changes."
+    )

@@ -163,3 +163,19 @@ def test_an_email_in_an_id_column_says_how_to_look_it_up() -> None:
         "(teacher1@example.edu), not an id; if the column holds e-mail addresses, look them "
         "up: second_lookup: email (or --second-lookup email)"
     )
+
+
+@pytest.mark.parametrize("value", ["x", "-", "n/a", "12345", "cTeacher0"])
+def test_a_value_too_short_to_be_an_id_is_invalid(value: str) -> None:
+    outcome = validator().check(SourceRow(2, (STUDENT, value))).outcome
+    assert outcome is not None
+    assert (outcome.error_code, outcome.error) == (
+        "second_id_malformed",
+        f"the Teacher id in column 'Teacher ID' ({value}) is too short to be an id (ids have 20 "
+        "or more characters); put the record's id in the cell",
+    )
+
+
+def test_an_upper_case_hexadecimal_id_has_the_shape_of_one() -> None:
+    verdict = validator().check(SourceRow(2, (STUDENT.upper(), TEACHER)))
+    assert verdict == type(verdict)(pair=Pair(STUDENT.upper(), TEACHER))  # sent as written
