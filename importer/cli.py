@@ -568,7 +568,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"The run stopped part-way: {summary.stopped}")
     if summary.plan is not None:
         lines += summary.plan.lines()
-    lines.append(f"Results: {summary.result_path}")
+    workbook = f" and {summary.result_path.with_suffix('.xlsx')}" if summary.workbook else ""
+    lines.append(f"Results: {summary.result_path}{workbook}")
     code = summary.exit_code
     if code == EXIT_PARTIAL:
         lines.append("Some rows need attention: see the status and error columns of the results.")

@@ -25,7 +25,7 @@ from importer.models import Association, Issue, Outcome, Pair, RowWindow, Source
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import HeaderRule, open_table
-from importer.report import redo_rows
+from importer.report import redo_rows, result_name
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy
 from importer.summary import Hooks, RunSummary
@@ -177,8 +177,7 @@ class ImportRun(DurableRun):
         )
 
     def default_result_path(self) -> Path:
-        suffix = "dry-run" if self.dry_run else "results"
-        return Path("results") / f"{self.path.stem}-{suffix}.csv"
+        return result_name(self.path, "dry-run" if self.dry_run else "results")
 
     def title(self) -> str:
         a = self.association

@@ -199,6 +199,8 @@ class DurableRun:
         """``results/<stem>-<kind>.csv``, numbered: the first that is free or is this run's
         (resumed). The same input changed since is refused by the journal (or --restart)."""
         base = self.default_result_path()
+        if self.dry_run:  # one dry-run file per input, replaced each time: it keeps nothing
+            return base
         for number in range(1, 10_000):
             out = base if number == 1 else base.with_name(f"{base.stem}-{number}{base.suffix}")
             journal = journal_path(out)
@@ -222,7 +224,8 @@ class DurableRun:
                 f"{out}: --out is the input file itself. Give the results another name."
             )
         resumable = journal_path(out).exists() and not self.ephemeral
-        if out.exists() and not resumable and not self.restart:
+        replaced = self.dry_run and self.settings.out is None  # the input's own dry-run file
+        if out.exists() and not resumable and not self.restart and not replaced:
             raise ConfigError(
                 f"{out}: a file is already there and is never overwritten. "
                 "Choose another --out or move the old file away."

@@ -21,7 +21,7 @@ from importer.errors import ConfigError, RejectedError
 from importer.journal import Identity, Journal
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
-from importer.report import result_columns
+from importer.report import result_columns, result_name
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 from importer.summary import Hooks, RunSummary
@@ -167,8 +167,7 @@ class UndoRun(DurableRun):
         )
 
     def default_result_path(self) -> Path:
-        suffix = "undo-dry-run" if self.dry_run else "undo"
-        return Path("results") / f"{self.path.stem}-{suffix}.csv"
+        return result_name(self.path, "undo-dry-run" if self.dry_run else "undo")
 
     def title(self) -> str:
         return f"{'Dry run of the undo' if self.dry_run else 'Undo'} of {self.path}"

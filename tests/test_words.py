@@ -9,6 +9,9 @@ from importer.pipeline import run_import
 from importer.plan import LocationPlan, Plan
 from importer.sandbox import Limits, Sandbox
 from tests.conftest import SAMPLES, demo_settings
+from tests.test_cli import in_repo, invoke
+
+__all__ = ["in_repo"]  # a fixture of test_cli's, used here
 
 
 def _plan(requests: int, remaining: int) -> Plan:
@@ -55,3 +58,24 @@ def test_a_dry_run_that_does_not_fit_in_todays_budget_exits_6(tmp_path: Path) ->
         transport=Sandbox().transport(),
     )
     assert fits.exit_code == 0
+
+
+def test_a_dry_run_replaces_its_own_file_and_names_never_chain(in_repo: Path) -> None:
+    for _ in range(3):
+        assert invoke("validate", "samples/relations.csv", "--quiet")[0] == 0
+    names = sorted(path.name for path in (in_repo / "results").iterdir())
+    assert names == [
+        "relations-dry-run.csv",
+        "relations-dry-run.plan.json",
+        "relations-dry-run.summary.json",
+    ]
+    invoke("run", "samples/relations-with-problems.csv", "--quiet")
+    again = ("run", "results/relations-with-problems-results.csv", "--only", "failed")
+    invoke(*again, "--quiet")
+    invoke("validate", *again[1:], "--quiet")
+    made = sorted(path.name for path in (in_repo / "results").glob("relations-with-*.csv"))
+    assert made == [
+        "relations-with-problems-dry-run.csv",
+        "relations-with-problems-results-2.csv",
+        "relations-with-problems-results.csv",
+    ]
