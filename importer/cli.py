@@ -91,6 +91,12 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--concurrency", type=int, help="Requests in flight at once (1-64, default 8)."
         ),
         click.option(
+            "--split",
+            metavar="CHARACTER",
+            help="Cells may hold several ids separated by CHARACTER (such as ';'): one "
+            "relation per id, each with the row's number.",
+        ),
+        click.option(
             "--strict-ids/--no-strict-ids",
             default=None,
             help="Treat ids of an unexpected shape as invalid, not as warnings.",

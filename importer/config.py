@@ -120,6 +120,11 @@ class Settings(_Strict):
         "(others use token_env).",
     )
     strict_ids: bool = Field(False, description="Id shape mismatches are errors, not warnings.")
+    split: str | None = Field(
+        None,
+        description="Separator of several ids in one cell (such as ';'): one relation per id, "
+        "each with the row's number.",
+    )
     check_records: bool = Field(
         False, description="Check before sending that every record exists and is of the right kind."
     )
@@ -211,6 +216,13 @@ class Settings(_Strict):
         value = value.strip()
         if not value or any(c.isspace() for c in value):
             raise ValueError("expected id, email, phone or a property name (one word)")
+        return value
+
+    @field_validator("split")
+    @classmethod
+    def _check_split(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value.isalnum() or value.isspace()):
+            raise ValueError("expected one character that separates ids, such as ; or |")
         return value
 
     @field_validator("phone_region")

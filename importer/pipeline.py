@@ -22,6 +22,7 @@ from importer.errors import ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, RowWindow, SourceRow, Status
+from importer.multi_ids import split_ids
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import HeaderRule, open_table
@@ -143,6 +144,8 @@ class ImportRun(DurableRun):
         )
         header, rows = table.header, table.rows
         self.duplicates = table.duplicates
+        if s.split:  # one row per pair of ids, once the header has told where they are
+            rows = split_ids(rows, lambda: self.checks.columns, s.split)
         if self.only is not None:  # the earlier run's journal dates the rows it left in doubt
             since = doubt_times(journal_path(self.path))
             header, rows = redo_rows(header, rows, self.only, self.path, since)
@@ -161,6 +164,8 @@ class ImportRun(DurableRun):
         columns = f"{first} ({first_lookup}) | {second} ({second_lookup})"
         if self.checks.per_row:
             columns += f" | location: {s.location_column} | association: {s.association_column}"
+        if s.split:  # rows are pairs: a resume must read them the same way
+            columns += f" | split {s.split}"
         if s.no_header or s.header_row:  # how the file is read: a resume reads it the same way
             columns += " | no header" if s.no_header else f" | header row {s.header_row}"
         return Identity(

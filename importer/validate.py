@@ -326,6 +326,14 @@ class RowValidator:
                 "digits; format the column as Text and paste the ids again",
                 column,
             )
+        several = next((sep for sep in ";|," if sep in value), None)
+        if several is not None:
+            return Issue(
+                f"{role}_id_several",
+                f"the {what} holds several values ({value}); to make one relation per id, "
+                f"add --split '{several}' (or set split: '{several}')",
+                column,
+            )
         if _BAD_CHARACTER.search(value):
             return Issue(
                 f"{role}_id_malformed",

@@ -254,6 +254,9 @@ RUN_HELP = (
     "                                  misma ejecución, que se reanuda).\n"
     "  --concurrency INTEGER           Solicitudes en curso a la vez (1-64,\n"
     "                                  predeterminado 8).\n"
+    "  --split CHARACTER               Las celdas pueden tener varios ids separados\n"
+    "                                  por CHARACTER (como ';'): una relación por id,\n"
+    "                                  cada una con el número de su fila.\n"
     "  --strict-ids / --no-strict-ids  Tratar los ids con una forma inesperada como\n"
     "                                  no válidos, no como advertencias.\n"
     "  --first-lookup TEXT             Qué tiene la primera columna: id\n"
@@ -571,6 +574,10 @@ SCENARIOS: dict[str, list[Step]] = {
         ("init", *INIT, "--association", "student_teacher", "--out", "other.yaml"),
     ],
     "a missing column": [("run", DEMO, "--first-column", "Student")],
+    "several ids in a cell": [
+        ("validate", DEMO, "--split", "ab"),
+        ("run", DEMO, "--split", ";"),
+    ],
     "try a few rows": [
         ("run", DEMO, "--limit", "2"),
         ("run", PROBLEMS, "--rows", "8-9"),
