@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from importer.config import Settings
-from importer.errors import ConfigError, InputError
+from importer.errors import AuthError, ConfigError, InputError
 from importer.lookup import Lookups, Question, key_question, record_question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.validate import (
@@ -52,6 +52,8 @@ class Checks:
         self.settings = settings
         self.where = where
         self.associations: dict[ScopeKey, Association | None] = {}
+        #: Locations the token may not access (403), by the error: their rows are not sent.
+        self.refused: dict[str, AuthError] = {}
         self._validators: dict[ScopeKey, RowValidator] = {}
         self._at: tuple[int, int] = (0, 1)
         self._location_at: int | None = None
@@ -147,6 +149,8 @@ class Checks:
                 what = code.split("_")[0]
                 return key, None, _invalid(code, f"the {what} in column '{column}' is blank")
         association = self.associations.get(key)
+        if key[0] in self.refused:  # not final: a run with that location's token sends it
+            return key, None, _location_refused(key[0], self.settings.location_column)
         if association is None:
             return (
                 key,
@@ -481,6 +485,16 @@ def _shape(value: str) -> str:
     """The regex of the id shape this value has, or ''."""
     found = _SHAPES.get(len(value))
     return found[0] if found is not None and found[1](value) else ""
+
+
+def _location_refused(location: str, column: str | None) -> Outcome:
+    return Outcome(
+        Status.NOT_SENT,
+        error_code="location_refused",
+        error=f"the token may not access location {location} (column '{column}'): not sent; "
+        "fix the location, or give that location its token (token_env_by_location), and run "
+        "the same command again",
+    )
 
 
 def _invalid(code: str, message: str) -> Outcome:

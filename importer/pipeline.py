@@ -18,7 +18,7 @@ import httpx
 from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
-from importer.errors import ConfigError
+from importer.errors import AuthError, ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.models import Association, Issue, Outcome, Pair, RowWindow, SourceRow, Status
@@ -190,7 +190,8 @@ class ImportRun(DurableRun):
         if self.checks.per_row:
             found = sum(1 for x in self.checks.associations.values() if x is not None)
             locations = len({location for location, _ in self.checks.associations})
-            return f"{what} of {self.path} ({found} associations in {locations} locations)"
+            named = f"{found} association" + ("" if found == 1 else "s")
+            return f"{what} of {self.path} ({named} in {locations} locations)"
         if a is None:
             return f"{what} of {self.path}"
         return (
@@ -211,11 +212,19 @@ class ImportRun(DurableRun):
                 if self.association is not None:  # resumed: no request
                     found: Association | None = self.association
                 elif self.checks.per_row:
-                    found = await _find_association(client, key[0], key[1], retries)
+                    found = await self._per_row_association(client, key, retries)
                 else:  # retried like any request: 429s and 5xx happen here too
                     found = await fetch_association(client, key[0], key[1], retries)
                 self.checks.associations[key] = found
         self.association = next(filter(None, self.checks.associations.values()), None)
+        refused = self.checks.refused
+        if self.association is None and refused:  # no location would take a request
+            raise next(iter(refused.values()))
+        for location, error in sorted(refused.items()):
+            self.hooks.on_notice(
+                f"{self.path}: the token may not access location {location} ({error.status}): "
+                "its rows are not sent (not_sent, location_refused); the others go on."
+            )
         if self.association is None:
             raise ConfigError(
                 f"{self.path}: none of the associations the rows name exists in its location. "
@@ -223,6 +232,22 @@ class ImportRun(DurableRun):
             )
         self.checks.check_lookups()
         await self._preflight(client, retries, journal)
+
+    async def _per_row_association(
+        self, client: Client, key: ScopeKey, retries: Retries
+    ) -> Association | None:
+        """A row's association (None if missing); a location the token may not access (403)
+        is noted, so that its rows are not sent while the other locations' are."""
+        location = key[0]
+        if location in self.checks.refused:
+            return None
+        try:
+            return await _find_association(client, location, key[1], retries)
+        except AuthError as error:
+            if error.status != 403 or "scope" in str(error):  # the token, not the location
+                raise
+            self.checks.refused[location] = error
+            return None
 
     @asynccontextmanager
     async def phase(self, name: str, client: Client) -> AsyncIterator[None]:

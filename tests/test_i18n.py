@@ -535,6 +535,15 @@ def _export(folder: Path) -> None:
     )
 
 
+def _mixed(folder: Path) -> None:
+    """A file of two locations, one of which the token may not access."""
+    (folder / "samples/mixed.csv").write_text(
+        "Student ID,Teacher ID,Location\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002,ldwDemoLocation00001\n"
+        "67a349a79b28947ec1f60003,cTeacher000000000004,ldwUnknownLocation99\n"
+    )
+
+
 DEMO, PROBLEMS = "samples/relations.csv", "samples/relations-with-problems.csv"
 INIT = ("--base-url", "sandbox", "--location-id", "ldwDemoLocation00001", "--no-interactive")
 #: What an ops person meets: each scenario's every output line must be in the catalogue.
@@ -577,6 +586,11 @@ SCENARIOS: dict[str, list[Step]] = {
     "several ids in a cell": [
         ("validate", DEMO, "--split", "ab"),
         ("run", DEMO, "--split", ";"),
+    ],
+    "a location the token may not access": [
+        _mixed,
+        ("validate", "samples/mixed.csv", "--location-column", "Location"),
+        ("run", "samples/mixed.csv", "--location-column", "Location"),
     ],
     "try a few rows": [
         ("run", DEMO, "--limit", "2"),

@@ -8,7 +8,7 @@ from importer.i18n import translate
 from importer.pipeline import run_import
 from importer.plan import LocationPlan, Plan
 from importer.sandbox import Limits, Sandbox
-from tests.conftest import SAMPLES, demo_settings
+from tests.conftest import SAMPLES, demo_settings, read_results
 from tests.test_cli import in_repo, invoke
 
 __all__ = ["in_repo"]  # a fixture of test_cli's, used here
@@ -78,4 +78,35 @@ def test_a_dry_run_replaces_its_own_file_and_names_never_chain(in_repo: Path) ->
         "relations-with-problems-dry-run.csv",
         "relations-with-problems-results-2.csv",
         "relations-with-problems-results.csv",
+    ]
+
+
+def test_the_rows_of_a_location_the_token_may_not_access_are_not_sent(in_repo: Path) -> None:
+    (in_repo / "mixed.csv").write_text(
+        "Student ID,Teacher ID,Location\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002,ldwDemoLocation00001\n"
+        "67a349a79b28947ec1f60003,cTeacher000000000004,ldwUnknownLocation99\n"
+    )
+    code, out, err = invoke("run", "mixed.csv", "--location-column", "Location")
+    assert code == 1
+    assert err == (
+        "mixed.csv: the token may not access location ldwUnknownLocation99 (403): its rows are "
+        "not sent (not_sent, location_refused); the others go on.\n"
+    )
+    assert out.startswith(
+        "Import of mixed.csv (1 association in 2 locations): 2 rows\n"
+        "  created                1\n"
+        "  not_sent               1\n"
+    )
+    rows = read_results(in_repo / "results/mixed-results.csv")
+    assert [(r["row"], r["status"], r["error_code"], r["error"]) for r in rows] == [
+        ("2", "created", "", ""),
+        (
+            "3",
+            "not_sent",
+            "location_refused",
+            "the token may not access location ldwUnknownLocation99 (column 'Location'): not "
+            "sent; fix the location, or give that location its token (token_env_by_location), "
+            "and run the same command again",
+        ),
     ]
