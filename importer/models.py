@@ -20,6 +20,7 @@ class Status(StrEnum):
     DELETED = "deleted"  # undo: the relation this row created was deleted
     GONE = "gone"  # undo: the relation was already gone
     SKIPPED = "skipped"  # undo: the row created nothing, so nothing is deleted
+    WOULD_DELETE = "would_delete"  # undo's dry run: the relation a real undo deletes
     INVALID = "invalid"
     UNRESOLVED = "unresolved"  # a natural key (email, phone, property) matched no record
     AMBIGUOUS = "ambiguous"  # a natural key matched more than one record: never guessed

@@ -77,7 +77,10 @@ _GREEN, _GREY, _RED, _AMBER = (
 #: nothing was to be done, red where the row needs the user. Any other (not_sent...) is amber.
 FILLS: Mapping[str, PatternFill] = {
     **dict.fromkeys([Status.CREATED, Status.ALREADY_EXISTS, Status.DELETED], _GREEN),
-    **dict.fromkeys([Status.DUPLICATE_ROW, Status.SKIPPED, Status.VALID, Status.GONE], _GREY),
+    **dict.fromkeys(
+        [Status.DUPLICATE_ROW, Status.SKIPPED, Status.VALID, Status.GONE, Status.WOULD_DELETE],
+        _GREY,
+    ),
     **dict.fromkeys([Status.INVALID, Status.UNRESOLVED, Status.AMBIGUOUS, Status.FAILED], _RED),
 }
 #: What XML cannot hold (all control characters but tab and line feed; a carriage return would

@@ -111,23 +111,25 @@ class UndoRun(DurableRun):
         self.include_unverified = include_unverified
         self._location_at: int | None = None  # a multi-location import's location column
         self._locations: set[str] = set()
+        self._at: dict[str, int] = {}  # the import's result columns in the input
 
-    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
+    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED, Status.WOULD_DELETE})
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
+        """The import's rows, numbered as in its input; the header is the input's columns
+        only, so that the undo's result file has one status column, the undo's own."""
         stack = ExitStack()
         table = stack.enter_context(open_table(self.path, encoding=self.settings.encoding))
-        at = result_columns(table.header, self.path, "undo")
+        at = self._at = result_columns(table.header, self.path, "undo")
 
         def rows() -> Iterator[SourceRow]:  # numbered as in the original input
             for row in table.rows:
                 number = row.cells[at["row"]]
                 yield SourceRow(int(number) if number.isdigit() else row.number, row.cells)
 
-        return (table.notices, table.header, rows()), stack
+        return (table.notices, table.header[: at["row"]], rows()), stack
 
     def check_header(self, header: tuple[str, ...]) -> None:
-        result_columns(header, self.path, "undo")
         column = self.settings.location_column
         self._location_at = header.index(column) if column and column in header else None
         if self._location_at is None and not self.settings.location_id:
@@ -175,7 +177,7 @@ class UndoRun(DurableRun):
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
     ) -> AsyncIterator[Job]:
-        at = result_columns(header, self.path, "undo")
+        at = self._at
         known = Entries(journal.entries())
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
@@ -195,12 +197,8 @@ class UndoRun(DurableRun):
                 skipped = Outcome(Status.SKIPPED, relation_id, UNVERIFIED, reason)
                 self.done(seq, row, journal, skipped)
             elif self.dry_run:
-                self.done(
-                    seq,
-                    row,
-                    journal,
-                    Outcome(Status.VALID, relation_id=relation_id, error="would be deleted"),
-                )
+                would = Outcome(Status.WOULD_DELETE, relation_id=relation_id)
+                self.done(seq, row, journal, would)
             else:
                 yield Job(
                     seq,

@@ -123,7 +123,7 @@ def test_a_changed_input_is_refused_unless_restart(in_repo: Path, server_url: st
     rendered = next((in_repo / "results").glob("relations-results.replaced-*[0-9].csv"))
     code, out, _ = invoke("undo", str(rendered), "--base-url", server_url, "--dry-run")
     assert code == 0
-    assert "  valid                 18\n" in out  # the 18 it created would be deleted
+    assert "  would_delete          18\n" in out  # the 18 it created
 
 
 def test_another_file_of_the_same_name_gets_its_own_result(in_repo: Path, server_url: str) -> None:

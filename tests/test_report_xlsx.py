@@ -153,6 +153,7 @@ COLOURS = {
     Status.SKIPPED: GREY,
     Status.VALID: GREY,
     Status.GONE: GREY,
+    Status.WOULD_DELETE: GREY,
     Status.INVALID: RED,
     Status.UNRESOLVED: RED,
     Status.AMBIGUOUS: RED,
