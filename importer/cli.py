@@ -36,7 +36,15 @@ from importer.i18n import (
 from importer.models import RowWindow, Status
 from importer.pipeline import list_associations, run_import
 from importer.report import write_json
-from importer.summary import Hooks, RunSummary, plan_path, summary_path
+from importer.summary import (
+    FOR_ONLY,
+    FOR_UNDO,
+    Hooks,
+    RunSummary,
+    plan_path,
+    remembered_settings,
+    summary_path,
+)
 from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")
@@ -147,6 +155,35 @@ def _settings(config_path: Path | None, quiet: bool = False, **flags: Any) -> Se
     for notice in () if quiet else settings.notices:
         say(notice, err=True)
     return settings
+
+
+def _remembered(
+    result_path: Path,
+    keys: tuple[str, ...],
+    config_path: Path | None,
+    flags: dict[str, Any],
+    quiet: bool,
+) -> dict[str, Any]:
+    """``flags`` with the settings that the run which wrote ``result_path`` remembers, where
+    no flag gives them (they beat config.yaml: the file is that run's). Those that differ
+    from the settings otherwise in force are named on stderr."""
+    remembered = remembered_settings(result_path, keys)
+    if not remembered:
+        return flags
+    otherwise = load_settings(config_path=config_path, flags=flags)
+    found = {
+        key: value
+        for key, value in remembered.items()
+        if flags.get(key) is None and getattr(otherwise, key) != value
+    }
+    if found and not quiet:
+        shown = ", ".join(f"{key} {value!r}" for key, value in found.items())
+        say(
+            f"{result_path}: using the settings of the run that wrote it: {shown} "
+            "(a flag overrides any of them).",
+            err=True,
+        )
+    return {**flags, **found}
 
 
 def _json_output() -> bool:
@@ -387,7 +424,10 @@ def _import(
     flags: dict[str, Any],
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, quiet, **flags)
+        given = flags
+        if only is not None:  # a result file: the settings of the run that wrote it
+            given = _remembered(input_path, FOR_ONLY, config_path, flags, quiet)
+        settings = _settings(config_path, quiet, **given)
         return run_import(
             input_path,
             settings,
@@ -530,7 +570,8 @@ def undo(
     """
 
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, quiet, **flags)
+        given = _remembered(results_path, FOR_UNDO, config_path, flags, quiet)
+        settings = _settings(config_path, quiet, **given)
         return run_undo(
             results_path,
             settings,

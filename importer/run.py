@@ -48,7 +48,7 @@ from importer.plan import Plan
 from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable
 from importer.sender import INTERRUPTED, Job, RetryPolicy, Sender
-from importer.summary import Hooks, RunSummary, plan_path, summary_path
+from importer.summary import REMEMBERED, Hooks, RunSummary, plan_path, summary_path
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -146,6 +146,11 @@ class DurableRun:
         raise NotImplementedError
 
     # -- the frame ------------------------------------------------------------------------
+
+    def remembered(self) -> dict[str, object]:
+        """The settings that shaped this run, for its summary.json (see ``REMEMBERED``)."""
+        values = self.settings.model_dump(include=set(REMEMBERED))
+        return {key: values[key] for key in REMEMBERED if values.get(key) not in (None, "")}
 
     def selected(self, seq: int, row: SourceRow) -> bool:
         """The row is in ``--rows`` / ``--limit`` (every row is, without them)."""
@@ -366,6 +371,7 @@ class DurableRun:
             workbook=self.settings.results_format != "csv",
             outside=self.outside,
             window=self.window.describe() if self.window else "",
+            settings=self.remembered(),
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:

@@ -6,7 +6,8 @@ end, with the exit code that the command returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,9 @@ class RunSummary:
     kind: str = "import"  # or "undo"
     workbook: bool = False  # results_format xlsx or both: an Excel twin of the result file
     outside: int = 0  # rows left out by --rows / --limit: not_sent, but not a failure
+    #: The settings that shaped the run (columns, look-ups, association, locations...): a run
+    #: given its result file back (--only, undo) uses them unless told otherwise.
+    settings: dict[str, object] = field(default_factory=dict)
     window: str = ""  # those options as typed ("--rows 100-250 --limit 5")
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
@@ -95,6 +99,7 @@ class RunSummary:
             or ("interrupted (Ctrl-C or SIGTERM)" if self.interrupted else None),
             "resume_command": resume_command if code in (3, 4, 5) else None,
             "plan": self.plan.as_json() if self.plan is not None else None,
+            "settings": self.settings,
         }
 
     def by_purpose(self) -> dict[str, int]:
@@ -130,6 +135,44 @@ class RunSummary:
         if not self.outside:
             return self.counts
         return {**self.counts, Status.NOT_SENT: self.counts.get(Status.NOT_SENT, 0) - self.outside}
+
+
+#: What a run remembers of its settings, in its summary.json (see :func:`remembered_settings`).
+REMEMBERED = (
+    "target",
+    "location_id",
+    "location_column",
+    "association",
+    "association_column",
+    "first_column",
+    "second_column",
+    "first_lookup",
+    "second_lookup",
+    "swap",
+    "phone_region",
+    "sheet",
+    "header_row",
+    "no_header",
+    "split",
+)
+#: Those that a run given a result file back with --only uses (the file is a CSV whose header
+#: is its first row, one id per cell: how the original input was read does not apply).
+FOR_ONLY = REMEMBERED[:11]
+#: Those that undo uses: where the relations are.
+FOR_UNDO = ("target", "location_id", "location_column")
+
+
+def remembered_settings(result_path: Path, keys: Iterable[str]) -> dict[str, object]:
+    """The ``keys`` of the settings the run that wrote ``result_path`` kept in its
+    summary.json ({} when there is none, as for a file made by an earlier version)."""
+    try:
+        data = json.loads(summary_path(result_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict):
+        return {}
+    return {key: settings[key] for key in keys if settings.get(key) not in (None, "")}
 
 
 def plan_path(result_path: Path) -> Path:

@@ -709,6 +709,7 @@ def _files(folder: Path) -> Iterator[tuple[str, object]]:
                 data.pop(volatile, None)
             if isinstance(data.get("input"), dict):  # an input with relation ids (undo)
                 data["input"].pop("sha256")
+            data.get("settings", {}).pop("target", None)  # a loopback server's URL, its port
             for budget in data.get("budgets", {}).values():  # as the loopback server's
                 budget.pop("daily_remaining")  # headers say, answers and starts overlapping
             yield name, data
