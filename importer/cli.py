@@ -452,13 +452,30 @@ def _execute(
     lang = language()  # now: the hooks may be called where click's context is not at hand
     bar: tqdm[Any] | None = None
 
-    def on_total(total: int) -> None:
+    def open_bar(name: str, total: int | None, unit: str) -> None:
+        """One bar per phase, with its own count (the one before it is closed)."""
         nonlocal bar
         if show_progress:
-            unit = translate("row", lang)
-            bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
+            if bar is not None:
+                bar.close()
+            desc, unit = translate(name, lang), translate(unit, lang)
+            bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+    def on_phase(name: str, total: int | None) -> None:
+        open_bar(name, total, "row" if name == "reading" else "request")
+
+    def on_progress(done: int) -> None:
+        if bar is not None:
+            bar.update(done)
+
+    sending: list[int] = []  # the rows to send, once known: the bar opens at the first row
+
+    def on_total(total: int) -> None:
+        sending.append(total)
 
     def on_row(_: Status) -> None:
+        if sending:  # the phases before sending (look-ups, checks) had their own bars
+            open_bar("sending", sending.pop(), "row")
         if bar is not None:
             bar.update()
 
@@ -467,7 +484,15 @@ def _execute(
             tqdm.write(translate(message, lang), file=sys.stderr)
 
     try:
-        summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
+        summary = start(
+            Hooks(
+                on_total=on_total,
+                on_row=on_row,
+                on_notice=on_notice,
+                on_phase=on_phase,
+                on_progress=on_progress,
+            )
+        )
     except NothingToDo as done:
         if _json_output():
             _print_json({"exit_code": EXIT_OK, "outcome": "nothing_to_do", "message": str(done)})
@@ -592,7 +617,8 @@ def format_summary(summary: RunSummary) -> str:
     for status in order:
         if summary.counts.get(status):
             lines.append(f"  {status.value:<15} {summary.counts[status]:>8}")
-    rate = summary.rows / summary.elapsed if summary.elapsed > 0 else 0.0
+    processed = summary.rows - summary.resumed - summary.outside  # not those only copied over
+    rate = processed / summary.elapsed if summary.elapsed > 0 else 0.0
     lines.append(
         f"Requests: {summary.requests} ({summary.rate_limited} rate-limited). "
         f"Time: {summary.elapsed:.1f} s, {rate:.1f} rows/s."

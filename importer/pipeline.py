@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -270,14 +270,21 @@ class ImportRun(DurableRun):
         records: list[Question] = []
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
             with self.unsettled_rows(journal) as rows:
-                keys, records = checks.questions(rows)
+                keys, records = checks.questions(self.counted(rows, "reading"))
         cache = AnswerCache(self.out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
+        hooks = self.hooks
+        progress = hooks.on_progress
+
+        def begin(name: str) -> Callable[[int], None]:
+            return lambda total: hooks.on_phase(name, total)
+
         async with self.phase("look-ups", client):
-            await lookups.ask(keys, "look-ups")
+            await lookups.ask(keys, "look-ups", begin("look-ups"), progress)
         async with self.phase("record checks", client):
-            await lookups.ask(records, "record checks")
-            await lookups.ask(checks.other_kind_questions(lookups, records), "record checks")
+            await lookups.ask(records, "record checks", begin("record checks"), progress)
+            others = checks.other_kind_questions(lookups, records)
+            await lookups.ask(others, "record checks", begin("record checks"), progress)
         cache.close()  # every answer the run needs is in memory now
         checks.count_kinds(lookups, records)
         checks.check_order()

@@ -52,6 +52,7 @@ from importer.summary import REMEMBERED, Hooks, RunSummary, plan_path, summary_p
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
+PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
 
 
@@ -179,11 +180,22 @@ class DurableRun:
                 f"{first} to {last}. Give rows as your spreadsheet numbers them."
             )
 
+    def counted(self, rows: Iterator[SourceRow], phase: str) -> Iterator[SourceRow]:
+        """``rows``, reported as a phase of their own (``hooks.on_phase``), in steps."""
+        self.hooks.on_phase(phase, None)
+        done = 0
+        for done, row in enumerate(rows, 1):
+            if done % PROGRESS_STEP == 0:
+                self.hooks.on_progress(PROGRESS_STEP)
+            yield row
+        self.hooks.on_progress(done % PROGRESS_STEP)
+
     def survey(self) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256."""
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
+            rows = self.counted(rows, "reading")
             count = self.tally(rows if self.window is None else self._windowed(rows))
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))

@@ -22,6 +22,12 @@ class Hooks:
     on_total: Callable[[int], None] = lambda total: None
     on_row: Callable[[Status], None] = lambda status: None
     on_notice: Callable[[str], None] = lambda message: None
+    #: A phase before sending begins ("reading", "look-ups", "record checks"), with its number
+    #: of steps when known; ``on_progress(n)``: n more of them are done. ``on_total`` says how
+    #: many rows there are to send once the file is read (the checks may come after it), and
+    #: ``on_row`` counts them.
+    on_phase: Callable[[str, int | None], None] = lambda name, total: None
+    on_progress: Callable[[int], None] = lambda done: None
 
 
 @dataclass(frozen=True)
