@@ -446,6 +446,9 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the README's configuration reference)"
+            close = _close_key(problem["loc"])
+            if close:
+                message = f"unknown key (did you mean '{close}')"
         elif (
             "input" in problem
             and not isinstance(problem["input"], dict)
@@ -455,6 +458,22 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
         where = f"{source}: '{key}'" if layers[-1].names.get(top) == source else source
         lines.append(f"{where}: {message}.")
     return "\n".join(lines)
+
+
+def _close_key(location: tuple[int | str, ...]) -> str | None:
+    """The known key nearest a misspelt one (``first_colum`` -> ``first_column``), if any."""
+    import difflib
+
+    model: type[BaseModel] = Settings
+    for part in location[:-1]:  # a nested key: rate_limit.max_request
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    known = [name for name in model.model_fields if name not in ("token", "location_tokens")]
+    found = difflib.get_close_matches(str(location[-1]), known, n=1, cutoff=0.75)
+    return ".".join([*map(str, location[:-1]), found[0]]) if found else None
 
 
 def describe_settings() -> list[tuple[str, str, str, str]]:

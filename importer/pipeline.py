@@ -120,10 +120,15 @@ class ImportRun(DurableRun):
         needed = [("first_column", "first id column"), ("second_column", "second id column")]
         if not settings.association_column:
             needed.insert(0, ("association", "association"))
-        for key, what in needed:
-            if not getattr(settings, key):
-                flag = "--" + key.replace("_", "-")
-                raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
+        missing = [(key, what) for key, what in needed if not getattr(settings, key)]
+        if len(missing) == 1:
+            key, what = missing[0]
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
+        if missing:  # every one at once, not one per run
+            keys = ", ".join(key for key, _ in missing)
+            flags = ", ".join(f"--{key.replace('_', '-')}" for key, _ in missing)
+            raise ConfigError(f"Missing settings: {keys}. Set them in config.yaml or pass {flags}.")
         self.only = only
         self.association: Association | None = None
         self.checks = Checks(settings, str(path))

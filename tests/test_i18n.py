@@ -374,6 +374,7 @@ def _config_messages(tmp_path: Path) -> list[str]:
         _raised(lambda: _settings(tmp_path, "first: 3\n")),
         _raised(lambda: _settings(tmp_path, "first: {column: A}\nfirst_column: B\n")),
         _raised(lambda: _settings(tmp_path, "phone_region: XX\nfirst_lookup: a b\n")),
+        _raised(lambda: _settings(tmp_path, "first_colum: x\nrate_limit: {max_request: 3}\n")),
     ]
 
 
@@ -518,6 +519,10 @@ def _location_column_only(folder: Path) -> None:
     )
 
 
+def _bare_config(folder: Path) -> None:
+    (folder / "missing-all.yaml").write_text("location_id: ldwDemoLocation00001\n")
+
+
 def _token_in_config(folder: Path) -> None:
     config = folder / "config.yaml"
     config.write_text(config.read_text() + "# pit-1a2b3c4d-1111-4222-8333-444455556666\n")
@@ -610,7 +615,11 @@ SCENARIOS: dict[str, list[Step]] = {
         ("validate", "samples/export.csv", "--header-row", "2", "--location-column", "Site"),
         ("validate", "samples/export.csv", "--header-row", "2", "--second-column", "1"),
     ],
-    "a missing config value": [("run", DEMO, "--location-id", "")],
+    "a missing config value": [
+        ("run", DEMO, "--location-id", ""),
+        _bare_config,
+        ("run", DEMO, "--config", "missing-all.yaml"),
+    ],
     "an unknown association": [("run", DEMO, "--association", "nope")],
     "swapped columns": [("run", DEMO, "--swap")],
     "no token for a real API": [("run", DEMO, "--base-url", "https://127.0.0.1:9")],

@@ -110,3 +110,13 @@ def test_the_rows_of_a_location_the_token_may_not_access_are_not_sent(in_repo: P
             "and run the same command again",
         ),
     ]
+
+
+def test_every_missing_setting_is_named_at_once(in_repo: Path) -> None:
+    (in_repo / "bare.yaml").write_text("location_id: ldwDemoLocation00001\n")
+    code, _, err = invoke("run", "samples/relations.csv", "--config", "bare.yaml")
+    assert (code, err) == (
+        2,
+        "Error: Missing settings: association, first_column, second_column. Set them in "
+        "config.yaml or pass --association, --first-column, --second-column.\n",
+    )
