@@ -95,6 +95,7 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
 @_setting("association")
 @_setting("first_column")
 @_setting("second_column")
+@_setting("sheet")
 @click.option(
     "--out",
     "out_path",
@@ -170,7 +171,8 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
         )
         settings = _load(flags)
     known, chosen = asyncio.run(fetch_associations(settings))
-    samples = sample_columns(input_path) if input_path is not None else None
+    sheet = flags.get("sheet")  # a workbook's sheet of relations, not its first (instructions?)
+    samples = sample_columns(input_path, sheet=sheet) if input_path is not None else None
     if samples is not None:
         for role in ("first", "second"):
             given = flags[f"{role}_column"]

@@ -235,3 +235,26 @@ def test_the_questions_are_asked_in_spanish_too(in_repo: Path) -> None:
     ):
         assert question in result.output
     assert "API base URL" not in result.output
+
+
+def test_sheet_picks_the_sheet_of_relations_in_a_workbook(in_repo: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Instructions"
+    notes.append(["Fill in one relation per row on the next sheet."])
+    data = book.create_sheet("Relations")
+    data.append(["Student ID", "Teacher ID"])
+    data.append([student_id(1), teacher_id(2)])
+    book.save(in_repo / "two-sheets.xlsx")
+    args = ("init", "two-sheets.xlsx", *FLAGS, "--sheet", "Relations", "--out", "book.yaml")
+    code, _, err = invoke(*args)
+    assert (code, err) == (0, "")
+    settings = load_settings(config_path=in_repo / "book.yaml", environ={})
+    assert (settings.sheet, settings.first_column, settings.second_column) == (
+        "Relations",
+        "Student ID",
+        "Teacher ID",
+    )
