@@ -28,6 +28,7 @@ from importer.init_config import (
     best,
     fetch_associations,
     propose,
+    propose_lookup,
     refusal,
     render_config,
     sample_columns,
@@ -201,6 +202,13 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
     ):
         if not flags[f"{role}_column"]:
             flags[f"{role}_column"] = _choose_column(role, label, samples, guess, asking)
+    if samples is not None:  # e-mail addresses or phone numbers of contacts: looked up
+        for role, object_key in (
+            ("first", chosen.first_object_key),
+            ("second", chosen.second_object_key),
+        ):
+            column = flags[f"{role}_column"] or ""
+            flags[f"{role}_lookup"] = propose_lookup(samples.values.get(column, ()), object_key)
     return _load(flags)
 
 

@@ -111,6 +111,15 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_LIKE = re.compile(r"\+[\d\s().-]+|[\d\s().]*\d[\d\s()]*[-.()][\d\s().-]*")
 
 
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.fullmatch(value))
+
+
+def is_phone(value: str) -> bool:
+    """Written as people write phone numbers (a + or separators among 7 digits or more)."""
+    return bool(_PHONE_LIKE.fullmatch(value)) and sum(c.isdigit() for c in value) >= 7
+
+
 def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
     """(kind, property) of a side's ``lookup`` setting, or None when the object kind cannot be
     looked up that way: email and phone are contacts', any other word a custom object's

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from importer.cli import main
 from importer.config import load_settings
-from importer.init_config import Samples, best, propose, sample_columns
+from importer.init_config import Samples, best, propose, propose_lookup, sample_columns
 from importer.models import Association
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
 from tests.conftest import SAMPLES, write_csv
@@ -258,3 +258,28 @@ def test_sheet_picks_the_sheet_of_relations_in_a_workbook(in_repo: Path) -> None
         "Student ID",
         "Teacher ID",
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "object_key", "expected"),
+    [
+        (("ana@example.edu", "ben@example.edu"), "contact", "email"),
+        (("+1 555 010 0001", "(555) 010-0002", "010-00"), "contact", "phone"),
+        (("cTeacher000000000001",), "contact", "id"),
+        (("ana@example.edu",), "custom_objects.students", "id"),  # its property is unknown
+        ((), "contact", "id"),
+    ],
+)
+def test_a_lookup_is_proposed_from_the_values(
+    values: tuple[str, ...], object_key: str, expected: str
+) -> None:
+    assert propose_lookup(values, object_key) == expected
+
+
+def test_init_on_a_file_of_phone_numbers_looks_them_up(in_repo: Path) -> None:
+    columns = ("--first-column", "Student email", "--second-column", "Teacher phone")
+    args = ("init", "samples/students-by-email.csv", *FLAGS, *columns, "--out", "keys.yaml")
+    code, _, err = invoke(*args, "--association", "student_teacher")
+    assert (code, err) == (0, "")
+    settings = load_settings(config_path=in_repo / "keys.yaml", environ={})
+    assert (settings.first_lookup, settings.second_lookup) == ("id", "phone")
