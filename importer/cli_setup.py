@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from importer.config import FLAGS, Settings, describe_settings, load_settings
+from importer.config import FLAGS, SANDBOX, Settings, describe_settings, load_settings
 from importer.doctor import Finding, describe, diagnose
 from importer.errors import ConfigError, RelimportError
 from importer.i18n import translate
@@ -90,7 +90,7 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
 @click.option(
     "--base-url",
     "target",
-    help=f"The API's base URL (default: {API_URL}), or 'sandbox' to try init on the emulator.",
+    help=f"'sandbox' (the default, as for run) or the API's base URL, e.g. {API_URL}.",
 )
 @_setting("location_id")
 @_setting("association")
@@ -159,7 +159,7 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
     """The settings to write: the flags, then what is guessed or answered for the rest."""
     if not flags["target"]:
         flags["target"] = (
-            click.prompt(_asked("API base URL"), default=API_URL) if asking else API_URL
+            click.prompt(_asked("API base URL"), default=SANDBOX) if asking else SANDBOX
         )
     settings = _load(flags)
     if not settings.location_id:
