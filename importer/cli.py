@@ -214,7 +214,11 @@ def hoist_global_options(args: list[str], commands: Iterable[str]) -> list[str]:
     as people type them (``relimport validate f.csv --json --lang es``). Nothing after ``--``
     moves, nor anything when no command is named."""
     names = set(commands)
-    at = next((i for i, arg in enumerate(args) if arg in names), None)
+    at, index = None, 0
+    while index < len(args) and at is None:  # the command: the first name not an option's value
+        if args[index] in names:
+            at = index
+        index += 2 if args[index] in _GLOBAL_VALUED else 1
     if at is None:
         return args
     moved: list[str] = []

@@ -30,6 +30,7 @@ COMMANDS = ("run", "validate", "undo", "sandbox")
         (["run", "--", "--json"], ["run", "--", "--json"]),  # a file named --json
         (["--lang", "es", "--help"], ["--lang", "es", "--help"]),  # no command: as typed
         (["sandbox", "serve", "--json"], ["--json", "sandbox", "serve"]),
+        (["--log-file", "run", "validate", "--json"], ["--log-file", "run", "--json", "validate"]),
     ],
 )
 def test_the_groups_options_move_before_the_command(given: list[str], parsed: list[str]) -> None:
