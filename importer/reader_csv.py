@@ -96,7 +96,7 @@ def open_csv(path: Path, *, encoding: str | None = None, header: HeaderRule) -> 
             delimiter=delimiter,
             sheet=None,
             notices=(*notices, *header_notices, *found),
-            rows=_rows(chain(ahead, parsed), len(names), strip),
+            rows=_rows(chain(ahead, parsed), len(names), strip, header.absent),
             duplicates=duplicates,
         )
 
@@ -121,28 +121,31 @@ def _records(path: Path, reader: Reader, encoding: str) -> Iterator[Record]:
 
 
 def _rows(
-    records: Iterator[Record], width: int, strip: Callable[[str], str]
+    records: Iterator[Record], width: int, strip: Callable[[str], str], headless: bool = False
 ) -> Iterator[SourceRow]:
-    """Shape each record after the header's to the header's width; skip blank ones."""
+    """Shape each record after the header's to the header's width (without a header: the
+    widest of the first rows'); skip blank ones."""
+    whole = f"the first rows have {width} columns" if headless else f"the header has {width}"
     for number, record in records:
         cells = tuple(map(strip, record))
         if len(cells) == width:  # the fast path
             if any(cells):
                 yield SourceRow(number, cells, (), _NO_NUMERIC)
         elif any(cells):
-            yield _reshape(number, cells, width)
+            yield _reshape(number, cells, width, whole)
 
 
 def _strip_blank(cell: str) -> str:
     return cell.strip(BLANK)
 
 
-def _reshape(number: int, cells: tuple[str, ...], width: int) -> SourceRow:
-    """A row whose width differs from the header's: pad or cut it, with an issue if needed."""
+def _reshape(number: int, cells: tuple[str, ...], width: int, whole: str) -> SourceRow:
+    """A row whose width differs from the header's: pad or cut it, with an issue if needed
+    (``whole`` says what it is measured against)."""
     count = len(cells)
     if count < width:
         had = "1 cell" if count == 1 else f"{count} cells"
-        issue = Issue("short_row", f"the row has {had} but the header has {width}")
+        issue = Issue("short_row", f"the row has {had} but {whole}")
         padded = cells + ("",) * (width - count)
         return SourceRow(number, padded, (issue,), _NO_NUMERIC, present=count)
     extra = next((cell for cell in cells[width:] if cell), None)
@@ -150,7 +153,7 @@ def _reshape(number: int, cells: tuple[str, ...], width: int) -> SourceRow:
         return SourceRow(number, cells[:width], (), _NO_NUMERIC)
     issue = Issue(
         "long_row",
-        f"the row has {count} cells but the header has {width}; the cells after column "
+        f"the row has {count} cells but {whole}; the cells after column "
         f"{width} are ignored (the first is {quote(extra)}); a value that contains the "
         "delimiter must be in quotes",
     )

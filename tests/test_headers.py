@@ -78,6 +78,19 @@ def test_a_file_without_a_header_names_its_columns_by_letter_or_position(
     ]
 
 
+def test_a_short_row_without_a_header_is_measured_against_the_first_rows(
+    in_repo: Path,
+) -> None:
+    _write(in_repo / "bare.csv", f"{STUDENT},{TEACHER},Ana\n{STUDENT_2},{TEACHER}\n")
+    args = ("validate", "bare.csv", "--no-header", "--first-column", "A", "--second-column", "B")
+    code, _, err = invoke(*args)
+    assert (code, err) == (
+        0,
+        "bare.csv: row 2: warning: the row has 2 cells but the first rows have 3 columns; the "
+        "missing cells are read as empty.\n",
+    )
+
+
 def test_header_row_and_no_header_together_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="header_row and no_header are both set"):
         load_settings(config_path=None, flags={"header_row": 2, "no_header": True}, environ={})

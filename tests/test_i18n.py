@@ -614,6 +614,15 @@ SCENARIOS: dict[str, list[Step]] = {
         ("validate", "samples/export.csv", "--header-row", "2", "--first-column", "Note"),
         ("validate", "samples/export.csv", "--header-row", "2", "--location-column", "Site"),
         ("validate", "samples/export.csv", "--header-row", "2", "--second-column", "1"),
+        (
+            "validate",
+            "samples/export.csv",
+            "--no-header",
+            "--first-column",
+            "A",
+            "--second-column",
+            "B",
+        ),
     ],
     "a missing config value": [
         ("run", DEMO, "--location-id", ""),
