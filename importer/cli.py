@@ -14,8 +14,7 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable
-from itertools import islice
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import click
 from tqdm import tqdm
 
 from importer import logs
+from importer.cli_flags import RelimportGroup, window_options
 from importer.cli_language import language, remember_language, say, speak_to_everyone
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
@@ -204,47 +204,7 @@ def _fail(error: RelimportError) -> None:
     sys.exit(EXIT_NOT_STARTED)
 
 
-#: The options of ``relimport`` itself, also taken after the command (``validate f.csv --json``).
-_GLOBAL_FLAGS = frozenset({"--json"})
-_GLOBAL_VALUED = frozenset({"--lang", "--log-file", "--log-format", "--log-level"})
-
-
-def hoist_global_options(args: list[str], commands: Iterable[str]) -> list[str]:
-    """The arguments with the group's own options moved from after the command to before it,
-    as people type them (``relimport validate f.csv --json --lang es``). Nothing after ``--``
-    moves, nor anything when no command is named."""
-    names = set(commands)
-    at, index = None, 0
-    while index < len(args) and at is None:  # the command: the first name not an option's value
-        if args[index] in names:
-            at = index
-        index += 2 if args[index] in _GLOBAL_VALUED else 1
-    if at is None:
-        return args
-    moved: list[str] = []
-    kept: list[str] = []
-    rest = iter(args[at + 1 :])
-    for arg in rest:
-        if arg == "--":
-            kept += [arg, *rest]
-            break
-        if arg in _GLOBAL_FLAGS or (arg.partition("=")[0] in _GLOBAL_VALUED and "=" in arg):
-            moved.append(arg)
-        elif arg in _GLOBAL_VALUED:
-            moved += [arg, *islice(rest, 1)]
-        else:
-            kept.append(arg)
-    return [*args[:at], *moved, args[at], *kept]
-
-
-class _Relimport(click.Group):
-    """The command group: its options are taken before or after the command's name."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args, self.commands))
-
-
-@click.group(cls=_Relimport, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RelimportGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relimport")
 @click.option(
     "--log-file",
@@ -313,34 +273,6 @@ def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> froze
     return frozenset(Status(name) for name in names)
 
 
-def _window_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    function = click.option(
-        "--rows",
-        metavar="FIRST-LAST",
-        callback=_rows,
-        help="Process only these rows, numbered as your spreadsheet shows them (100-250, 100- "
-        "or -250); the others are not_sent (outside_range), and a later run sends them.",
-    )(function)
-    return click.option(
-        "--limit",
-        type=click.IntRange(min=1),
-        help="Process only the first N data rows (a trial before the whole file); the others "
-        "are not_sent (outside_range), and a later run without --limit sends them.",
-    )(function)
-
-
-def _rows(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
-    try:
-        RowWindow.parse(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    return value
-
-
-def _window(limit: int | None, rows: str | None) -> RowWindow | None:
-    return RowWindow.parse(rows, limit)  # --rows checked by its callback
-
-
 def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
     function = click.option(
         "--only",
@@ -359,7 +291,7 @@ def _rerun_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_input_options
 @_rerun_options
-@_window_options
+@window_options
 @click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
 def run(
     input_path: Path,
@@ -384,7 +316,7 @@ def run(
         dry_run=dry_run,
         restart=restart,
         only=only,
-        window=_window(limit, rows),
+        window=RowWindow.parse(rows, limit),  # --rows checked by its callback
         flags=flags,
     )
 
@@ -392,7 +324,7 @@ def run(
 @main.command()
 @_input_options
 @_rerun_options
-@_window_options
+@window_options
 def validate(
     input_path: Path,
     config_path: Path | None,
@@ -411,7 +343,7 @@ def validate(
         dry_run=True,
         restart=restart,
         only=only,
-        window=_window(limit, rows),
+        window=RowWindow.parse(rows, limit),  # --rows checked by its callback
         flags=flags,
     )
 
