@@ -15,11 +15,11 @@ evidence. The run's pre-flight (``ImportRun._preflight``) calls these in turn.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from importer.config import Settings
-from importer.errors import ConfigError, InputError
+from importer.errors import AuthError, ConfigError, InputError
 from importer.lookup import Lookups, Question, key_question, record_question
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.validate import (
@@ -28,6 +28,7 @@ from importer.validate import (
     RowValidator,
     Side,
     column_index,
+    find_column,
     lookup_kind,
     shape_of,
 )
@@ -51,6 +52,8 @@ class Checks:
         self.settings = settings
         self.where = where
         self.associations: dict[ScopeKey, Association | None] = {}
+        #: Locations the token may not access (403), by the error: their rows are not sent.
+        self.refused: dict[str, AuthError] = {}
         self._validators: dict[ScopeKey, RowValidator] = {}
         self._at: tuple[int, int] = (0, 1)
         self._location_at: int | None = None
@@ -66,18 +69,40 @@ class Checks:
     def per_row(self) -> bool:
         return bool(self.settings.location_column or self.settings.association_column)
 
-    def bind(self, header: tuple[str, ...]) -> None:
-        """Find the columns (InputError naming the ones found when one is missing)."""
+    def bind(
+        self, header: tuple[str, ...], duplicates: Mapping[str, tuple[int, ...]] | None = None
+    ) -> None:
+        """Find the columns (InputError naming the ones found when one is missing, or the
+        columns that share its title)."""
         s, where = self.settings, self.where
         (first, _), (second, _) = s.sides()
         self._at = (
-            column_index(header, first, where, "first"),
-            column_index(header, second, where, "second"),
+            column_index(header, first, where, "first", duplicates),
+            column_index(header, second, where, "second", duplicates),
         )
+        if self._at[0] == self._at[1]:
+            raise InputError(
+                f"{where}: '{first}' and '{second}' are the same column "
+                f"({header[self._at[0]]!r}); each side of the relation needs its own column."
+            )
         if s.location_column:
-            self._location_at = column_index(header, s.location_column, where, "location")
+            self._location_at = column_index(
+                header, s.location_column, where, "location", duplicates
+            )
         if s.association_column:
-            self._association_at = column_index(header, s.association_column, where, "association")
+            self._association_at = column_index(
+                header, s.association_column, where, "association", duplicates
+            )
+
+    def fits(self, header: Sequence[str]) -> bool:
+        """The configured columns are all in ``header`` by title (a header row below a
+        title line is found with this)."""
+        s = self.settings
+        (first, _), (second, _) = s.sides()
+        names = [first, second, s.location_column, s.association_column]
+        return all(
+            find_column(header, name, by_name_only=True) is not None for name in names if name
+        )
 
     def scope_keys(self, rows: Iterator[SourceRow]) -> tuple[int, set[ScopeKey]]:
         """Count the rows and collect the distinct (location, association) they name."""
@@ -124,6 +149,8 @@ class Checks:
                 what = code.split("_")[0]
                 return key, None, _invalid(code, f"the {what} in column '{column}' is blank")
         association = self.associations.get(key)
+        if key[0] in self.refused:  # not final: a run with that location's token sends it
+            return key, None, _location_refused(key[0], self.settings.location_column)
         if association is None:
             return (
                 key,
@@ -461,7 +488,7 @@ def _record_problem(
 #: The id shapes (see validate.SHAPES) by length, each with a test in C string methods: the
 #: survey classifies every cell, and a regex per cell would cost it more than reading does.
 _SHAPES: dict[int, tuple[str, Callable[[str], bool]]] = {
-    24: (SHAPES["business"][0].pattern, lambda v: not v.strip("0123456789abcdef")),
+    24: (SHAPES["business"][0].pattern, lambda v: not v.strip("0123456789abcdefABCDEF")),
     20: (SHAPES["contact"][0].pattern, lambda v: v.isascii() and v.isalnum()),
 }
 
@@ -470,6 +497,16 @@ def _shape(value: str) -> str:
     """The regex of the id shape this value has, or ''."""
     found = _SHAPES.get(len(value))
     return found[0] if found is not None and found[1](value) else ""
+
+
+def _location_refused(location: str, column: str | None) -> Outcome:
+    return Outcome(
+        Status.NOT_SENT,
+        error_code="location_refused",
+        error=f"the token may not access location {location} (column '{column}'): not sent; "
+        "fix the location, or give that location its token (token_env_by_location), and run "
+        "the same command again",
+    )
 
 
 def _invalid(code: str, message: str) -> Outcome:

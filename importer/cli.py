@@ -3,7 +3,9 @@
 Exit codes: 0 every row created or already there; 1 finished, but some rows are invalid,
 failed or not sent; 2 nothing was sent (usage, config, input or auth problem found first);
 3 the run stopped part-way on a fatal error; 4 interrupted (Ctrl-C, SIGTERM), resumable;
-5 a location's daily budget is spent, resumable.
+5 a location's daily budget is spent, resumable; 6 the results could not be written (the
+journal has them), resumable; 7 a dry run (validate) whose rows are all
+fine but whose real run does not fit in a location's budget left today.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm import tqdm
 
 from importer import logs
 from importer.beside import write_beside
+from importer.cli_flags import RelimportGroup, window_options
 from importer.cli_language import language, remember_language, say, speak_to_everyone
 from importer.cli_sandbox import sandbox
 from importer.config import Settings, load_settings
@@ -40,10 +43,17 @@ from importer.models import (
     EXIT_PARTIAL,
     EXIT_STOPPED,
     EXIT_UNWRITTEN,
+    RowWindow,
     Status,
 )
 from importer.pipeline import list_associations, run_import
-from importer.summary import Hooks, RunSummary
+from importer.summary import (
+    FOR_ONLY,
+    FOR_UNDO,
+    Hooks,
+    RunSummary,
+    remembered_settings,
+)
 from importer.undo import run_undo
 
 LOG = logging.getLogger("relimport")
@@ -75,6 +85,18 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sheet", help="Sheet to read in a workbook (default: the first)."),
         click.option("--encoding", help="CSV encoding (default: detected)."),
         click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="Row holding the column titles, as your spreadsheet numbers it (default: the "
+            "first row with a value).",
+        ),
+        click.option(
+            "--no-header",
+            is_flag=True,
+            default=None,
+            help="The file has no header row: name columns by letter (A, B...) or position.",
+        ),
+        click.option(
             "--out",
             type=click.Path(path_type=Path),
             help="Result CSV (default: results/<input>-results.csv, or -dry-run.csv; an existing "
@@ -84,6 +106,12 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--concurrency",
             type=int,
             help="Requests in flight at once, per location (1-64, default 8).",
+        ),
+        click.option(
+            "--split",
+            metavar="CHARACTER",
+            help="Cells may hold several ids separated by CHARACTER (such as ';'): one "
+            "relation per id, each with the row's number.",
         ),
         click.option(
             "--strict-ids/--no-strict-ids",
@@ -157,6 +185,35 @@ def _settings(config_path: Path | None, quiet: bool = False, **flags: Any) -> Se
     return settings
 
 
+def _remembered(
+    result_path: Path,
+    keys: tuple[str, ...],
+    config_path: Path | None,
+    flags: dict[str, Any],
+    quiet: bool,
+) -> dict[str, Any]:
+    """``flags`` with the settings that the run which wrote ``result_path`` remembers, where
+    no flag gives them (they beat config.yaml: the file is that run's). Those that differ
+    from the settings otherwise in force are named on stderr."""
+    remembered = remembered_settings(result_path, keys)
+    if not remembered:
+        return flags
+    otherwise = load_settings(config_path=config_path, flags=flags)
+    found = {
+        key: value
+        for key, value in remembered.items()
+        if flags.get(key) is None and getattr(otherwise, key) != value
+    }
+    if found and not quiet:
+        shown = ", ".join(f"{key} {value!r}" for key, value in found.items())
+        say(
+            f"{result_path}: using the settings of the run that wrote it: {shown} "
+            "(a flag overrides any of them).",
+            err=True,
+        )
+    return {**flags, **found}
+
+
 def _json_output() -> bool:
     context = click.get_current_context(silent=True)
     return bool(context is not None and context.meta.get("relimport.json"))
@@ -175,7 +232,7 @@ def _fail(error: RelimportError) -> None:
     sys.exit(EXIT_NOT_STARTED)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RelimportGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relimport")
 @click.option(
     "--log-file",
@@ -273,6 +330,7 @@ def _wait_lock(function: Callable[..., Any]) -> Callable[..., Any]:
 @_input_options
 @_rerun_options
 @_wait_lock
+@window_options
 @click.option("--dry-run", is_flag=True, help="Read and validate only; send no write request.")
 def run(
     input_path: Path,
@@ -281,6 +339,8 @@ def run(
     dry_run: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    limit: int | None,
+    rows: str | None,
     **flags: Any,
 ) -> None:
     """Import the relations listed in INPUT (CSV, TSV, TXT, XLSX, XLSM, XLS, XLSB or ODS).
@@ -295,6 +355,7 @@ def run(
         dry_run=dry_run,
         restart=restart,
         only=only,
+        window=RowWindow.parse(rows, limit),  # --rows checked by its callback
         flags=flags,
     )
 
@@ -302,17 +363,27 @@ def run(
 @main.command()
 @_input_options
 @_rerun_options
+@window_options
 def validate(
     input_path: Path,
     config_path: Path | None,
     quiet: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    limit: int | None,
+    rows: str | None,
     **flags: Any,
 ) -> None:
     """Read and validate INPUT without creating anything (same as run --dry-run)."""
     _import(
-        input_path, config_path, quiet=quiet, dry_run=True, restart=restart, only=only, flags=flags
+        input_path,
+        config_path,
+        quiet=quiet,
+        dry_run=True,
+        restart=restart,
+        only=only,
+        window=RowWindow.parse(rows, limit),  # --rows checked by its callback
+        flags=flags,
     )
 
 
@@ -324,16 +395,21 @@ def _import(
     dry_run: bool,
     restart: bool,
     only: frozenset[Status] | None,
+    window: RowWindow | None,
     flags: dict[str, Any],
 ) -> None:
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, quiet, **flags)
+        given = flags
+        if only is not None:  # a result file: the settings of the run that wrote it
+            given = _remembered(input_path, FOR_ONLY, config_path, flags, quiet)
+        settings = _settings(config_path, quiet, **given)
         return run_import(
             input_path,
             settings,
             dry_run=dry_run,
             restart=restart,
             only=only,
+            window=window,
             interruptible=True,
             hooks=hooks,
         )
@@ -351,13 +427,30 @@ def _execute(
     lang = language()  # now: the hooks may be called where click's context is not at hand
     bar: tqdm[Any] | None = None
 
-    def on_total(total: int) -> None:
+    def open_bar(name: str, total: int | None, unit: str) -> None:
+        """One bar per phase, with its own count (the one before it is closed)."""
         nonlocal bar
         if show_progress:
-            unit = translate("row", lang)
-            bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
+            if bar is not None:
+                bar.close()
+            desc, unit = translate(name, lang), translate(unit, lang)
+            bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+    def on_phase(name: str, total: int | None) -> None:
+        open_bar(name, total, "row" if name == "reading" else "request")
+
+    def on_progress(done: int) -> None:
+        if bar is not None:
+            bar.update(done)
+
+    sending: list[int] = []  # the rows to send, once known: the bar opens at the first row
+
+    def on_total(total: int) -> None:
+        sending.append(total)
 
     def on_row(_: Status) -> None:
+        if sending:  # the phases before sending (look-ups, checks) had their own bars
+            open_bar("sending", sending.pop(), "row")
         if bar is not None:
             bar.update()
 
@@ -366,7 +459,15 @@ def _execute(
             tqdm.write(translate(message, lang), file=sys.stderr)
 
     try:
-        summary = start(Hooks(on_total=on_total, on_row=on_row, on_notice=on_notice))
+        summary = start(
+            Hooks(
+                on_total=on_total,
+                on_row=on_row,
+                on_notice=on_notice,
+                on_phase=on_phase,
+                on_progress=on_progress,
+            )
+        )
     except NothingToDo as done:
         if _json_output():
             _print_json({"exit_code": EXIT_OK, "outcome": "nothing_to_do", "message": str(done)})
@@ -468,7 +569,8 @@ def undo(
     """
 
     def start(hooks: Hooks) -> RunSummary:
-        settings = _settings(config_path, quiet, **flags)
+        given = _remembered(results_path, FOR_UNDO, config_path, flags, quiet)
+        settings = _settings(config_path, quiet, **given)
         return run_undo(
             results_path,
             settings,
@@ -484,18 +586,29 @@ def undo(
 
 def format_summary(summary: RunSummary) -> str:
     """The closing report a person reads: counts, requests, speed, where the results are."""
-    lines = [f"{summary.title}: {summary.rows} rows"]
+    lines = [f"{summary.title}: {plural(summary.rows, 'row')}"]
     order = list(Status)
     for status in order:
         if summary.counts.get(status):
             lines.append(f"  {status.value:<15} {summary.counts[status]:>8}")
-    rate = summary.rows / summary.elapsed if summary.elapsed > 0 else 0.0
+    processed = summary.rows - summary.resumed - summary.outside  # not those only copied over
+    rate = processed / summary.elapsed if summary.elapsed > 0 else 0.0
     lines.append(
         f"Requests: {summary.requests} ({summary.rate_limited} rate-limited). "
         f"Time: {summary.elapsed:.1f} s, {rate:.1f} rows/s."
     )
     if summary.warnings:
-        lines.append(f"Warnings: {summary.warnings} rows have ids of an unexpected shape.")
+        lines.append(
+            "Warnings: 1 row has a warning"
+            if summary.warnings == 1
+            else f"Warnings: {summary.warnings} rows have a warning"
+        )
+        lines[-1] += " (an id of an unexpected shape, a short or long row): see the error column."
+    if summary.outside:
+        lines.append(
+            f"Outside {summary.window}: {plural(summary.outside, 'row')} not sent "
+            "(not_sent, outside_range); the same command without it sends them."
+        )
     for reason in summary.not_sent_reasons:
         lines.append(f"Stopped a location: {reason}")
     if summary.stopped:
@@ -503,7 +616,8 @@ def format_summary(summary: RunSummary) -> str:
     if summary.plan is not None:
         lines += summary.plan.lines()
     if summary.written:
-        lines.append(f"Results: {summary.result_path}")
+        workbook = f" and {summary.result_path.with_suffix('.xlsx')}" if summary.workbook else ""
+        lines.append(f"Results: {summary.result_path}{workbook}")
     for path in summary.unwritten:
         lines.append(f"Not written: {path} (see the message above)")
     code = summary.exit_code
@@ -518,7 +632,7 @@ def format_summary(summary: RunSummary) -> str:
         )
         lines.append(f"  {resume_command()}")
     elif code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET) and not summary.resumable:
-        left = summary.counts.get(Status.NOT_SENT, 0)
+        left = summary.counts_inside.get(Status.NOT_SENT, 0)
         lines.append(
             f"{left} rows were not sent. "
             + (
@@ -529,16 +643,22 @@ def format_summary(summary: RunSummary) -> str:
             )
         )
     elif code in (EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET):
-        left = summary.counts.get(Status.NOT_SENT, 0)
+        left = summary.counts_inside.get(Status.NOT_SENT, 0)
         when = {
             EXIT_STOPPED: "once the problem above is fixed",
             EXIT_INTERRUPTED: "whenever you like",
             EXIT_BUDGET: "after the location's daily budget resets or the API accepts requests "
             "again (see the reason above; the API does not say when a day resets)",
         }[code]
-        lines.append(f"{left} rows were not sent. To resume {when}, run the same command again:")
+        were = "1 row was" if left == 1 else f"{left} rows were"
+        lines.append(f"{were} not sent. To resume {when}, run the same command again:")
         lines.append(f"  {resume_command()}")
     return "\n".join(lines)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 row``, ``2 rows``: a count with its noun (English; the catalogue has the rest)."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def resume_command() -> str:

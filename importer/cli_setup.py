@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from importer.config import FLAGS, Settings, describe_settings, load_settings
+from importer.config import FLAGS, SANDBOX, Settings, describe_settings, load_settings
 from importer.doctor import Finding, describe, diagnose
 from importer.errors import ConfigError, RelimportError
 from importer.i18n import translate
@@ -28,6 +28,7 @@ from importer.init_config import (
     best,
     fetch_associations,
     propose,
+    propose_lookup,
     refusal,
     render_config,
     sample_columns,
@@ -89,12 +90,13 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
 @click.option(
     "--base-url",
     "target",
-    help=f"The API's base URL (default: {API_URL}), or 'sandbox' to try init on the emulator.",
+    help=f"'sandbox' (the default, as for run) or the API's base URL, e.g. {API_URL}.",
 )
 @_setting("location_id")
 @_setting("association")
 @_setting("first_column")
 @_setting("second_column")
+@_setting("sheet")
 @click.option(
     "--out",
     "out_path",
@@ -157,7 +159,7 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
     """The settings to write: the flags, then what is guessed or answered for the rest."""
     if not flags["target"]:
         flags["target"] = (
-            click.prompt(_asked("API base URL"), default=API_URL) if asking else API_URL
+            click.prompt(_asked("API base URL"), default=SANDBOX) if asking else SANDBOX
         )
     settings = _load(flags)
     if not settings.location_id:
@@ -170,7 +172,8 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
         )
         settings = _load(flags)
     known, chosen = asyncio.run(fetch_associations(settings))
-    samples = sample_columns(input_path) if input_path is not None else None
+    sheet = flags.get("sheet")  # a workbook's sheet of relations, not its first (instructions?)
+    samples = sample_columns(input_path, sheet=sheet) if input_path is not None else None
     if samples is not None:
         for role in ("first", "second"):
             given = flags[f"{role}_column"]
@@ -199,6 +202,13 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
     ):
         if not flags[f"{role}_column"]:
             flags[f"{role}_column"] = _choose_column(role, label, samples, guess, asking)
+    if samples is not None:  # e-mail addresses or phone numbers of contacts: looked up
+        for role, object_key in (
+            ("first", chosen.first_object_key),
+            ("second", chosen.second_object_key),
+        ):
+            column = flags[f"{role}_column"] or ""
+            flags[f"{role}_lookup"] = propose_lookup(samples.values.get(column, ()), object_key)
     return _load(flags)
 
 

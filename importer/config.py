@@ -102,6 +102,15 @@ class Settings(_Strict):
     second_column: str | None = Field(None, description="Column holding the second record ids.")
     sheet: str | None = Field(None, description="Sheet to read in a workbook (default: the first).")
     encoding: str | None = Field(None, description="CSV encoding (default: detected).")
+    header_row: int | None = Field(
+        None,
+        ge=1,
+        description="Row holding the column titles, as a spreadsheet numbers it (default: the "
+        "first row with a value, or the row below a title line that holds the columns).",
+    )
+    no_header: bool = Field(
+        False, description="The file has no header row: columns are named by letter (A, B...)."
+    )
     first_lookup: str = Field(
         "id",
         description="What the first column holds: id, or a natural key (email or phone for "
@@ -120,6 +129,11 @@ class Settings(_Strict):
         "(others use token_env).",
     )
     strict_ids: bool = Field(False, description="Id shape mismatches are errors, not warnings.")
+    split: str | None = Field(
+        None,
+        description="Separator of several ids in one cell (such as ';'): one relation per id, "
+        "each with the row's number.",
+    )
     check_records: bool = Field(
         False, description="Check before sending that every record exists and is of the right kind."
     )
@@ -243,6 +257,13 @@ class Settings(_Strict):
             raise ValueError("expected id, email, phone or a property name (one word)")
         return value
 
+    @field_validator("split")
+    @classmethod
+    def _check_split(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value.isalnum() or value.isspace()):
+            raise ValueError("expected one character that separates ids, such as ; or |")
+        return value
+
     @field_validator("phone_region")
     @classmethod
     def _check_region(cls, value: str) -> str:
@@ -349,6 +370,11 @@ def load_settings(
         raise ConfigError(
             f"{source}: first_column and second_column are both '{settings.first_column}'; "
             "each side of the relation needs its own column."
+        )
+    if settings.no_header and settings.header_row is not None:
+        raise ConfigError(
+            "header_row and no_header are both set: a file has a header row or none. "
+            "Keep one of them."
         )
     if file_layer.notices:
         settings = settings.model_copy(update={"notices": file_layer.notices})
@@ -459,6 +485,9 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the README's configuration reference)"
+            close = _close_key(problem["loc"])
+            if close:
+                message = f"unknown key (did you mean '{close}')"
         elif (
             "input" in problem
             and not isinstance(problem["input"], dict)
@@ -468,6 +497,22 @@ def _explain(error: ValidationError, layers: tuple[_Layer, ...]) -> str:
         where = f"{source}: '{key}'" if layers[-1].names.get(top) == source else source
         lines.append(f"{where}: {message}.")
     return "\n".join(lines)
+
+
+def _close_key(location: tuple[int | str, ...]) -> str | None:
+    """The known key nearest a misspelt one (``first_colum`` -> ``first_column``), if any."""
+    import difflib
+
+    model: type[BaseModel] = Settings
+    for part in location[:-1]:  # a nested key: rate_limit.max_request
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    known = [name for name in model.model_fields if name not in ("token", "location_tokens")]
+    found = difflib.get_close_matches(str(location[-1]), known, n=1, cutoff=0.75)
+    return ".".join([*map(str, location[:-1]), found[0]]) if found else None
 
 
 def describe_settings() -> list[tuple[str, str, str, str]]:

@@ -172,6 +172,7 @@ COLUMN_HELP: tuple[tuple[str, str], ...] = (
     (Status.DELETED, "Undo: the relation this row created was deleted."),
     (Status.GONE, "Undo: the relation was already gone."),
     (Status.SKIPPED, "Undo: the row created nothing, so nothing was deleted."),
+    (Status.WOULD_DELETE, "Undo's dry run (undo --dry-run): the relation a real undo deletes."),
     (Status.INVALID, "The row has a problem (see error): nothing was sent for it."),
     (Status.UNRESOLVED, "An email, phone or property value matched no record."),
     (Status.AMBIGUOUS, "An email, phone or property value matched several records: not guessed."),

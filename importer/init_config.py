@@ -30,7 +30,7 @@ from importer.errors import ConfigError
 from importer.models import Association
 from importer.pipeline import fetch_association
 from importer.reader import open_table
-from importer.validate import shape_of
+from importer.validate import is_email, is_phone, shape_of
 
 __all__ = [
     "API_URL",
@@ -40,6 +40,7 @@ __all__ = [
     "fetch_associations",
     "fits",
     "propose",
+    "propose_lookup",
     "refusal",
     "render_config",
     "sample_columns",
@@ -51,6 +52,18 @@ API_URL = "https://services.leadconnectorhq.com"
 SAMPLE = 20
 #: Rows read at most to find them (a column mostly blank is not worth the whole file).
 MAX_ROWS = 1_000
+
+
+def propose_lookup(values: tuple[str, ...], object_key: str) -> str:
+    """What a column holds, from its first values: ``email`` or ``phone`` for a contacts'
+    column whose values are mostly e-mail addresses or phone numbers (a few malformed ones are
+    the validator's to report), else ``id``."""
+    if object_key != "contact" or not values:
+        return "id"
+    for lookup, fits in (("email", is_email), ("phone", is_phone)):
+        if sum(map(fits, values)) * 2 > len(values):
+            return lookup
+    return "id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,12 @@ class _Json(logging.Formatter):
 
 def configure(path: Path, form: str = "text", level: str = "debug") -> None:
     """Send relimport's events to ``path`` (appended), one a line."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"{path}: the folder {folder} does not exist, so the log file cannot be written "
+            f"there. Create it (mkdir -p {folder}) or choose another --log-file."
+        )
     try:
         handler = logging.FileHandler(path, encoding="utf-8")
     except OSError as error:

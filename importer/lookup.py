@@ -170,9 +170,18 @@ class Lookups:
         """The ids found for an answered question (None: not asked)."""
         return self.cache.get(question)
 
-    async def ask(self, questions: Iterable[Question], purpose: str) -> None:
-        """Ask every question not answered yet (``purpose``: what the plan counts it as)."""
+    async def ask(
+        self,
+        questions: Iterable[Question],
+        purpose: str,
+        begin: Callable[[int], None] = lambda total: None,
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> None:
+        """Ask every question not answered yet (``purpose``: what the plan counts it as);
+        ``begin(n)`` with the number to ask, if any, then ``progress(1)`` after each answer."""
         todo = [q for q in dict.fromkeys(questions) if self.cache.get(q) is None]
+        if todo:
+            begin(len(todo))
 
         async def one(question: Question) -> None:
             async def call() -> tuple[str, ...]:  # tenacity awaits only coroutine functions
@@ -186,6 +195,7 @@ class Lookups:
             self.cache.put(question, ids)
             if not ids:
                 self.unkept[question.location, purpose] += 1
+            progress(1)
 
         try:
             await pool(todo, one, self._concurrency)

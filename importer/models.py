@@ -20,6 +20,7 @@ class Status(StrEnum):
     DELETED = "deleted"  # undo: the relation this row created was deleted
     GONE = "gone"  # undo: the relation was already gone
     SKIPPED = "skipped"  # undo: the row created nothing, so nothing is deleted
+    WOULD_DELETE = "would_delete"  # undo's dry run: the relation a real undo deletes
     INVALID = "invalid"
     UNRESOLVED = "unresolved"  # a natural key (email, phone, property) matched no record
     AMBIGUOUS = "ambiguous"  # a natural key matched more than one record: never guessed
@@ -38,6 +39,7 @@ SETTLED_OK = frozenset({Status.CREATED, Status.ALREADY_EXISTS})
 #: each. 2: nothing was sent (usage, config, input, auth, a lock held by another run).
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_STARTED, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET = range(6)
 EXIT_UNWRITTEN = 6  # the run ended, but a result file could not be written: re-run to write it
+EXIT_OVER_BUDGET = 7  # a dry run of good rows whose real run does not fit in today's budget
 OUTCOMES = {
     EXIT_OK: "complete",
     EXIT_PARTIAL: "partial",
@@ -46,6 +48,7 @@ OUTCOMES = {
     EXIT_INTERRUPTED: "interrupted",
     EXIT_BUDGET: "budget",
     EXIT_UNWRITTEN: "results_not_written",
+    EXIT_OVER_BUDGET: "over_budget",
 }
 #: Exits after which the same command resumes (summary.json gives the command).
 RESUMABLE = frozenset({EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_BUDGET, EXIT_UNWRITTEN})
@@ -79,6 +82,8 @@ class SourceRow:
     in_doubt: bool = False
     #: When that earlier run first tried (wall clock), if its journal says.
     doubt_since: float | None = None
+    #: The cells the row really had, when fewer than the header's (a short CSV row).
+    present: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +123,59 @@ class Outcome:
     #: The record ids the row resolved to (its own ids, or those its natural keys found).
     first_id: str = ""
     second_id: str = ""
+
+
+#: The error code of a row left out by ``--limit`` / ``--rows``: ``not_sent``, sent by a later
+#: run without them (the journal does not hold it).
+OUTSIDE_RANGE = "outside_range"
+
+
+@dataclass(frozen=True, slots=True)
+class RowWindow:
+    """The rows a run processes (``--rows 100-250``, ``--limit 5``): row numbers as the user
+    sees them, both ends included; ``limit`` the first N data rows of those. The others are
+    ``not_sent`` (``outside_range``) in the results, and a later run sends them."""
+
+    first: int | None = None
+    last: int | None = None
+    limit: int | None = None
+
+    @classmethod
+    def parse(cls, rows: str | None = None, limit: int | None = None) -> RowWindow | None:
+        """``100-250``, ``100-``, ``-250`` or ``7`` (ValueError with the reason otherwise)."""
+        if rows is None and limit is None:
+            return None
+        first = last = None
+        if rows is not None:
+            start, dash, end = rows.strip().partition("-")
+            start, end = start.strip(), (end.strip() if dash else start.strip())
+            if not (start or end) or not all(x.isdigit() for x in (start, end) if x):
+                raise ValueError("expected row numbers such as 100-250, 100- or -250")
+            first, last = (int(start) if start else None), (int(end) if end else None)
+            if first == 0 or last == 0:
+                raise ValueError("rows are numbered from 1, as a spreadsheet numbers them")
+            if first is not None and last is not None and last < first:
+                raise ValueError(f"{rows} ends before it starts: give the first row first")
+        if limit is not None and limit < 1:
+            raise ValueError("the limit is a number of rows: 1 or more")
+        return cls(first, last, limit)
+
+    def contains(self, number: int) -> bool:
+        return (self.first is None or number >= self.first) and (
+            self.last is None or number <= self.last
+        )
+
+    def describe(self) -> str:
+        """The options as typed: ``--rows 100-250 --limit 5``."""
+        parts = []
+        if self.first is not None or self.last is not None:
+            ends = (self.first, self.last)
+            shown = (
+                str(self.first)
+                if self.first == self.last
+                else "-".join("" if end is None else str(end) for end in ends)
+            )
+            parts.append(f"--rows {shown}")
+        if self.limit is not None:
+            parts.append(f"--limit {self.limit}")
+        return " ".join(parts)

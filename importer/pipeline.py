@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -19,17 +19,18 @@ import httpx
 from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
-from importer.errors import ConfigError
+from importer.errors import AuthError, ConfigError
 from importer.journal import Identity, Journal, doubt_times, journal_path
 from importer.ledger import EXISTING
 from importer.ledger_run import known_outcome, made_by, repair_scopes
 from importer.lookup import CACHE_NAME, AnswerCache, Lookups, Question
 from importer.mirror import Mirror, MirrorSender
-from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.models import Association, Issue, Outcome, Pair, RowWindow, SourceRow, Status
+from importer.multi_ids import split_ids
 from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
-from importer.reader import open_table
-from importer.report import redo_rows
+from importer.reader import HeaderRule, open_table
+from importer.report import redo_rows, result_name
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import Job, Retries, RetryPolicy, Sender
 from importer.summary import Hooks, RunSummary
@@ -47,6 +48,7 @@ def run_import(
     dry_run: bool = False,
     restart: bool = False,
     only: frozenset[Status] | None = None,
+    window: RowWindow | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = asyncio.sleep,
     interruptible: bool = False,
@@ -54,12 +56,21 @@ def run_import(
 ) -> RunSummary:
     """Import one file. Raises ConfigError/InputError/AuthError before anything is sent.
 
-    ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets requests in flight end
-    (a few seconds at most) and writes the results; the second stops at once.
+    ``window`` (``--rows``, ``--limit``): only those rows are processed; the others are
+    ``not_sent`` (``outside_range``), and a later run without it sends them (the journal does
+    not change with it). ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets
+    requests in flight end (a few seconds at most) and writes the results; the second stops
+    at once.
     """
     run = ImportRun(
         path, settings, dry_run=dry_run, restart=restart, only=only, hooks=hooks or Hooks()
     )
+    if window is not None and settings.mirror:
+        raise ConfigError(
+            f"--mirror needs the whole export: with {window.describe()} the run sees a few rows, "
+            "and every other relation relimport created would be deleted. Leave one of them off."
+        )
+    run.window = window
     return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
 
 
@@ -120,10 +131,15 @@ class ImportRun(DurableRun):
         needed = [("first_column", "first id column"), ("second_column", "second id column")]
         if not settings.association_column:
             needed.insert(0, ("association", "association"))
-        for key, what in needed:
-            if not getattr(settings, key):
-                flag = "--" + key.replace("_", "-")
-                raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
+        missing = [(key, what) for key, what in needed if not getattr(settings, key)]
+        if len(missing) == 1:
+            key, what = missing[0]
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
+        if missing:  # every one at once, not one per run
+            keys = ", ".join(key for key, _ in missing)
+            flags = ", ".join(f"--{key.replace('_', '-')}" for key, _ in missing)
+            raise ConfigError(f"Missing settings: {keys}. Set them in config.yaml or pass {flags}.")
         self.only = only
         self.association: Association | None = None
         self.checks = Checks(settings, str(path))
@@ -141,19 +157,28 @@ class ImportRun(DurableRun):
         self.mirror = Mirror(settings) if settings.mirror else None
         if self.mirror is not None:
             self.sender_class = MirrorSender
+        self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
         s = self.settings
-        table = stack.enter_context(open_table(self.path, sheet=s.sheet, encoding=s.encoding))
+        rule = HeaderRule()  # a result file given back (--only) has its header on row 1
+        if self.only is None:
+            rule = HeaderRule(s.header_row, s.no_header, None if s.header_row else self.checks.fits)
+        table = stack.enter_context(
+            open_table(self.path, sheet=s.sheet, encoding=s.encoding, header=rule)
+        )
         header, rows = table.header, table.rows
+        self.duplicates = table.duplicates
+        if s.split:  # one row per pair of ids, once the header has told where they are
+            rows = split_ids(rows, lambda: self.checks.columns, s.split)
         if self.only is not None:  # the earlier run's journal dates the rows it left in doubt
             since = doubt_times(journal_path(self.path))
             header, rows = redo_rows(header, rows, self.only, self.path, since)
         return (table.notices, header, rows), stack
 
     def check_header(self, header: tuple[str, ...]) -> None:
-        self.checks.bind(header)
+        self.checks.bind(header, self.duplicates)
 
     def locations(self) -> set[str]:
         if self.checks.per_row:
@@ -172,6 +197,10 @@ class ImportRun(DurableRun):
         columns = f"{first} ({first_lookup}) | {second} ({second_lookup})"
         if self.checks.per_row:
             columns += f" | location: {s.location_column} | association: {s.association_column}"
+        if s.split:  # rows are pairs: a resume must read them the same way
+            columns += f" | split {s.split}"
+        if s.no_header or s.header_row:  # how the file is read: a resume reads it the same way
+            columns += " | no header" if s.no_header else f" | header row {s.header_row}"
         return Identity(
             kind=self.kind,
             path=str(self.path.resolve()),
@@ -186,8 +215,7 @@ class ImportRun(DurableRun):
         )
 
     def default_result_path(self) -> Path:
-        suffix = "dry-run" if self.dry_run else "results"
-        return Path("results") / f"{self.path.stem}-{suffix}.csv"
+        return result_name(self.path, "dry-run" if self.dry_run else "results")
 
     def title(self) -> str:
         a = self.association
@@ -195,7 +223,8 @@ class ImportRun(DurableRun):
         if self.checks.per_row:
             found = sum(1 for x in self.checks.associations.values() if x is not None)
             locations = len({location for location, _ in self.checks.associations})
-            return f"{what} of {self.path} ({found} associations in {locations} locations)"
+            named = f"{found} association" + ("" if found == 1 else "s")
+            return f"{what} of {self.path} ({named} in {locations} locations)"
         if a is None:
             return f"{what} of {self.path}"
         return (
@@ -216,11 +245,19 @@ class ImportRun(DurableRun):
                 if self.association is not None:  # resumed: no request
                     found: Association | None = self.association
                 elif self.checks.per_row:
-                    found = await _find_association(client, key[0], key[1], retries)
+                    found = await self._per_row_association(client, key, retries)
                 else:  # retried like any request: 429s and 5xx happen here too
                     found = await fetch_association(client, key[0], key[1], retries)
                 self.checks.associations[key] = found
         self.association = next(filter(None, self.checks.associations.values()), None)
+        refused = self.checks.refused
+        if self.association is None and refused:  # no location would take a request
+            raise next(iter(refused.values()))
+        for location, error in sorted(refused.items()):
+            self.hooks.on_notice(
+                f"{self.path}: the token may not access location {location} ({error.status}): "
+                "its rows are not sent (not_sent, location_refused); the others go on."
+            )
         if self.association is None:
             raise ConfigError(
                 f"{self.path}: none of the associations the rows name exists in its location. "
@@ -282,6 +319,22 @@ class ImportRun(DurableRun):
         for line in done.notices():
             self.hooks.on_notice(line)
 
+    async def _per_row_association(
+        self, client: Client, key: ScopeKey, retries: Retries
+    ) -> Association | None:
+        """A row's association (None if missing); a location the token may not access (403)
+        is noted, so that its rows are not sent while the other locations' are."""
+        location = key[0]
+        if location in self.checks.refused:
+            return None
+        try:
+            return await _find_association(client, location, key[1], retries)
+        except AuthError as error:
+            if error.status != 403 or "scope" in str(error):  # the token, not the location
+                raise
+            self.checks.refused[location] = error
+            return None
+
     @asynccontextmanager
     async def phase(self, name: str, client: Client) -> AsyncIterator[None]:
         """Count the requests of one phase of the run, per location (for the plan)."""
@@ -303,14 +356,21 @@ class ImportRun(DurableRun):
         records: list[Question] = []
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
             with self.unsettled_rows(journal) as rows:
-                keys, records = checks.questions(rows)
+                keys, records = checks.questions(self.counted(rows, "reading"))
         cache = AnswerCache(self.out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
+        hooks = self.hooks
+        progress = hooks.on_progress
+
+        def begin(name: str) -> Callable[[int], None]:
+            return lambda total: hooks.on_phase(name, total)
+
         async with self.phase("look-ups", client):
-            await lookups.ask(keys, "look-ups")
+            await lookups.ask(keys, "look-ups", begin("look-ups"), progress)
         async with self.phase("record checks", client):
-            await lookups.ask(records, "record checks")
-            await lookups.ask(checks.other_kind_questions(lookups, records), "record checks")
+            await lookups.ask(records, "record checks", begin("record checks"), progress)
+            others = checks.other_kind_questions(lookups, records)
+            await lookups.ask(others, "record checks", begin("record checks"), progress)
         cache.close()  # every answer the run needs is in memory now
         checks.count_kinds(lookups, records)
         checks.check_order()
@@ -345,14 +405,14 @@ class ImportRun(DurableRun):
         (_, _, rows), stack = self.open_rows()
         with stack:
             if journal is None:
-                yield rows
+                yield (row for seq, row in enumerate(rows) if self.selected(seq, row))
                 return
             known = Entries(journal.entries())
 
             def unsettled() -> Iterator[SourceRow]:
                 for seq, row in enumerate(rows):
                     entry = known.at(seq)
-                    if entry is None or not entry.final:
+                    if (entry is None or not entry.final) and self.selected(seq, row):
                         yield row
 
             yield unsettled()
@@ -382,7 +442,10 @@ class ImportRun(DurableRun):
             entry = known.at(seq)
             if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
-                self.settled(entry)
+                if self.selected(seq, row):  # else not counted: outside --rows / --limit
+                    self.settled(entry)
+                continue
+            if not self.selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
             outcome, pair, warnings, location, association = self._verdict(row)
             if outcome is not None:

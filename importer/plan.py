@@ -131,7 +131,7 @@ class Plan:
             for purpose in PURPOSES
             if (n := sum(x.requests.get(purpose, 0) for x in self.locations))
         )
-        lines = [f"Plan: the real run needs {self.total} requests ({needs or 'none'})."]
+        lines = [f"Plan: the real run needs {_requests(self.total)} ({needs or 'none'})."]
         if self.reuse_hours and any(self.spent_now.get(p) for p in CACHED):
             lines.append(
                 f"  Look-ups and record checks made now are reused by a run within "
@@ -153,16 +153,16 @@ class Plan:
         for location in self.locations:
             if location.fits_today:
                 budget = (
-                    f"fits in today's budget ({location.available} requests left"
+                    f"fits in today's budget ({_requests(location.available)} left"
                     f"{f', {location.reserve} kept in reserve' if location.reserve else ''})"
                 )
             else:
                 budget = (
                     f"does not fit in today's budget ({location.available} left): "
-                    f"about {location.days} days"
+                    f"about {location.days} day{'' if location.days == 1 else 's'}"
                 )
             lines.append(
-                f"  {location.location}: {location.total} requests, about "
+                f"  {location.location}: {_requests(location.total)}, about "
                 f"{_duration(location.seconds)} at {location.per_second:g} requests/s; {budget}."
             )
         return lines
@@ -186,6 +186,10 @@ def _count(n: int, purpose: str) -> str:
     if purpose == "existing relations":
         return f"{n} reads of existing relations"
     return f"{n} {purpose}"
+
+
+def _requests(n: int) -> str:
+    return "1 request" if n == 1 else f"{n} requests"
 
 
 def _duration(seconds: float) -> str:

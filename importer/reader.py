@@ -21,15 +21,24 @@ The formats live beside this module: ``reader_csv`` (the standard library's ``cs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from importer.errors import InputError
 from importer.models import SourceRow
 
-__all__ = ["CSV_SUFFIXES", "SHEET_SUFFIXES", "XLSX_SUFFIXES", "Table", "open_table"]
+__all__ = [
+    "CSV_SUFFIXES",
+    "SHEET_SUFFIXES",
+    "XLSX_SUFFIXES",
+    "HeaderRule",
+    "Table",
+    "letters",
+    "open_table",
+]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -46,6 +55,22 @@ BLANK = (
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
     "\ufeff\u200b"
 )
+#: Rows below the first one looked at for the configured columns when they are not in it.
+LOOKAHEAD = 10
+_Raw = TypeVar("_Raw")
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    """Where the header is: ``row`` (1-based, as a spreadsheet shows it: ``--header-row``),
+    none at all (``absent``: ``--no-header``, columns named by letter), or the first row with
+    a value, unless ``fits`` says the configured columns are not in it and are in one of the
+    next :data:`LOOKAHEAD` rows (a title line above the header): then that row, with a notice.
+    """
+
+    row: int | None = None
+    absent: bool = False
+    fits: Callable[[Sequence[str]], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,19 +92,28 @@ class Table:
     sheet: str | None
     notices: tuple[str, ...]
     rows: Iterator[SourceRow]
+    #: A title used by several columns -> their 1-based positions (each but the first is
+    #: renamed ``title_2``...): only a column the run needs may not be one of them.
+    duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @contextmanager
 def open_table(
-    path: Path, *, sheet: str | None = None, encoding: str | None = None
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    header: HeaderRule | None = None,
 ) -> Iterator[Table]:
     """Open a .csv/.tsv/.txt, .xlsx/.xlsm, .xls/.xlsb or .ods file; close it on exit.
 
     ``sheet`` picks an Excel sheet by name (default: the first sheet). ``encoding`` overrides
     the detection of a CSV file's encoding. Either one given for the other kind of file is
-    ignored, with a notice. Raises :class:`InputError` for a file that cannot be used.
+    ignored, with a notice. ``header`` says where the header is (default: the first row with
+    a value). Raises :class:`InputError` for a file that cannot be used.
     """
     path = Path(path)
+    rule = header or HeaderRule()
     suffix = _check_file(path)
     ignored: list[str] = []
     opener: AbstractContextManager[Table]
@@ -88,13 +122,13 @@ def open_table(
 
         if encoding is not None:
             ignored.append(f"{path.name} is an Excel file: the encoding {encoding!r} is ignored.")
-        opener = open_xlsx(path, sheet=sheet)
+        opener = open_xlsx(path, sheet=sheet, header=rule)
     elif suffix in SHEET_SUFFIXES:
         from importer.reader_sheets import open_sheet
 
         if encoding is not None:
             ignored.append(f"{path.name} is a spreadsheet: the encoding {encoding!r} is ignored.")
-        opener = open_sheet(path, sheet=sheet)
+        opener = open_sheet(path, sheet=sheet, header=rule)
     else:
         from importer.reader_csv import open_csv
 
@@ -102,7 +136,7 @@ def open_table(
             ignored.append(
                 f"{path.name} is a text file, which has no sheets: the sheet {sheet!r} is ignored."
             )
-        opener = open_csv(path, encoding=encoding)
+        opener = open_csv(path, encoding=encoding, header=rule)
     with opener as table:
         yield replace(table, notices=(*ignored, *table.notices)) if ignored else table
 
@@ -114,6 +148,12 @@ def _check_file(path: Path) -> str:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file. Give the path of a CSV or Excel file.")
     suffix = path.suffix.lower()
+    if path.name.startswith("~$") and suffix in (*XLSX_SUFFIXES, ".xls", ".xlsb"):
+        raise InputError(
+            f"{path.name} is the lock file Excel keeps beside a workbook while it is open (here "
+            f"{path.name[2:]}), not a workbook. Import {path.with_name(path.name[2:])} instead; "
+            "save it and close it in Excel first if it has changes."
+        )
     if suffix in (*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES):
         return suffix
     supported = ", ".join((*CSV_SUFFIXES, *XLSX_SUFFIXES, *SHEET_SUFFIXES))
@@ -131,13 +171,14 @@ def _check_file(path: Path) -> str:
 
 def make_header(
     path: Path, cells: Sequence[str], row: int, label: Callable[[int], str]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return the header's names and notices from its stripped cells (not all empty).
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, tuple[int, ...]]]:
+    """Return the header's names, notices and duplicated titles from its stripped cells.
 
     Trailing empty cells are dropped. An empty cell between titles is named ``column N`` (its
     1-based position) with a notice: such a column usually holds nothing the import needs, and
     the run should not stop for it; if the mapping does need it, the missing name is reported
-    there. Two columns with the same title stop the run: either could be the one meant.
+    there. A title used again is numbered as csvkit does (``Name_2``), with a notice; the run
+    stops only if it needs that column (either could be the one meant: see ``duplicates``).
     ``label(n)`` names column ``n`` for a person ("column 3", or "column C" for Excel).
     """
     width = len(cells)
@@ -145,21 +186,119 @@ def make_header(
         width -= 1
     names: list[str] = []
     untitled: list[int] = []
-    seen: dict[str, int] = {}
+    positions: dict[str, list[int]] = {}
     for position, cell in enumerate(cells[:width], 1):
-        name = cell
-        if not name:
-            name = f"column {position}"
+        name = cell or f"column {position}"
+        if not cell:
             untitled.append(position)
-        if name in seen:
-            raise InputError(
-                f"{path.name}, row {row}: two columns of the header are called {name!r} "
-                f"({label(seen[name])} and {label(position)}). Rename one of them so that "
-                "each column has its own title."
-            )
-        seen[name] = position
+        positions.setdefault(name, []).append(position)
         names.append(name)
-    return tuple(names), _untitled_notices(path, row, untitled, label)
+    duplicates = {name: tuple(at) for name, at in positions.items() if len(at) > 1}
+    taken = set(names)
+    for name, at in duplicates.items():
+        for count, position in enumerate(at[1:], 2):
+            while f"{name}_{count}" in taken:
+                count += 1
+            names[position - 1] = f"{name}_{count}"
+            taken.add(names[position - 1])
+    notices = _untitled_notices(path, row, untitled, label)
+    for name, at in duplicates.items():
+        shown = " and ".join(label(position) for position in at)
+        renamed = ", ".join(f"'{names[position - 1]}'" for position in at[1:])
+        notices += (
+            f"{path.name}: {len(at)} columns of the header (row {row}) are called {name!r} "
+            f"({shown}); the later ones are called {renamed}.",
+        )
+    return tuple(names), notices, duplicates
+
+
+def letters(position: int) -> str:
+    """A column's letters as a spreadsheet shows them: 1 is A, 27 is AA."""
+    text = ""
+    while position:
+        position, rest = divmod(position - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+def find_header(
+    where: str,
+    rows: Iterator[tuple[int, _Raw]],
+    text: Callable[[_Raw], list[str]],
+    rule: HeaderRule,
+    empty: str = "the file is empty",
+) -> tuple[int, list[str], list[tuple[int, _Raw]], tuple[str, ...]]:
+    """The header's row number (0 when there is none), its cells as text, the rows read past
+    it (to be read as data, in order) and a notice, as ``rule`` says. ``rows`` are the file's
+    (number, raw row) in order; ``text`` gives a raw row's stripped cells."""
+    if rule.row is not None:
+        return (*_header_at(where, rows, text, rule.row), [], ())
+    first: tuple[int, list[str]] | None = None
+    after: list[tuple[int, _Raw]] = []
+    looked = 0
+    for number, raw in rows:
+        if first is None:
+            cells = text(raw)
+            if not any(cells):
+                continue
+            first = number, cells
+            if rule.absent:
+                after.append((number, raw))
+            elif rule.fits is None or rule.fits(cells):
+                return number, cells, [], ()
+            continue
+        after.append((number, raw))
+        cells = text(raw)
+        if not any(cells):
+            continue
+        looked += 1
+        if rule.fits is not None and not rule.absent and rule.fits(cells):
+            index = len(after)
+            notice = (
+                f"the columns are in row {number}, not in row {first[0]} (which holds "
+                f"{quote(next(c for c in first[1] if c))}): row {number} is read as the header "
+                f"and the rows above it are skipped. To say so, give --header-row {number}.",
+            )
+            return number, cells, after[index:], notice
+        if looked >= LOOKAHEAD:
+            break
+    if first is None:
+        raise InputError(f"{where}: {empty}. Put a header row and data in it.")
+    if rule.absent:
+        width = max((len(_trimmed(text(raw))) for _, raw in after), default=1)
+        return 0, [letters(n) for n in range(1, width + 1)], after, ()
+    return first[0], first[1], after, ()
+
+
+def _trimmed(cells: list[str]) -> list[str]:
+    width = len(cells)
+    while width and not cells[width - 1]:
+        width -= 1
+    return cells[:width]
+
+
+def _header_at(
+    where: str, rows: Iterable[tuple[int, _Raw]], text: Callable[[_Raw], list[str]], wanted: int
+) -> tuple[int, list[str]]:
+    """Row ``wanted`` (``--header-row``) as the header: InputError if it is missing or blank."""
+    last = 0
+    for number, raw in rows:
+        last = number
+        if number < wanted:
+            continue
+        cells = text(raw) if number == wanted else []
+        if any(cells):
+            return number, cells
+        break
+    if last < wanted:
+        raise InputError(
+            f"{where}: there is no row {wanted} (--header-row): the file ends at row {last}. "
+            "Give the number of the header's row as your spreadsheet program shows it."
+        )
+    raise InputError(
+        f"{where}: row {wanted} (--header-row) is empty. Give the number of the header's row "
+        "as your spreadsheet program shows it."
+    )
 
 
 def _untitled_notices(

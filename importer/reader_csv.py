@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import chain
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, Table, make_header, quote
+from importer.reader import BLANK, LOOKAHEAD, HeaderRule, Table, find_header, make_header, quote
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -65,91 +66,96 @@ _HEAD_LIMIT = 1 << 20
 _NO_NUMERIC: frozenset[int] = frozenset()
 #: What a blank record before the header may hold.
 _HEAD_BLANK = BLANK + '",;|'
+#: Excel's first line naming the delimiter (``sep=;``): Excel does not show it as a row.
+_SEP = re.compile(r"\s*sep=(.)\s*", re.IGNORECASE)
+Record = tuple[int, list[str]]
 
 
 @contextmanager
-def open_csv(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
+def open_csv(path: Path, *, encoding: str | None = None, header: HeaderRule) -> Iterator[Table]:
     """Open a delimited text file, read its header and stream its rows; close it on exit."""
     chosen, zero_width, notices = _choose_encoding(path, encoding)
     # str.strip() strips exactly the whitespace of BLANK, fast; the rest only if the file has it
     strip: Callable[[str], str] = _strip_blank if zero_width else str.strip
     csv.field_size_limit(FIELD_LIMIT)
     with path.open(encoding=chosen, errors="strict", newline="") as text:
-        head, header_text = _read_head(text)
-        delimiter = _choose_delimiter(header_text, tab=path.suffix.lower() == ".tsv")
+        sep, head, records = _read_head(text, header.row)
+        delimiter = sep or _choose_delimiter(records, header, tab=path.suffix.lower() == ".tsv")
         reader = csv.reader(chain(head, text), delimiter=delimiter, strict=True)
-        number, cells = _find_header(path, reader, chosen)
-        header, header_notices = make_header(path, cells, number, lambda n: f"column {n}")
+        parsed = _records(path, reader, chosen)
+        number, cells, ahead, found = find_header(path.name, parsed, _head_cells, header)
+        names, header_notices, duplicates = make_header(
+            path, cells, number, lambda n: f"column {n}"
+        )
         yield Table(
             path=path,
             kind="csv",
-            header=header,
+            header=names,
             header_row=number,
             encoding=chosen,
             delimiter=delimiter,
             sheet=None,
-            notices=(*notices, *header_notices),
-            rows=_rows(path, reader, chosen, number, len(header), strip),
+            notices=(*notices, *header_notices, *found),
+            rows=_rows(chain(ahead, parsed), len(names), strip, header.absent),
+            duplicates=duplicates,
         )
 
 
-def _find_header(path: Path, reader: Reader, encoding: str) -> tuple[int, tuple[str, ...]]:
-    """The first record with a cell that is more than spaces, quotes and delimiters (the
-    same test as ``_read_head``'s): its row number and its stripped cells."""
+def _head_cells(record: list[str]) -> list[str]:
+    """A record's cells as a header candidate: stripped; blank if only quotes and delimiters
+    (as ``_read_head`` sees it)."""
+    cells = [cell.strip(BLANK) for cell in record]
+    return cells if any(cell.strip(_HEAD_BLANK) for cell in cells) else []
+
+
+def _records(path: Path, reader: Reader, encoding: str) -> Iterator[Record]:
+    """Every record with its row number; a record that cannot be parsed is an InputError
+    naming its row and the line it starts on (``line_num`` is kept to name it)."""
     number = line_num = 0
     try:
         for number, record in enumerate(reader, 1):
-            if any(cell.strip(_HEAD_BLANK) for cell in record):
-                return number, tuple(map(_strip_blank, record))
+            yield number, record
             line_num = reader.line_num
     except (csv.Error, UnicodeDecodeError) as error:
         raise _read_error(path, error, number + 1, line_num + 1, encoding) from None
-    raise InputError(f"{path.name}: the file is empty. Put a header row and data in it.")
 
 
 def _rows(
-    path: Path, reader: Reader, encoding: str, after: int, width: int, strip: Callable[[str], str]
+    records: Iterator[Record], width: int, strip: Callable[[str], str], headless: bool = False
 ) -> Iterator[SourceRow]:
-    """Shape each record after the header's (row ``after``) to the header's width; skip blank
-    ones. Every record is a row: ``line_num`` is kept to name the line a broken one starts on.
-    """
-    number = after
-    line_num = reader.line_num
-    try:
-        for number, record in enumerate(reader, after + 1):
-            cells = tuple(map(strip, record))
-            if len(cells) == width:  # the fast path
-                if any(cells):
-                    yield SourceRow(number, cells, (), _NO_NUMERIC)
-            elif any(cells):
-                yield _reshape(number, cells, width)
-            line_num = reader.line_num
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise _read_error(path, error, number + 1, line_num + 1, encoding) from None
+    """Shape each record after the header's to the header's width (without a header: the
+    widest of the first rows'); skip blank ones."""
+    whole = f"the first rows have {width} columns" if headless else f"the header has {width}"
+    for number, record in records:
+        cells = tuple(map(strip, record))
+        if len(cells) == width:  # the fast path
+            if any(cells):
+                yield SourceRow(number, cells, (), _NO_NUMERIC)
+        elif any(cells):
+            yield _reshape(number, cells, width, whole)
 
 
 def _strip_blank(cell: str) -> str:
     return cell.strip(BLANK)
 
 
-def _reshape(number: int, cells: tuple[str, ...], width: int) -> SourceRow:
-    """A row whose width differs from the header's: pad or cut it, with an issue if needed."""
+def _reshape(number: int, cells: tuple[str, ...], width: int, whole: str) -> SourceRow:
+    """A row whose width differs from the header's: pad or cut it, with an issue if needed
+    (``whole`` says what it is measured against)."""
     count = len(cells)
     if count < width:
-        issue = Issue(
-            "short_row",
-            f"row {number} has {count} cells but the header has {width}; "
-            "the missing cells are read as empty.",
-        )
-        return SourceRow(number, cells + ("",) * (width - count), (issue,), _NO_NUMERIC)
+        had = "1 cell" if count == 1 else f"{count} cells"
+        issue = Issue("short_row", f"the row has {had} but {whole}")
+        padded = cells + ("",) * (width - count)
+        return SourceRow(number, padded, (issue,), _NO_NUMERIC, present=count)
     extra = next((cell for cell in cells[width:] if cell), None)
     if extra is None:  # only empty cells past the header: trailing delimiters
         return SourceRow(number, cells[:width], (), _NO_NUMERIC)
     issue = Issue(
         "long_row",
-        f"row {number} has {count} cells but the header has {width}; the cells after column "
-        f"{width} are ignored (the first is {quote(extra)}). A value that contains the "
-        "delimiter must be in quotes.",
+        f"the row has {count} cells but {whole}; the cells after column "
+        f"{width} are ignored (the first is {quote(extra)}); a value that contains the "
+        "delimiter must be in quotes",
     )
     return SourceRow(number, cells[:width], (issue,), _NO_NUMERIC)
 
@@ -312,31 +318,60 @@ def _newlines_before_error(decoder: codecs.IncrementalDecoder, chunk: bytes) -> 
     return newlines
 
 
-def _read_head(text: io.TextIOWrapper) -> tuple[list[str], str]:
-    """Read the lines up to the end of the header record; return them and the header's text.
+def _read_head(text: io.TextIOWrapper, header_row: int | None) -> tuple[str, list[str], list[str]]:
+    """Read the lines of the first records: Excel's ``sep=X`` line (its X, or ""), the lines
+    to parse again (the ``sep=`` line left out: Excel does not show it as a row) and the text
+    of each record read (blank ones too: they are rows).
 
-    Blank records (only delimiters, quotes and spaces) before the header are kept in the list,
-    so that the csv reader counts them as rows. A record ends at a line break outside quotes
-    (an even number of quotes so far). Reading stops after ``_HEAD_LIMIT`` characters anyway.
+    Reading stops after the record of ``header_row``, else after the first record with a
+    cell that is more than spaces, quotes and delimiters and :data:`LOOKAHEAD` more, and after
+    ``_HEAD_LIMIT`` characters anyway. A record ends at a line break outside quotes (an even
+    number of quotes so far).
     """
     lines: list[str] = []
-    start = quotes = size = 0
+    records: list[str] = []
+    sep = ""
+    start = quotes = size = filled = 0
+    wanted = header_row
+    first = True
     while size < _HEAD_LIMIT and (line := text.readline()):
+        if first and (found := _SEP.fullmatch(line.lstrip("\ufeff"))):
+            first, sep = False, found[1]
+            continue
+        first = False
         lines.append(line)
         size += len(line)
         quotes += line.count('"')
         if quotes % 2 == 0:
             record = "".join(lines[start:])
-            if record.strip(_HEAD_BLANK):
-                return lines, record
+            records.append(record)
             start = len(lines)
-    return lines, "".join(lines[start:])
+            filled += bool(record.strip(_HEAD_BLANK))
+            if wanted is not None and len(records) >= wanted:
+                break
+            if wanted is None and filled > LOOKAHEAD:
+                break
+    if start < len(lines):
+        records.append("".join(lines[start:]))
+    return sep, lines, records
 
 
-def _choose_delimiter(header: str, *, tab: bool) -> str:
-    """The delimiter that occurs most outside quotes in the header's text."""
+def _choose_delimiter(records: list[str], rule: HeaderRule, *, tab: bool) -> str:
+    """The delimiter that occurs most outside quotes in the header's text: the record of
+    ``rule.row``, else the first record with a value (ties and a one-column header go to the
+    file's usual one), or, when that one has no delimiter and is not the header the run
+    looks for (a title line above it), the next record that has one."""
     usual = "\t" if tab else ","
-    outside = "".join(header.split('"')[::2])
     candidates = (usual, *(d for d in DELIMITERS if d != usual))
-    best = max(candidates, key=outside.count)
-    return best if outside.count(best) else usual
+    if rule.row is not None:
+        chosen = records[rule.row - 1 : rule.row]
+    else:
+        chosen = [record for record in records if record.strip(_HEAD_BLANK)]
+        if chosen and (rule.fits is None or rule.absent or rule.fits([chosen[0].strip(BLANK)])):
+            chosen = chosen[:1]
+    for record in chosen:
+        outside = "".join(record.split('"')[::2])
+        best = max(candidates, key=outside.count)
+        if outside.count(best):
+            return best
+    return usual

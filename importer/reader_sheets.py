@@ -32,7 +32,7 @@ from python_calamine import CalamineError
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import Table, make_header, pick_sheet, quote
+from importer.reader import HeaderRule, Table, find_header, letters, make_header, pick_sheet, quote
 from importer.reader_guard import refuse_large_ods
 from importer.reader_xlsx import cell_text
 
@@ -49,6 +49,7 @@ def open_sheet(
     path: Path,
     *,
     sheet: str | None = None,
+    header: HeaderRule | None = None,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
     max_columns: int = MAX_COLUMNS,
@@ -71,18 +72,22 @@ def open_sheet(
             f"more than relimport reads from {path.suffix} files, which it must hold in "
             f"memory. {_SAVE_AS} to read files this big."
         )
-    header_row, cells = _find_header(where, grid)
-    header, notices = make_header(path, cells, header_row, _label)
+    header_row, cells, ahead, found = find_header(
+        where, enumerate(grid, 1), _texts, header or HeaderRule(), "the sheet is empty"
+    )
+    names, notices, duplicates = make_header(path, cells, max(header_row, 1), _label)
+    start = ahead[0][0] - 1 if ahead else header_row
     yield Table(
         path=path,
         kind=path.suffix.lower().lstrip("."),
-        header=header,
+        header=names,
         header_row=header_row,
         encoding=None,
         delimiter=None,
         sheet=title,
-        notices=notices,
-        rows=_rows(grid, header_row, len(header)),
+        notices=(*notices, *found),
+        rows=_rows(grid, start, len(names)),
+        duplicates=duplicates,
     )
 
 
@@ -120,13 +125,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _find_header(where: str, grid: list[list[object]]) -> tuple[int, list[str]]:
-    """The first row with a value: its number and its cells as text."""
-    for number, values in enumerate(grid, 1):
-        cells = [_text(value) for value in values]
-        if any(cells):
-            return number, cells
-    raise InputError(f"{where}: the sheet is empty. Put a header row and data in it.")
+def _texts(values: list[object]) -> list[str]:
+    return [_text(value) for value in values]
 
 
 def _rows(grid: list[list[object]], header_row: int, width: int) -> Iterator[SourceRow]:
@@ -151,22 +151,13 @@ def _long_row(number: int, width: int, extras: Sequence[object]) -> tuple[Issue,
             return (
                 Issue(
                     "long_row",
-                    f"row {number} has a value in column {_letters(position)} "
+                    f"the row has a value in column {letters(position)} "
                     f"({quote(text)}), right of the header's last column "
-                    f"({_letters(width)}); it is ignored.",
+                    f"({letters(width)}); it is ignored",
                 ),
             )
     return ()
 
 
-def _letters(position: int) -> str:
-    """A column's letters as a spreadsheet shows them: 1 is A, 27 is AA."""
-    letters = ""
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
 def _label(position: int) -> str:
-    return f"column {_letters(position)}"
+    return f"column {letters(position)}"

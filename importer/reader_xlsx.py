@@ -39,7 +39,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, Table, make_header, pick_sheet, quote
+from importer.reader import BLANK, HeaderRule, Table, find_header, make_header, pick_sheet, quote
 from importer.reader_guard import entity_error, refuse_zip_bomb
 from importer.reader_xlsx_sheet import UNSAVED, Row, sheet_rows
 
@@ -69,7 +69,7 @@ _UNLOADABLE = (*_DAMAGED, AttributeError)
 
 
 @contextmanager
-def open_xlsx(path: Path, *, sheet: str | None = None) -> Iterator[Table]:
+def open_xlsx(path: Path, *, sheet: str | None = None, header: HeaderRule) -> Iterator[Table]:
     """Open a workbook, pick the sheet, read its header and stream its rows; close it on exit."""
     with path.open("rb") as raw:
         _refuse_non_workbook(path, raw.read(512))
@@ -82,21 +82,28 @@ def open_xlsx(path: Path, *, sheet: str | None = None) -> Iterator[Table]:
             worksheet = _pick_sheet(path, workbook, sheet)
             where = f"{path.name}, sheet {worksheet.title!r}"
             parsed = stack.enter_context(closing(sheet_rows(workbook, worksheet)))
-            # the rows fetched with the header's are looked at for formulas without a value
-            header_row, cells, ahead = _find_header(path, where, parsed)
-            header, notices = make_header(path, cells, header_row, _label)
-            notices = (*notices, *_unsaved_notice(path, ahead))
-            rest = _quietly(path, where, parsed, header_row + 1, _BATCH - len(ahead))
+            batch = _fetch(path, where, parsed, 1, _BATCH)
+            later = _quietly(path, where, parsed, batch[-1][0] + 1 if batch else 1, _BATCH)
+            fetched = chain(batch, later if len(batch) == _BATCH else ())
+            header_row, cells, ahead, found = find_header(
+                where, fetched, _texts, header, "the sheet is empty"
+            )
+            names, notices, duplicates = make_header(path, cells, max(header_row, 1), _label)
+            # the rest of the first batch is looked at for formulas without a value
+            last = ahead[-1][0] if ahead else header_row
+            ahead += islice(fetched, sum(1 for number, _ in batch if number > last))
+            notices = (*notices, *found, *_unsaved_notice(path, ahead))
             yield Table(
                 path=path,
                 kind="xlsx",
-                header=header,
+                header=names,
                 header_row=header_row,
                 encoding=None,
                 delimiter=None,
                 sheet=worksheet.title,
                 notices=notices,
-                rows=_rows(chain(ahead, rest), len(header)),
+                rows=_rows(chain(ahead, fetched), len(names)),
+                duplicates=duplicates,
             )
 
 
@@ -163,9 +170,9 @@ def _long_row(number: int, width: int, extras: tuple[object, ...]) -> tuple[Issu
             return (
                 Issue(
                     "long_row",
-                    f"row {number} has a value in column {get_column_letter(position)} "
+                    f"the row has a value in column {get_column_letter(position)} "
                     f"({quote(text)}), right of the header's last column "
-                    f"({get_column_letter(width)}); it is ignored.",
+                    f"({get_column_letter(width)}); it is ignored",
                 ),
             )
     return ()
@@ -186,16 +193,8 @@ def _unsaved_notice(path: Path, rows: list[Row]) -> tuple[str, ...]:
     return ()
 
 
-def _find_header(path: Path, where: str, parsed: Iterator[Row]) -> tuple[int, list[str], list[Row]]:
-    """The first row with a value: its number, its cells as text, and the rows fetched after it."""
-    first = 1
-    while batch := _fetch(path, where, parsed, first, _BATCH):
-        for index, (number, cells) in enumerate(batch):
-            texts = [cell_text(value) for value in _values(cells, _MAX_COLUMNS)]
-            if any(texts):
-                return number, texts, batch[index + 1 :]
-        first = batch[-1][0] + 1
-    raise InputError(f"{where}: the sheet is empty. Put a header row and data in it.")
+def _texts(cells: list[dict[str, object]]) -> list[str]:
+    return [cell_text(value) for value in _values(cells, _MAX_COLUMNS)]
 
 
 def _quietly(path: Path, where: str, parsed: Iterator[Row], first: int, size: int) -> Iterator[Row]:

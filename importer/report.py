@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -46,6 +47,17 @@ def neutralise(cell: str) -> str:
     if not cell or (cell[0] not in _FORMULA_CHARACTERS and cell[0] != "'"):
         return cell  # the fast path: almost every cell
     return "'" + cell if _needs_quote(cell) else cell
+
+
+#: The endings relimport gives its result files (numbered when the name was taken).
+_OWN_ENDING = re.compile(r"-(?:results|dry-run|undo|undo-dry-run)(?:-\d+)?$")
+
+
+def result_name(input_path: Path, ending: str) -> Path:
+    """``results/<input>-<ending>.csv``; a result file given back (``x-results-2.csv``) is
+    named after the input it came from (``x-<ending>.csv``), never ``x-results-2-results``."""
+    stem = _OWN_ENDING.sub("", input_path.stem) or input_path.stem
+    return Path("results") / f"{stem}-{ending}.csv"
 
 
 def result_header(input_header: tuple[str, ...]) -> tuple[str, ...]:

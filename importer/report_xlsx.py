@@ -8,12 +8,13 @@ scratch file as soon as it is read, so memory does not grow with the results. Co
 come from the header and the first :data:`SAMPLE` rows, read before the first row is written
 (a write-only sheet writes its columns first); there is no second pass.
 
-Every cell is a text cell holding the text the user wrote: the quote that the CSV puts before
-a formula character (:func:`importer.report.neutralise`) is taken off, since a text cell is
-never evaluated, so ``=1+1`` stays inert and ``000123`` or ``1e5`` stay as written. Text that
-XML cannot hold (control characters, a carriage return) is stored in Excel's own escape,
-``_xHHHH_``, and text that looks like such an escape gets its underscore escaped, as Excel
-does itself; Excel shows the original text.
+Every cell is a text cell holding the text the user wrote (but ``row``, ``http_status`` and
+``attempts``, relimport's own numbers, are number cells, so that they sort as numbers): the
+quote that the CSV puts before a formula character (:func:`importer.report.neutralise`) is
+taken off, since a text cell is never evaluated, so ``=1+1`` stays inert and ``000123`` or
+``1e5`` stay as written. Text that XML cannot hold (control characters, a carriage return) is
+stored in Excel's own escape, ``_xHHHH_``, and text that looks like such an escape gets its
+underscore escaped, as Excel does itself; Excel shows the original text.
 
 Excel's limits: a sheet holds :data:`EXCEL_ROWS` rows, so more rows continue on "Rows 2",
 "Rows 3"... (each with the header); a cell holds :data:`EXCEL_TEXT` characters, so a longer
@@ -76,14 +77,19 @@ _GREEN, _GREY, _RED, _AMBER = (
 #: nothing was to be done, red where the row needs the user. Any other (not_sent...) is amber.
 FILLS: Mapping[str, PatternFill] = {
     **dict.fromkeys([Status.CREATED, Status.ALREADY_EXISTS, Status.DELETED], _GREEN),
-    **dict.fromkeys([Status.DUPLICATE_ROW, Status.SKIPPED, Status.VALID, Status.GONE], _GREY),
+    **dict.fromkeys(
+        [Status.DUPLICATE_ROW, Status.SKIPPED, Status.VALID, Status.GONE, Status.WOULD_DELETE],
+        _GREY,
+    ),
     **dict.fromkeys([Status.INVALID, Status.UNRESOLVED, Status.AMBIGUOUS, Status.FAILED], _RED),
 }
 #: What XML cannot hold (all control characters but tab and line feed; a carriage return would
 #: be read back as a line feed), and an underscore that would start an escape.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
 
-_Value = str | Cell | None  # what a write-only sheet's append takes, cell by cell
+_Value = str | int | Cell | None  # what a write-only sheet's append takes, cell by cell
+#: relimport's own columns that hold whole numbers: number cells, not text.
+NUMBER_COLUMNS = ("row", "http_status", "attempts")
 
 
 def write_workbook(
@@ -130,7 +136,9 @@ def _write_rows(
 ) -> None:
     """The rows on "Rows", then "Rows 2"... when a sheet is full; each row exactly once."""
     header = [_restore(name) for name in next(reader, [])]
-    status_at = result_columns(tuple(header), path, "An Excel workbook of the results")["status"]
+    at = result_columns(tuple(header), path, "An Excel workbook of the results")
+    status_at = at["status"]
+    numbers = [at[name] for name in NUMBER_COLUMNS]
     sample = list(islice(reader, SAMPLE))
     widths = _widths([header, *sample])
     rows: Iterator[list[str]] = chain(sample, reader)
@@ -143,6 +151,9 @@ def _write_rows(
             if status_at < len(cells):
                 status = cells[status_at]
                 line[status_at] = _value(sheet, status, fill=FILLS.get(status, _AMBER))
+            for index in numbers:  # so that they sort as numbers (10 after 2)
+                if index < len(cells) and cells[index].isdigit():
+                    line[index] = int(cells[index])
             sheet.append(line)
             written += 1
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{written + 1}"

@@ -37,15 +37,25 @@ from importer.journal import (
 )
 from importer.ledger import Ledgers, open_ledgers
 from importer.locks import hold_run_locks
-from importer.models import IN_DOUBT, SETTLED_OK, Association, Outcome, SourceRow, Status
+from importer.models import (
+    IN_DOUBT,
+    OUTSIDE_RANGE,
+    SETTLED_OK,
+    Association,
+    Outcome,
+    RowWindow,
+    SourceRow,
+    Status,
+)
 from importer.plan import Plan
 from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable, unwritten_message
 from importer.sender import Job, RetryPolicy, Sender
-from importer.summary import Hooks, RunSummary, plan_path, summary_path
+from importer.summary import REMEMBERED, Hooks, RunSummary, plan_path, summary_path
 from importer.target import connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]
+PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
 
 
@@ -54,6 +64,8 @@ class DurableRun:
 
     kind = "run"
     only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
+    window: RowWindow | None = None  # --rows / --limit: the rows processed, the rest not sent
+    limit_seq: int | None = None  # the position of the last row --limit takes (the survey's)
     association: Association | None = None  # what the run creates under, once known
     out: Path  # the result file, once the run has chosen it (before prepare())
     ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
@@ -71,6 +83,7 @@ class DurableRun:
         self.resumed = 0
         self.warnings = 0
         self.unwritten: list[str] = []  # files that could not be written (exit 6)
+        self.outside = 0  # rows written as outside --rows / --limit
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
         self.ledgers: Ledgers | None = None  # the known relations, while the run executes
@@ -158,13 +171,58 @@ class DurableRun:
 
     # -- the frame ------------------------------------------------------------------------
 
+    def remembered(self) -> dict[str, object]:
+        """The settings that shaped this run, for its summary.json (see ``REMEMBERED``)."""
+        values = self.settings.model_dump(include=set(REMEMBERED))
+        return {key: values[key] for key in REMEMBERED if values.get(key) not in (None, "")}
+
+    def selected(self, seq: int, row: SourceRow) -> bool:
+        """The row is in ``--rows`` / ``--limit`` (every row is, without them)."""
+        window = self.window
+        if window is None:
+            return True
+        return window.contains(row.number) and (self.limit_seq is None or seq <= self.limit_seq)
+
+    def _windowed(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        """The survey's rows inside ``--rows`` and ``--limit`` (noting where the limit ends)."""
+        window = self.window
+        assert window is not None
+        taken = 0
+        first = last = None  # the file's first and last row numbers, to say what there is
+        for seq, row in enumerate(rows):
+            first, last = first or row.number, row.number
+            full = window.limit is not None and taken >= window.limit
+            if full or not window.contains(row.number):
+                continue
+            taken += 1
+            self.limit_seq = seq if window.limit is not None else None
+            yield row
+        if not taken and first is not None:
+            raise InputError(
+                f"{self.path}: no row is in {window.describe()}: the file's rows are numbered "
+                f"{first} to {last}. Give rows as your spreadsheet numbers them."
+            )
+
+    def counted(self, rows: Iterator[SourceRow], phase: str) -> Iterator[SourceRow]:
+        """``rows``, reported as a phase of their own (``hooks.on_phase``), in steps."""
+        self.hooks.on_phase(phase, None)
+        done = 0
+        for done, row in enumerate(rows, 1):
+            if done % PROGRESS_STEP == 0:
+                self.hooks.on_progress(PROGRESS_STEP)
+            yield row
+        self.hooks.on_progress(done % PROGRESS_STEP)
+
     def survey(self, stop: threading.Event | None = None) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256.
         ``stop``: set (by Ctrl-C) to end the reading at the next row."""
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
-            count = self.tally(_stoppable(rows, stop) if stop is not None else rows)
+            rows = self.counted(rows, "reading")
+            if stop is not None:
+                rows = _stoppable(rows, stop)
+            count = self.tally(rows if self.window is None else self._windowed(rows))
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
@@ -184,6 +242,8 @@ class DurableRun:
         """``results/<stem>-<kind>.csv``, numbered: the first that is free or is this run's
         (resumed). The same input changed since is refused by the journal (or --restart)."""
         base = self.default_result_path()
+        if self.dry_run:  # one dry-run file per input, replaced each time: it keeps nothing
+            return base
         for number in range(1, 10_000):
             out = base if number == 1 else base.with_name(f"{base.stem}-{number}{base.suffix}")
             journal = journal_path(out)
@@ -207,7 +267,8 @@ class DurableRun:
                 f"{out}: --out is the input file itself. Give the results another name."
             )
         resumable = journal_path(out).exists() and not self.ephemeral
-        if out.exists() and not resumable and not self.restart:
+        replaced = self.dry_run and self.settings.out is None  # the input's own dry-run file
+        if out.exists() and not resumable and not self.restart and not replaced:
             raise ConfigError(
                 f"{out}: a file is already there and is never overwritten. "
                 "Choose another --out or move the old file away."
@@ -382,13 +443,20 @@ class DurableRun:
             workbook=self.settings.results_format != "csv",
             resumable=self.resumable,
             unwritten=tuple(self.unwritten),
+            outside=self.outside,
+            window=self.window.describe() if self.window else "",
+            settings=self.remembered(),
         )
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
         (notices, header, rows), stack = self.open_rows()
         with stack:
-            for line in notices:
-                self.hooks.on_notice(f"{self.path}: {line}")
+            for line in notices:  # the reader names the file: by the path given, once
+                name = self.path.name
+                line = str(self.path) + line[len(name) :] if line.startswith(name) else line
+                self.hooks.on_notice(
+                    line if line.startswith(str(self.path)) else f"{self.path}: {line}"
+                )
 
             async def record(job: Job, outcome: Outcome) -> None:
                 outcome = replace(
@@ -417,6 +485,12 @@ class DurableRun:
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
         (_, header, rows), stack = self.open_rows()
         writer = ResultWriter(out, header)
+        outside = Outcome(
+            Status.NOT_SENT,
+            error_code=OUTSIDE_RANGE,
+            error=f"outside {self.window.describe() if self.window else ''}: not sent; run "
+            "again without it to send this row",
+        )
         try:
             with stack, writer:
                 known = Entries(journal.entries())
@@ -429,6 +503,9 @@ class DurableRun:
                     entry = known.at(seq)
                     if entry is not None and entry.outcome is not None:
                         writer.add(seq, row, entry.outcome)
+                    elif not self.selected(seq, row):  # --rows, --limit (an earlier run's stays)
+                        self.outside += 1
+                        writer.add(seq, row, outside)
                     else:  # cut off in flight (intent, no outcome), or never reached
                         outcome = in_doubt if entry is not None and entry.intent else unsent
                         writer.add(seq, row, self.fill(row, outcome))

@@ -6,7 +6,8 @@ end, with the exit code that the command returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from importer.models import (
     EXIT_BUDGET,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_OVER_BUDGET,
     EXIT_PARTIAL,
     EXIT_STOPPED,
     EXIT_UNWRITTEN,
@@ -33,6 +35,12 @@ class Hooks:
     on_total: Callable[[int], None] = lambda total: None
     on_row: Callable[[Status], None] = lambda status: None
     on_notice: Callable[[str], None] = lambda message: None
+    #: A phase before sending begins ("reading", "look-ups", "record checks"), with its number
+    #: of steps when known; ``on_progress(n)``: n more of them are done. ``on_total`` says how
+    #: many rows there are to send once the file is read (the checks may come after it), and
+    #: ``on_row`` counts them.
+    on_phase: Callable[[str, int | None], None] = lambda name, total: None
+    on_progress: Callable[[int], None] = lambda done: None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,11 @@ class RunSummary:
     unwritten: tuple[str, ...] = ()
     #: --mirror: the deletions' statuses (``deleted``, ``gone``...; a dry run's ``valid``).
     deletions: dict[Status, int] = field(default_factory=dict)
+    outside: int = 0  # rows left out by --rows / --limit: not_sent, but not a failure
+    #: The settings that shaped the run (columns, look-ups, association, locations...): a run
+    #: given its result file back (--only, undo) uses them unless told otherwise.
+    settings: dict[str, object] = field(default_factory=dict)
+    window: str = ""  # those options as typed ("--rows 100-250 --limit 5")
 
     def as_json(self, resume_command: str | None = None) -> dict[str, object]:
         """``summary.json``: what a scheduler needs to tell the outcome, without the CSV."""
@@ -91,6 +104,8 @@ class RunSummary:
             "results": str(self.result_path) if self.written else None,
             "rows": self.rows,
             "counts": {status.value: n for status, n in self.counts.items()},
+            "outside_range": self.outside,
+            "rows_chosen": self.window or None,
             "resumed": self.resumed,
             "requests": self.requests,
             "requests_by_purpose": self.by_purpose(),
@@ -109,6 +124,7 @@ class RunSummary:
             "mirror": {status.value: n for status, n in self.deletions.items()}
             if self.deletions
             else None,
+            "settings": self.settings,
         }
 
     def by_purpose(self) -> dict[str, int]:
@@ -134,14 +150,65 @@ class RunSummary:
             return EXIT_STOPPED
         if self.interrupted:
             return EXIT_INTERRUPTED
-        unsent = self.counts.get(Status.NOT_SENT) or self.deletions.get(Status.NOT_SENT)
+        counts = self.counts_inside
+        unsent = counts.get(Status.NOT_SENT) or self.deletions.get(Status.NOT_SENT)
         if self.not_sent_reasons and unsent:
             return EXIT_BUDGET
         fine = self.ok | ({Status.VALID} if self.dry_run else set())
         deleted = fine | {Status.DELETED, Status.GONE}
         if not all(status in deleted for status in self.deletions):
             return EXIT_PARTIAL
-        return EXIT_OK if all(status in fine for status in self.counts) else EXIT_PARTIAL
+        if not all(status in fine for status, n in counts.items() if n):
+            return EXIT_PARTIAL
+        if self.plan is not None and not all(x.fits_today for x in self.plan.locations):
+            return EXIT_OVER_BUDGET  # a dry run of good rows whose real run will not fit today
+        return EXIT_OK
+
+    @property
+    def counts_inside(self) -> dict[Status, int]:
+        """The counts but the rows that --rows / --limit left out (a trial of 5 rows that
+        all worked is a success: the rest were not asked for)."""
+        if not self.outside:
+            return self.counts
+        return {**self.counts, Status.NOT_SENT: self.counts.get(Status.NOT_SENT, 0) - self.outside}
+
+
+#: What a run remembers of its settings, in its summary.json (see :func:`remembered_settings`).
+REMEMBERED = (
+    "target",
+    "location_id",
+    "location_column",
+    "association",
+    "association_column",
+    "first_column",
+    "second_column",
+    "first_lookup",
+    "second_lookup",
+    "swap",
+    "phone_region",
+    "sheet",
+    "header_row",
+    "no_header",
+    "split",
+)
+#: Those that a run given a result file back with --only uses (the file is a CSV whose header
+#: is its first row, one id per cell: how the original input was read does not apply).
+FOR_ONLY = REMEMBERED[:11]
+#: Those that undo uses: where the relations are.
+FOR_UNDO = ("target", "location_id", "location_column")
+
+
+def remembered_settings(result_path: Path, keys: Iterable[str]) -> dict[str, object]:
+    """The ``keys`` of the settings the run that wrote ``result_path`` kept in its
+    summary.json ({} when there is none, as for a file made by an earlier version)."""
+    try:
+        data = json.loads(summary_path(result_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict):
+        return {}
+    return {key: settings[key] for key in keys if settings.get(key) not in (None, "")}
 
 
 def plan_path(result_path: Path) -> Path:

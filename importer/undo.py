@@ -21,7 +21,7 @@ from importer.errors import ConfigError, RejectedError
 from importer.journal import Identity, Journal
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.reader import open_table
-from importer.report import result_columns
+from importer.report import result_columns, result_name
 from importer.run import DurableRun, Entries, Rows, Sleep
 from importer.sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 from importer.summary import Hooks, RunSummary
@@ -111,23 +111,25 @@ class UndoRun(DurableRun):
         self.include_unverified = include_unverified
         self._location_at: int | None = None  # a multi-location import's location column
         self._locations: set[str] = set()
+        self._at: dict[str, int] = {}  # the import's result columns in the input
 
-    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED})
+    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED, Status.WOULD_DELETE})
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
+        """The import's rows, numbered as in its input; the header is the input's columns
+        only, so that the undo's result file has one status column, the undo's own."""
         stack = ExitStack()
         table = stack.enter_context(open_table(self.path, encoding=self.settings.encoding))
-        at = result_columns(table.header, self.path, "undo")
+        at = self._at = result_columns(table.header, self.path, "undo")
 
         def rows() -> Iterator[SourceRow]:  # numbered as in the original input
             for row in table.rows:
                 number = row.cells[at["row"]]
                 yield SourceRow(int(number) if number.isdigit() else row.number, row.cells)
 
-        return (table.notices, table.header, rows()), stack
+        return (table.notices, table.header[: at["row"]], rows()), stack
 
     def check_header(self, header: tuple[str, ...]) -> None:
-        result_columns(header, self.path, "undo")
         column = self.settings.location_column
         self._location_at = header.index(column) if column and column in header else None
         if self._location_at is None and not self.settings.location_id:
@@ -179,8 +181,7 @@ class UndoRun(DurableRun):
         )
 
     def default_result_path(self) -> Path:
-        suffix = "undo-dry-run" if self.dry_run else "undo"
-        return Path("results") / f"{self.path.stem}-{suffix}.csv"
+        return result_name(self.path, "undo-dry-run" if self.dry_run else "undo")
 
     def title(self) -> str:
         return f"{'Dry run of the undo' if self.dry_run else 'Undo'} of {self.path}"
@@ -188,7 +189,7 @@ class UndoRun(DurableRun):
     async def jobs(
         self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
     ) -> AsyncIterator[Job]:
-        at = result_columns(header, self.path, "undo")
+        at = self._at
         known = Entries(journal.entries())
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
@@ -208,12 +209,8 @@ class UndoRun(DurableRun):
                 skipped = Outcome(Status.SKIPPED, relation_id, UNVERIFIED, reason)
                 self.done(seq, row, journal, skipped)
             elif self.dry_run:
-                self.done(
-                    seq,
-                    row,
-                    journal,
-                    Outcome(Status.VALID, relation_id=relation_id, error="would be deleted"),
-                )
+                would = Outcome(Status.WOULD_DELETE, relation_id=relation_id)
+                self.done(seq, row, journal, would)
             else:
                 yield Job(
                     seq,

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
+from importer.reader import letters
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
 SHAPES = {
     "contact": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
     "opportunity": (re.compile(r"[A-Za-z0-9]{20}"), "20 letters and digits"),
-    "business": (re.compile(r"[0-9a-f]{24}"), "24 hexadecimal characters"),
-    "custom_objects.": (re.compile(r"[0-9a-f]{24}"), "24 hexadecimal characters"),
+    "business": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "custom_objects.": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
 }
+#: No id of the API is this short (they have 20 or 24 characters): a shorter value is a
+#: placeholder (``x``, ``-``, ``n/a``) or a cut-off id, never sent.
+MIN_ID_LENGTH = 10
 _BAD_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -43,18 +48,60 @@ class Verdict:
     warnings: tuple[Issue, ...] = ()
 
 
-def column_index(header: tuple[str, ...], name: str, path: str, role: str) -> int:
-    """Position of a named column; InputError naming the columns found when it is missing."""
+def column_index(
+    header: tuple[str, ...],
+    name: str,
+    path: str,
+    role: str,
+    duplicates: Mapping[str, tuple[int, ...]] | None = None,
+) -> int:
+    """Position of a column named by its title, else by its letter (``C``) or its 1-based
+    position (``3``) as a spreadsheet user names it: a title wins, so a column titled ``A``
+    is that column, not the first. InputError naming the columns found when it is missing,
+    or the columns that share its title (either could be the one meant)."""
+    shared = (duplicates or {}).get(name) or next(
+        (at for title, at in (duplicates or {}).items() if title.casefold() == name.casefold()),
+        None,
+    )
+    if shared:
+        shown = " and ".join(f"column {letters(position)}" for position in shared)
+        raise InputError(
+            f"{path}: {len(shared)} columns are called '{name}' ({shown}), so the {role} ids "
+            f"could be in either. Rename one of them, or name the column by its letter: "
+            f"--{role}-column {letters(shared[0])}."
+        )
+    found = find_column(header, name)
+    if found is not None:
+        return found
+    listed = ", ".join(f"'{cell}'" for cell in header) or "none"
+    raise InputError(
+        f"{path}: there is no column '{name}' for the {role} ids. Columns found: {listed}. "
+        f"Set {role}_column in config.yaml or --{role}-column to one of them (or to its "
+        "letter, such as B)."
+    )
+
+
+def find_column(header: Sequence[str], name: str, *, by_name_only: bool = False) -> int | None:
+    """The position of the column ``name`` means (see :func:`column_index`), or None."""
     if name in header:
-        return header.index(name)
+        return list(header).index(name)
     folded = [cell.casefold() for cell in header]
     if name.casefold() in folded:
         return folded.index(name.casefold())
-    found = ", ".join(f"'{cell}'" for cell in header) or "none"
-    raise InputError(
-        f"{path}: there is no column '{name}' for the {role} ids. Columns found: {found}. "
-        f"Set {role}_column in config.yaml or --{role}-column to one of them."
-    )
+    if by_name_only:
+        return None
+    if _LETTERS.fullmatch(name):
+        position = 0
+        for letter in name.upper():
+            position = position * 26 + ord(letter) - ord("A") + 1
+    elif name.isdigit():
+        position = int(name)
+    else:
+        return None
+    return position - 1 if 1 <= position <= len(header) else None
+
+
+_LETTERS = re.compile(r"[A-Za-z]{1,3}")
 
 
 #: What a column may hold instead of ids: a natural key looked up before sending.
@@ -62,6 +109,15 @@ ID, EMAIL, PHONE, PROPERTY = "id", "email", "phone", "property"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 #: A phone number as people write it, never an id: a + or a separator among digits.
 _PHONE_LIKE = re.compile(r"\+[\d\s().-]+|[\d\s().]*\d[\d\s()]*[-.()][\d\s().-]*")
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.fullmatch(value))
+
+
+def is_phone(value: str) -> bool:
+    """Written as people write phone numbers (a + or separators among 7 digits or more)."""
+    return bool(_PHONE_LIKE.fullmatch(value)) and sum(c.isdigit() for c in value) >= 7
 
 
 def lookup_kind(lookup: str, object_key: str) -> tuple[str, str] | None:
@@ -159,11 +215,13 @@ class RowValidator:
 
     def examine(self, row: SourceRow) -> Verdict:
         """The row's cells: ``pair`` holds its two values (normalised keys for key sides)."""
-        issues = list(row.issues)
-        warnings: list[Issue] = []
+        issues, warnings, missing = self._width_issues(row)
         values: list[str] = []
         for side in self.sides:
             value = row.cells[side.index]
+            if side in missing:
+                values.append(value)
+                continue
             numeric = side.index in row.numeric
             if side.kind == ID:
                 problem = self._check_id(value, numeric, side)
@@ -179,6 +237,34 @@ class RowValidator:
         if issues:
             return Verdict(outcome=_invalid(issues), warnings=tuple(warnings))
         return Verdict(pair=Pair(values[0], values[1]), warnings=tuple(warnings))
+
+    def _width_issues(self, row: SourceRow) -> tuple[list[Issue], list[Issue], list[Side]]:
+        """The row's own issues (invalid), its warnings and the sides whose cell is missing.
+
+        A row shorter or longer than the header is sent with a warning when both of its id
+        cells are there; only a missing id cell makes it invalid (``short_row``)."""
+        issues: list[Issue] = []
+        warnings: list[Issue] = []
+        missing: list[Side] = []
+        for issue in row.issues:
+            if issue.code == "short_row":
+                present = len(row.cells) if row.present is None else row.present
+                missing = [side for side in self.sides if side.index >= present]
+                if missing:
+                    names = " and ".join(f"'{side.column}'" for side in missing)
+                    cells = "cell is" if len(missing) == 1 else "cells are"
+                    issues.append(
+                        Issue(issue.code, f"{issue.message}: the {names} {cells} missing")
+                    )
+                else:
+                    warnings.append(
+                        Issue(issue.code, f"{issue.message}; the missing cells are read as empty")
+                    )
+            elif issue.code == "long_row":
+                warnings.append(issue)
+            else:
+                issues.append(issue)
+        return issues, warnings, missing
 
     def settle(self, number: int, pair: Pair) -> Outcome | None:
         """Same record on both sides, or a pair this validator met before (one validator per
@@ -249,6 +335,14 @@ class RowValidator:
                 "digits; format the column as Text and paste the ids again",
                 column,
             )
+        several = next((sep for sep in ";|," if sep in value), None)
+        if several is not None:
+            return Issue(
+                f"{role}_id_several",
+                f"the {what} holds several values ({value}); to make one relation per id, "
+                f"add --split '{several}' (or set split: '{several}')",
+                column,
+            )
         if _BAD_CHARACTER.search(value):
             return Issue(
                 f"{role}_id_malformed",
@@ -257,6 +351,14 @@ class RowValidator:
                 column,
             )
         lookup = f"--{role}-lookup"
+        phone = _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7
+        if len(value) < MIN_ID_LENGTH and not phone:
+            return Issue(
+                f"{role}_id_malformed",
+                f"the {what} ({value}) is too short to be an id (ids have 20 or more "
+                "characters); put the record's id in the cell",
+                column,
+            )
         if _EMAIL.fullmatch(value):
             can = (
                 "email"
@@ -276,7 +378,7 @@ class RowValidator:
                 f"the {what} looks like an e-mail address ({value}), not an id; {fix}",
                 column,
             )
-        if _PHONE_LIKE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
+        if phone:
             return Issue(
                 f"{role}_id_phone",
                 f"the {what} looks like a phone number ({value}), not an id; if the column holds "

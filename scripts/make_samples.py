@@ -72,7 +72,7 @@ def problem_rows() -> list[list[str]]:
         [student(5), "", "Emma Schmidt", "invalid: blank teacher id"],
         ["67a349a79b28947ec1f69999", teacher(5), "Nobody", "failed: no such student"],
         [teacher(6), student(6), "Farid Haddad", "failed: columns swapped (warned about)"],
-        [student(7), teacher(3)],
+        [student(7)],  # short: its teacher id cell is missing (invalid: short_row)
         [student(8), teacher(8), "Hugo Silva", '=HYPERLINK("http://example.invalid")'],
     ]
 

@@ -52,7 +52,9 @@ def test_the_token_comes_from_the_named_variable_and_never_shows(tmp_path: Path)
     [
         ("concurrency: lots\n", "'concurrency': Input should be a valid integer"),
         ("rate_limit:\n  max_requests: 0\n", "'rate_limit.max_requests': Input should be greater"),
-        ("locaton_id: x\n", "'locaton_id': unknown key (check the spelling"),
+        ("locaton_id: x\n", "'locaton_id': unknown key (did you mean 'location_id')."),
+        ("colour: x\n", "'colour': unknown key (check the spelling"),
+        ("retry: {max_attempt: 3}\n", "'retry.max_attempt': unknown key (did you mean "),
         ("target: ftp://x\n", "'target': expected 'sandbox' or a URL"),
         ("target: http://crm.example.com\n", "plain http:// is only allowed for 127.0.0.1"),
         ("api_version: '2020'\n", "'api_version': expected one of 2021-07-28"),

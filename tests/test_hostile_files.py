@@ -153,8 +153,8 @@ def test_a_stray_cell_on_the_last_row_costs_nothing(tmp_path: Path) -> None:
             (
                 Issue(
                     "long_row",
-                    "row 1048576 has a value in column C ('below'), right of the header's last "
-                    "column (B); it is ignored.",
+                    "the row has a value in column C ('below'), right of the header's last "
+                    "column (B); it is ignored",
                 ),
             ),
         ),

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
+from importer import logs
 from importer.check import Checks
 from importer.cli import main
 from importer.client import _auth_message
@@ -247,12 +248,21 @@ RUN_HELP = (
     "                                  la primera).\n"
     "  --encoding TEXT                 Codificación del CSV (predeterminado:\n"
     "                                  detectada).\n"
+    "  --header-row INTEGER RANGE      Fila con los títulos de las columnas, tal como\n"
+    "                                  la numera su hoja de cálculo (predeterminado:\n"
+    "                                  la primera fila con un valor).  [x>=1]\n"
+    "  --no-header                     El archivo no tiene fila de encabezado:\n"
+    "                                  indique las columnas por su letra (A, B...) o\n"
+    "                                  su posición.\n"
     "  --out PATH                      CSV de resultados (predeterminado:\n"
     "                                  results/<input>-results.csv, o -dry-run.csv;\n"
     "                                  un archivo existente solo puede ser el de esta\n"
     "                                  misma ejecución, que se reanuda).\n"
     "  --concurrency INTEGER           Solicitudes en curso a la vez, por ubicación\n"
     "                                  (1-64, predeterminado 8).\n"
+    "  --split CHARACTER               Las celdas pueden tener varios ids separados\n"
+    "                                  por CHARACTER (como ';'): una relación por id,\n"
+    "                                  cada una con el número de su fila.\n"
     "  --strict-ids / --no-strict-ids  Tratar los ids con una forma inesperada como\n"
     "                                  no válidos, no como advertencias.\n"
     "  --first-lookup TEXT             Qué tiene la primera columna: id\n"
@@ -304,6 +314,16 @@ RUN_HELP = (
     "                                  resultados o una ubicación, esperarla este\n"
     "                                  tiempo (predeterminado 0: detenerse de\n"
     "                                  inmediato, salida 2).  [x>=0]\n"
+    "  --limit INTEGER RANGE           Procesar solo las primeras N filas de datos\n"
+    "                                  (una prueba antes del archivo entero); las\n"
+    "                                  demás quedan not_sent (outside_range) y una\n"
+    "                                  ejecución posterior sin --limit las envía.\n"
+    "                                  [x>=1]\n"
+    "  --rows FIRST-LAST               Procesar solo estas filas, numeradas como las\n"
+    "                                  muestra su hoja de cálculo (100-250, 100- o\n"
+    "                                  -250); las demás quedan not_sent\n"
+    "                                  (outside_range) y una ejecución posterior las\n"
+    "                                  envía.\n"
     "  --dry-run                       Solo leer y validar; no enviar ninguna\n"
     "                                  solicitud de escritura.\n"
     "  -h, --help                      Mostrar este mensaje y salir.\n"
@@ -338,7 +358,12 @@ def _read(path: Path, **options: str) -> None:
 
 def _notices(path: Path, **options: str) -> tuple[str, ...]:
     with open_table(path, **options) as table:
-        return tuple(f"samples/{path.name}: {notice}" for notice in table.notices)  # as run.py
+        return tuple(  # as run.py shows them: the reader's own name of the file as the path
+            f"samples/{notice}"
+            if notice.startswith(path.name)
+            else f"samples/{path.name}: {notice}"
+            for notice in table.notices
+        )
 
 
 def _open_sheet(path: Path, **limits: int) -> None:
@@ -372,6 +397,7 @@ def _config_messages(tmp_path: Path) -> list[str]:
         _raised(lambda: _settings(tmp_path, "first: 3\n")),
         _raised(lambda: _settings(tmp_path, "first: {column: A}\nfirst_column: B\n")),
         _raised(lambda: _settings(tmp_path, "phone_region: XX\nfirst_lookup: a b\n")),
+        _raised(lambda: _settings(tmp_path, "first_colum: x\nrate_limit: {max_request: 3}\n")),
         *_ledger_messages(tmp_path),
     ]
 
@@ -468,6 +494,8 @@ def _sheet_messages(tmp_path: Path) -> list[str]:
 
 def _other_messages(tmp_path: Path) -> list[str]:
     return [
+        _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04", "~$book.xlsx"))),
+        _raised(lambda: logs.configure(tmp_path / "missing" / "run.log")),
         _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
         _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
@@ -548,10 +576,34 @@ def _location_column_only(folder: Path) -> None:
     )
 
 
+def _bare_config(folder: Path) -> None:
+    (folder / "missing-all.yaml").write_text("location_id: ldwDemoLocation00001\n")
+
+
 def _token_in_config(folder: Path) -> None:
     config = folder / "config.yaml"
     config.write_text(config.read_text() + "# pit-1a2b3c4d-1111-4222-8333-444455556666\n")
     config.chmod(0o644)
+
+
+def _export(folder: Path) -> None:
+    """A file as people export it: a title line, a title used twice, short and long rows."""
+    (folder / "samples/export.csv").write_text(
+        "Export from SchoolSys 2024-09-01\n"
+        "Student ID,Teacher ID,Note,Note\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002\n"
+        "67a349a79b28947ec1f60002,cTeacher000000000002,a,b,c\n"
+        "67a349a79b28947ec1f60003\n"
+    )
+
+
+def _mixed(folder: Path) -> None:
+    """A file of two locations, one of which the token may not access."""
+    (folder / "samples/mixed.csv").write_text(
+        "Student ID,Teacher ID,Location\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002,ldwDemoLocation00001\n"
+        "67a349a79b28947ec1f60003,cTeacher000000000004,ldwUnknownLocation99\n"
+    )
 
 
 DEMO, PROBLEMS = "samples/relations.csv", "samples/relations-with-problems.csv"
@@ -593,7 +645,47 @@ SCENARIOS: dict[str, list[Step]] = {
         ("init", *INIT, "--association", "student_teacher", "--out", "other.yaml"),
     ],
     "a missing column": [("run", DEMO, "--first-column", "Student")],
-    "a missing config value": [("run", DEMO, "--location-id", "")],
+    "several ids in a cell": [
+        ("validate", DEMO, "--split", "ab"),
+        ("run", DEMO, "--split", ";"),
+    ],
+    "a location the token may not access": [
+        _mixed,
+        ("validate", "samples/mixed.csv", "--location-column", "Location"),
+        ("run", "samples/mixed.csv", "--location-column", "Location"),
+    ],
+    "try a few rows": [
+        ("run", DEMO, "--limit", "2"),
+        ("run", PROBLEMS, "--rows", "8-9"),
+        ("validate", DEMO, "--rows", "40-50"),
+        ("validate", DEMO, "--rows", "9-3"),
+        ("validate", DEMO, "--rows", "0-3"),
+        ("validate", DEMO, "--rows", "x"),
+        ("validate", DEMO, "--limit", "0"),
+    ],
+    "headers as people write them": [
+        _export,
+        ("validate", "samples/export.csv"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--first-column", "A"),
+        ("validate", "samples/export.csv", "--header-row", "9"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--first-column", "Note"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--location-column", "Site"),
+        ("validate", "samples/export.csv", "--header-row", "2", "--second-column", "1"),
+        (
+            "validate",
+            "samples/export.csv",
+            "--no-header",
+            "--first-column",
+            "A",
+            "--second-column",
+            "B",
+        ),
+    ],
+    "a missing config value": [
+        ("run", DEMO, "--location-id", ""),
+        _bare_config,
+        ("run", DEMO, "--config", "missing-all.yaml"),
+    ],
     "an unknown association": [("run", DEMO, "--association", "nope")],
     "swapped columns": [("run", DEMO, "--swap")],
     "no token for a real API": [("run", DEMO, "--base-url", "https://127.0.0.1:9")],
@@ -692,6 +784,7 @@ def _files(folder: Path) -> Iterator[tuple[str, object]]:
                 data.pop(volatile, None)
             if isinstance(data.get("input"), dict):  # an input with relation ids (undo)
                 data["input"].pop("sha256")
+            data.get("settings", {}).pop("target", None)  # a loopback server's URL, its port
             for budget in data.get("budgets", {}).values():  # as the loopback server's
                 budget.pop("daily_remaining")  # headers say, answers and starts overlapping
             yield name, data
@@ -771,7 +864,8 @@ def test_the_demo_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "  invalid                5\n"
         "  failed                 2\n"
         "Solicitudes: 6 (0 frenadas por el límite de tasa). Tiempo: T s, R filas/s.\n"
-        "Advertencias: 1 filas tienen ids con una forma inesperada.\n"
+        "Advertencias: 1 fila tiene una advertencia (un id con una forma inesperada, una fila "
+        "corta o larga): vea la columna error.\n"
         "Resultados: results/relations-with-problems-results.csv\n"
         "Algunas filas requieren atención: vea las columnas status y error de los resultados.\n"
     )

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from importer.cli import main
 from importer.config import load_settings
-from importer.init_config import Samples, best, propose, sample_columns
+from importer.init_config import API_URL, Samples, best, propose, propose_lookup, sample_columns
 from importer.models import Association
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
 from tests.conftest import SAMPLES, write_csv
@@ -94,7 +94,7 @@ def test_questions_when_interactive(in_repo: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "API base URL [https://services.leadconnectorhq.com]: sandbox\n"
+        "API base URL [sandbox]: sandbox\n"
         "Location (sub-account) id: ldwDemoLocation00001\n"
         "Associations of the location:\n"
         "  student_teacher (id 67c1f2a3b4c5d6e7f8a90001): Student (custom_objects.students) -> "
@@ -159,7 +159,7 @@ def test_the_token_is_never_in_the_file(in_repo: Path, monkeypatch: pytest.Monke
             "Error: samples/relations.csv: there is no column 'Student' for the first ids.",
         ),
         (
-            ["samples/relations.csv", "--location-id", DEMO_LOCATION],
+            ["samples/relations.csv", "--location-id", DEMO_LOCATION, "--base-url", API_URL],
             "Error: No API token: set the environment variable LEADWAY_TOKEN",
         ),
     ],
@@ -228,10 +228,66 @@ def test_the_questions_are_asked_in_spanish_too(in_repo: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     for question in (
-        "URL base de la API [https://services.leadconnectorhq.com]: sandbox\n",
+        "URL base de la API [sandbox]: sandbox\n",
         "Id de la ubicación (location, subcuenta): ldwDemoLocation00001\n",
         "Asociación (clave o id) [student_teacher]: \n",
         "Columna de los ids del lado first (Student) [Student ID]: \n",
     ):
         assert question in result.output
     assert "API base URL" not in result.output
+
+
+def test_sheet_picks_the_sheet_of_relations_in_a_workbook(in_repo: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Instructions"
+    notes.append(["Fill in one relation per row on the next sheet."])
+    data = book.create_sheet("Relations")
+    data.append(["Student ID", "Teacher ID"])
+    data.append([student_id(1), teacher_id(2)])
+    book.save(in_repo / "two-sheets.xlsx")
+    args = ("init", "two-sheets.xlsx", *FLAGS, "--sheet", "Relations", "--out", "book.yaml")
+    code, _, err = invoke(*args)
+    assert (code, err) == (0, "")
+    settings = load_settings(config_path=in_repo / "book.yaml", environ={})
+    assert (settings.sheet, settings.first_column, settings.second_column) == (
+        "Relations",
+        "Student ID",
+        "Teacher ID",
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "object_key", "expected"),
+    [
+        (("ana@example.edu", "ben@example.edu"), "contact", "email"),
+        (("+1 555 010 0001", "(555) 010-0002", "010-00"), "contact", "phone"),
+        (("cTeacher000000000001",), "contact", "id"),
+        (("ana@example.edu",), "custom_objects.students", "id"),  # its property is unknown
+        ((), "contact", "id"),
+    ],
+)
+def test_a_lookup_is_proposed_from_the_values(
+    values: tuple[str, ...], object_key: str, expected: str
+) -> None:
+    assert propose_lookup(values, object_key) == expected
+
+
+def test_init_on_a_file_of_phone_numbers_looks_them_up(in_repo: Path) -> None:
+    columns = ("--first-column", "Student email", "--second-column", "Teacher phone")
+    args = ("init", "samples/students-by-email.csv", *FLAGS, *columns, "--out", "keys.yaml")
+    code, _, err = invoke(*args, "--association", "student_teacher")
+    assert (code, err) == (0, "")
+    settings = load_settings(config_path=in_repo / "keys.yaml", environ={})
+    assert (settings.first_lookup, settings.second_lookup) == ("id", "phone")
+
+
+def test_init_and_run_have_one_default_target(in_repo: Path) -> None:
+    code, _, _ = invoke("init", "samples/relations.csv", "--location-id", DEMO_LOCATION)
+    assert code == 2  # config.yaml is there: init never writes over it
+    args = ("init", "samples/relations.csv", "--location-id", DEMO_LOCATION, "--out", "d.yaml")
+    assert invoke(*args)[0] == 0  # no token needed: the sandbox, as for run
+    assert load_settings(config_path=in_repo / "d.yaml", environ={}).target == "sandbox"

@@ -47,6 +47,16 @@ def test_json_events_carry_their_fields_and_never_a_secret(
     assert second["message"] == "oops [redacted]"
 
 
+def test_a_missing_log_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        logs.configure(tmp_path / "missing" / "run.log")
+    folder = tmp_path / "missing"
+    assert str(caught.value) == (
+        f"{folder}/run.log: the folder {folder} does not exist, so the log file cannot be "
+        f"written there. Create it (mkdir -p {folder}) or choose another --log-file."
+    )
+
+
 def test_an_unwritable_log_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the log file cannot be written"):
-        logs.configure(tmp_path / "missing" / "run.log")
+        logs.configure(tmp_path)  # a folder, not a file

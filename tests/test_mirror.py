@@ -9,11 +9,11 @@ import pytest
 
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.models import Status
+from importer.models import RowWindow, Status
 from importer.pipeline import run_import
 from importer.sandbox import DEMO_LOCATION, Sandbox, student_id, teacher_id
 from importer.summary import Hooks, RunSummary
-from tests.conftest import demo_settings, read_results
+from tests.conftest import SAMPLES, demo_settings, read_results
 from tests.test_ledger_run import FAST, export, night, nightly_sandbox, server_pairs
 
 
@@ -161,5 +161,16 @@ def test_mirror_refuses_what_it_cannot_do_safely(
         run_import(
             export(tmp_path, 1, students=1),
             demo_settings(tmp_path, mirror=True, **changes),
+            transport=Sandbox().transport(),
+        )
+
+
+def test_mirror_refuses_a_window_of_rows(tmp_path: Path) -> None:
+    """--rows / --limit with --mirror would delete every relation outside the window."""
+    with pytest.raises(ConfigError, match="--mirror needs the whole export: with --limit 2"):
+        run_import(
+            SAMPLES / "relations.csv",
+            demo_settings(tmp_path, mirror=True),
+            window=RowWindow(limit=2),
             transport=Sandbox().transport(),
         )

@@ -120,8 +120,8 @@ def test_ods_values_become_text_and_numbers_are_marked(tmp_path: Path) -> None:
             (
                 Issue(
                     "long_row",
-                    "row 7 has a value in column E ('stray'), right of the header's last column "
-                    "(C); it is ignored.",
+                    "the row has a value in column E ('stray'), right of the header's last column "
+                    "(C); it is ignored",
                 ),
             ),
             frozenset({0, 1}),
@@ -155,8 +155,9 @@ def test_ods_empty_sheet_untitled_and_duplicate_columns(tmp_path: Path) -> None:
     assert table.notices == (
         "gap.ods: column B has no title in the header (row 1); it is called 'column 2'.",
     )
-    with pytest.raises(InputError, match=r"\(column A and column C\)"):
-        read(write_ods(tmp_path, {"S": [["id", "x", "id"]]}, "dup.ods"))
+    table, _ = read(write_ods(tmp_path, {"S": [["id", "x", "id", "id_2"]]}, "dup.ods"))
+    assert table.header == ("id", "x", "id_3", "id_2")  # a name that is taken is not reused
+    assert table.duplicates == {"id": (1, 3)}
 
 
 def test_size_limits(tmp_path: Path) -> None:

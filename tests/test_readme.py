@@ -63,6 +63,14 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         """--first-column Opportunity --second-column Contact --location-column Location """
         """--quiet' {}""",
         "relimport merge shards/deals-two-locations.shards.json",
+        "relimport run samples/relations.csv --limit 2",
+        "printf 'Export from SchoolSys 2024-09-01\\nStudent ID,Teacher ID\\n"
+        "67a349a79b28947ec1f60001,cTeacher000000000002\\n' > export.csv",
+        "relimport validate export.csv --header-row 2",
+        "printf 'Student ID,Teacher ID\\n67a349a79b28947ec1f60001;67a349a79b28947ec1f60002,"
+        "cTeacher000000000002\\n' > multi.csv",
+        "relimport validate multi.csv --split ';' --quiet",
+        "cut -d, -f1,3,4 results/multi-dry-run.csv | tail -n 2",
         'relimport validate samples/students-by-email.csv --first-column "Student email" '
         '--first-lookup student_email --second-column "Teacher phone" --second-lookup phone',
         "relimport --lang es run samples/relations-with-problems.csv",

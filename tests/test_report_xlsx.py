@@ -78,15 +78,16 @@ def values(sheet: Worksheet) -> list[list[object]]:
 def test_every_cell_is_the_text_written_as_a_text_cell(tmp_path: Path, text: str) -> None:
     outcome = Outcome(Status.FAILED, error_code="E", error=text, http_status=400, attempts=1)
     sheet = workbook(tmp_path, [(SourceRow(2, (text, "t1", "")), outcome)])
-    results = {"row": "2", "status": "failed", "error_code": "E", "error": text}
-    results |= {"http_status": "400", "attempts": "1"}
+    results: dict[str, object] = {"row": 2, "status": "failed", "error_code": "E", "error": text}
+    results |= {"http_status": 400, "attempts": 1}
     assert values(sheet) == [
         [*COLUMNS],
         [text, "t1", None, *(results.get(name) for name in RESULT_COLUMNS)],
     ]
     assert sheet["A2"].data_type == "s"
     assert sheet[at("error")].data_type == "s"  # the API's text, restored too
-    assert sheet[at("row")].data_type == "s"  # the row number stays text as well
+    for name in ("row", "http_status", "attempts"):  # relimport's numbers sort as numbers
+        assert sheet[at(name)].data_type == "n"
 
 
 @pytest.mark.parametrize(
@@ -152,6 +153,7 @@ COLOURS = {
     Status.SKIPPED: GREY,
     Status.VALID: GREY,
     Status.GONE: GREY,
+    Status.WOULD_DELETE: GREY,
     Status.INVALID: RED,
     Status.UNRESOLVED: RED,
     Status.AMBIGUOUS: RED,

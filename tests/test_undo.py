@@ -10,6 +10,7 @@ import pytest
 from importer.errors import InputError
 from importer.models import Status
 from importer.pipeline import run_import
+from importer.report import RESULT_COLUMNS
 from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
 from importer.undo import run_undo
 from tests.conftest import SAMPLES, demo_settings, read_results
@@ -40,9 +41,11 @@ def test_undo_removes_exactly_what_the_import_created(tmp_path: Path, faults: Fa
     assert undone.exit_code == 0
     rows = read_results(undone.result_path)
     assert [r["row"] for r in rows] == [str(n) for n in range(2, 13)]
-    assert Counter(r["result_status"] for r in rows) == {"deleted": 2, "skipped": 9}
-    assert {r["result_relation_id"] for r in rows if r["result_status"] == "deleted"} == {
-        r["relation_id"] for r in rows if r["status"] == "created"
+    assert Counter(r["status"] for r in rows) == {"deleted": 2, "skipped": 9}  # the undo's own
+    assert list(rows[0]) == ["Student ID", "Teacher ID", "Student name", "Note", *RESULT_COLUMNS]
+    imported_rows = read_results(imported.result_path)
+    assert {r["relation_id"] for r in rows if r["status"] == "deleted"} == {
+        r["relation_id"] for r in imported_rows if r["status"] == "created"
     }
     again = run_undo(imported.result_path, undo_settings, transport=sandbox.transport())
     assert (again.requests, again.resumed) == (0, 11)  # a finished undo costs nothing again
@@ -58,7 +61,8 @@ def test_a_dry_run_of_the_undo_lists_and_deletes_nothing(tmp_path: Path) -> None
     plan = run_undo(imported.result_path, settings, dry_run=True, transport=sandbox.transport())
     assert state(sandbox) == before
     assert plan.requests == 0
-    assert plan.counts == {Status.VALID: 18, Status.SKIPPED: 2}
+    assert plan.counts == {Status.WOULD_DELETE: 18, Status.SKIPPED: 2}
+    assert plan.exit_code == 0
 
 
 def test_a_relation_already_gone_is_reported_gone(tmp_path: Path) -> None:

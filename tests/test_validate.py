@@ -4,7 +4,7 @@ import pytest
 
 from importer.errors import InputError
 from importer.models import Association, Issue, Pair, SourceRow, Status
-from importer.validate import RowValidator, column_index
+from importer.validate import RowValidator, column_index, find_column
 
 STUDENT = "67a349a79b28947ec1f60001"
 STUDENT_2 = "67a349a79b28947ec1f60002"
@@ -56,11 +56,27 @@ def test_invalid_rows_get_a_code_and_a_message_naming_the_column(
         assert "column '" in verdict.outcome.error
 
 
-def test_reader_issues_make_the_row_invalid() -> None:
-    row = SourceRow(4, (STUDENT, TEACHER), issues=(Issue("short_row", "row 4 has 1 cell"),))
-    outcome = validator().check(row).outcome
+def test_a_short_or_long_row_is_sent_with_a_warning_when_its_id_cells_are_there() -> None:
+    short = Issue("short_row", "the row has 2 cells but the header has 4")
+    verdict = validator().check(SourceRow(4, (STUDENT, TEACHER), (short,), present=2))
+    assert verdict.pair == Pair(STUDENT, TEACHER)
+    assert [w.message for w in verdict.warnings] == [
+        "the row has 2 cells but the header has 4; the missing cells are read as empty"
+    ]
+    long = Issue("long_row", "the row has 5 cells but the header has 2")
+    verdict = validator().check(SourceRow(5, (STUDENT_2, TEACHER), (long,)))
+    assert (verdict.pair, verdict.warnings) == (Pair(STUDENT_2, TEACHER), (long,))
+
+
+def test_a_short_row_without_an_id_cell_is_invalid_and_says_which() -> None:
+    short = Issue("short_row", "the row has 1 cell but the header has 4")
+    outcome = validator().check(SourceRow(4, (STUDENT, ""), (short,), present=1)).outcome
     assert outcome is not None
-    assert (outcome.status, outcome.error_code) == (Status.INVALID, "short_row")
+    assert (outcome.status, outcome.error_code, outcome.error) == (
+        Status.INVALID,
+        "short_row",
+        "the row has 1 cell but the header has 4: the 'Teacher ID' cell is missing",
+    )
 
 
 def test_a_clean_row_becomes_a_pair() -> None:
@@ -91,7 +107,7 @@ def test_duplicates_name_the_first_row_and_only_pairs_count() -> None:
 
 def test_an_invalid_row_does_not_hide_a_later_valid_one() -> None:
     check = validator().check
-    assert check(SourceRow(2, (STUDENT, TEACHER), issues=(Issue("long_row", "x"),))).outcome
+    assert check(SourceRow(2, (STUDENT, ""))).outcome
     assert check(SourceRow(3, (STUDENT, TEACHER))).pair == Pair(STUDENT, TEACHER)
 
 
@@ -103,7 +119,39 @@ def test_column_index_is_exact_then_case_insensitive_and_names_what_was_found() 
         column_index(header, "Teacher", "f.csv", "second")
     assert str(caught.value) == (
         "f.csv: there is no column 'Teacher' for the second ids. Columns found: 'Student ID', "
-        "'teacher id'. Set second_column in config.yaml or --second-column to one of them."
+        "'teacher id'. Set second_column in config.yaml or --second-column to one of them (or "
+        "to its letter, such as B)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "expected"),
+    [
+        (("id", "other", "x"), "B", 1),
+        (("id", "other", "x"), "b", 1),
+        (("id", "other", "x"), "3", 2),
+        (("id", "A", "x"), "A", 1),  # a title wins over the letter
+        (("id", "1", "x"), "1", 1),  # and over the position
+        (tuple(f"c{n}" for n in range(30)), "AB", 27),
+        (("id", "other"), "C", None),  # past the last column
+        (("id", "other"), "0", None),
+    ],
+)
+def test_a_column_is_named_by_title_else_letter_else_position(
+    header: tuple[str, ...], name: str, expected: int | None
+) -> None:
+    assert find_column(header, name) == expected
+
+
+def test_only_a_needed_column_may_not_share_its_title() -> None:
+    header = ("Student ID", "Name", "Teacher ID", "Name_2")
+    duplicates = {"Name": (2, 4)}
+    assert column_index(header, "Teacher ID", "f.csv", "second", duplicates) == 2
+    with pytest.raises(InputError) as caught:
+        column_index(header, "name", "f.csv", "first", duplicates)
+    assert str(caught.value) == (
+        "f.csv: 2 columns are called 'name' (column B and column D), so the first ids could be "
+        "in either. Rename one of them, or name the column by its letter: --first-column B."
     )
 
 
@@ -115,3 +163,19 @@ def test_an_email_in_an_id_column_says_how_to_look_it_up() -> None:
         "(teacher1@example.edu), not an id; if the column holds e-mail addresses, look them "
         "up: second_lookup: email (or --second-lookup email)"
     )
+
+
+@pytest.mark.parametrize("value", ["x", "-", "n/a", "12345", "cTeacher0"])
+def test_a_value_too_short_to_be_an_id_is_invalid(value: str) -> None:
+    outcome = validator().check(SourceRow(2, (STUDENT, value))).outcome
+    assert outcome is not None
+    assert (outcome.error_code, outcome.error) == (
+        "second_id_malformed",
+        f"the Teacher id in column 'Teacher ID' ({value}) is too short to be an id (ids have 20 "
+        "or more characters); put the record's id in the cell",
+    )
+
+
+def test_an_upper_case_hexadecimal_id_has_the_shape_of_one() -> None:
+    verdict = validator().check(SourceRow(2, (STUDENT.upper(), TEACHER)))
+    assert verdict == type(verdict)(pair=Pair(STUDENT.upper(), TEACHER))  # sent as written
