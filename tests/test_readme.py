@@ -56,6 +56,7 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         "relimport associations",
         "relimport validate samples/relations-with-problems.csv",
         "relimport run samples/relations-with-problems.csv",
+        "relimport run samples/relations.csv --limit 2",
         "relimport split samples/deals-two-locations.csv --by location --shards 2 "
         "--out-dir shards --location-column Location",
         """ls shards/*-of-2.csv | xargs -P 2 -I{} sh -c 'relimport run "$0" --out """
@@ -63,7 +64,6 @@ def test_every_console_example_prints_what_the_readme_shows(tmp_path: Path) -> N
         """--first-column Opportunity --second-column Contact --location-column Location """
         """--quiet' {}""",
         "relimport merge shards/deals-two-locations.shards.json",
-        "relimport run samples/relations.csv --limit 2",
         "printf 'Export from SchoolSys 2024-09-01\\nStudent ID,Teacher ID\\n"
         "67a349a79b28947ec1f60001,cTeacher000000000002\\n' > export.csv",
         "relimport validate export.csv --header-row 2",
