@@ -9,6 +9,7 @@ Library first: everything the command line does is available from Python::
 
 import logging
 
+from importer.associations import list_associations
 from importer.client import Client, classify
 from importer.config import Settings, load_settings
 from importer.errors import (
@@ -27,9 +28,10 @@ from importer.errors import (
 from importer.ledger import Ledger
 from importer.ledger_admin import forget_ledger, ledger_files, verify_ledger, verify_scope
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
-from importer.pipeline import import_file, list_associations, run_import
+from importer.pipeline import import_file, run_import
 from importer.ratelimit import RateLimiter, RateLimits
-from importer.reader import Table, open_table
+from importer.reader import open_table
+from importer.reader_table import Table
 from importer.summary import Hooks, RunSummary
 from importer.undo import run_undo
 from importer.validate import RowValidator

@@ -115,7 +115,7 @@ class Checks:
             count += 1
             key = fixed or self._key(row)
             if shapes:
-                self.shapes[key, _shape(row.cells[first]), _shape(row.cells[second])] += 1
+                self.shapes[key, id_shape(row.cells[first]), id_shape(row.cells[second])] += 1
             if key[0] and key[1] and key not in keys:
                 keys.add(key)
                 if len(keys) > MAX_SCOPES:
@@ -493,7 +493,7 @@ _SHAPES: dict[int, tuple[str, Callable[[str], bool]]] = {
 }
 
 
-def _shape(value: str) -> str:
+def id_shape(value: str) -> str:
     """The regex of the id shape this value has, or ''."""
     found = _SHAPES.get(len(value))
     return found[0] if found is not None and found[1](value) else ""

@@ -10,8 +10,6 @@ fine but whose real run does not fit in a location's budget left today.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import shlex
 import sys
@@ -23,11 +21,14 @@ import click
 from tqdm import tqdm
 
 from importer import logs
+from importer.associations import list_associations
 from importer.beside import write_beside
+from importer.cli_common import LOG, fail, json_output, load, print_json
 from importer.cli_flags import RelimportGroup, window_options
 from importer.cli_language import language, remember_language, say, speak_to_everyone
 from importer.cli_sandbox import sandbox
-from importer.config import Settings, load_settings
+from importer.cli_setup import doctor, init
+from importer.config import load_settings
 from importer.errors import ApiError, NothingToDo, RelimportError
 from importer.i18n import (
     LANGUAGE_VARIABLE,
@@ -38,7 +39,6 @@ from importer.i18n import (
 from importer.models import (
     EXIT_BUDGET,
     EXIT_INTERRUPTED,
-    EXIT_NOT_STARTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_STOPPED,
@@ -46,7 +46,7 @@ from importer.models import (
     RowWindow,
     Status,
 )
-from importer.pipeline import list_associations, run_import
+from importer.pipeline import run_import
 from importer.summary import (
     FOR_ONLY,
     FOR_UNDO,
@@ -55,8 +55,6 @@ from importer.summary import (
     remembered_settings,
 )
 from importer.undo import run_undo
-
-LOG = logging.getLogger("relimport")
 
 
 def _common(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -178,13 +176,6 @@ def _input_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _settings(config_path: Path | None, quiet: bool = False, **flags: Any) -> Settings:
-    settings = load_settings(config_path=config_path, flags=flags)
-    for notice in () if quiet else settings.notices:
-        say(notice, err=True)
-    return settings
-
-
 def _remembered(
     result_path: Path,
     keys: tuple[str, ...],
@@ -212,24 +203,6 @@ def _remembered(
             err=True,
         )
     return {**flags, **found}
-
-
-def _json_output() -> bool:
-    context = click.get_current_context(silent=True)
-    return bool(context is not None and context.meta.get("relimport.json"))
-
-
-def _print_json(outcome: dict[str, object]) -> None:
-    click.echo(json.dumps(outcome, ensure_ascii=False))
-
-
-def _fail(error: RelimportError) -> None:
-    """Exit 2: nothing was sent. The one line says what and where; the log gets it too."""
-    say(f"Error: {error}", err=True)
-    if _json_output():
-        _print_json({"exit_code": EXIT_NOT_STARTED, "outcome": "not_started", "error": str(error)})
-    LOG.error("%s", error, extra={"event": "not_started", "exit_code": EXIT_NOT_STARTED})
-    sys.exit(EXIT_NOT_STARTED)
 
 
 @click.group(cls=RelimportGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -284,7 +257,7 @@ def main(
         try:
             logs.configure(log_file, log_format, log_level)
         except RelimportError as error:
-            _fail(error)
+            fail(error)
 
 
 def _statuses(_: click.Context, __: click.Parameter, value: str | None) -> frozenset[Status] | None:
@@ -402,7 +375,7 @@ def _import(
         given = flags
         if only is not None:  # a result file: the settings of the run that wrote it
             given = _remembered(input_path, FOR_ONLY, config_path, flags, quiet)
-        settings = _settings(config_path, quiet, **given)
+        settings = load(config_path, quiet, **given)
         return run_import(
             input_path,
             settings,
@@ -469,20 +442,20 @@ def _execute(
             )
         )
     except NothingToDo as done:
-        if _json_output():
-            _print_json({"exit_code": EXIT_OK, "outcome": "nothing_to_do", "message": str(done)})
+        if json_output():
+            print_json({"exit_code": EXIT_OK, "outcome": "nothing_to_do", "message": str(done)})
         elif not quiet:
             say(str(done))
         sys.exit(EXIT_OK)
     except (RelimportError, ApiError) as error:
         if bar is not None:
             bar.close()
-        _fail(error)
+        fail(error)
         return
     except KeyboardInterrupt:  # before the run could take over the signals: nothing was sent
         say("Interrupted before anything was sent.", err=True)
-        if _json_output():
-            _print_json(
+        if json_output():
+            print_json(
                 {
                     "exit_code": EXIT_INTERRUPTED,
                     "outcome": "interrupted",
@@ -509,8 +482,8 @@ def _execute(
         lang=lang,
         notice=lambda message: say(message, err=True),
     )
-    if _json_output():
-        _print_json(outcome)
+    if json_output():
+        print_json(outcome)
     elif summary.rendered and not quiet:
         say(format_summary(summary))
     LOG.info(
@@ -570,7 +543,7 @@ def undo(
 
     def start(hooks: Hooks) -> RunSummary:
         given = _remembered(results_path, FOR_UNDO, config_path, flags, quiet)
-        settings = _settings(config_path, quiet, **given)
+        settings = load(config_path, quiet, **given)
         return run_undo(
             results_path,
             settings,
@@ -672,9 +645,9 @@ def resume_command() -> str:
 def associations(config_path: Path | None, **flags: Any) -> None:
     """List the location's associations (id, key, both object keys and labels)."""
     try:
-        found = list_associations(_settings(config_path, **flags))
+        found = list_associations(load(config_path, **flags))
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     header = ("ID", "KEY", "FIRST (LABEL)", "SECOND (LABEL)", "TYPE")
     rows = [tuple(translate(name, language()) for name in header)]  # the rest is data
@@ -696,7 +669,6 @@ def associations(config_path: Path | None, **flags: Any) -> None:
 
 
 from importer.cli_ledger import ledger  # noqa: E402
-from importer.cli_setup import doctor, init  # noqa: E402  (it imports this module's helpers)
 from importer.cli_shard import merge, split  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(sandbox)

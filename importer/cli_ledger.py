@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from importer.cli_common import fail, load
 from importer.cli_language import say
 from importer.errors import RelimportError
 from importer.ledger_admin import forget_ledger, ledger_files, verify_ledger, verify_scope
@@ -37,13 +38,12 @@ def ledger() -> None:
 @_CONFIG
 def status(config_path: Path | None) -> None:
     """Entries per location and association, the oldest confirmation, the file's size."""
-    from importer.cli import _fail, _settings
 
     try:
-        settings = _settings(config_path)
+        settings = load(config_path)
         files = ledger_files(settings)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     if not files:
         say(
@@ -71,10 +71,9 @@ def verify(
     config_path: Path | None, location: str | None, association: str | None, **flags: Any
 ) -> None:
     """Re-read now every record's relations: confirm the pairs there, forget the pairs gone."""
-    from importer.cli import _fail, _settings
 
     try:
-        settings = _settings(config_path, **flags)
+        settings = load(config_path, **flags)
         scope = verify_scope(settings, location, association)
         say(
             f"Verifying the ledger of {scope.target}, location {scope.location}: "
@@ -82,7 +81,7 @@ def verify(
         )
         done = verify_ledger(settings, scope)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     say(
         f"Verified: {done.records} records read; {done.confirmed} pairs confirmed, "
@@ -99,12 +98,11 @@ def verify(
 @_ASSOCIATION
 def forget(config_path: Path | None, location: str, association: str | None, **flags: Any) -> None:
     """Drop a location's entries (or one association's): the next run sends their pairs again."""
-    from importer.cli import _fail, _settings
 
     try:
-        dropped = forget_ledger(_settings(config_path, **flags), location, association)
+        dropped = forget_ledger(load(config_path, **flags), location, association)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     what = f"the association {association}" if association else "every association"
     say(f"Forgot {dropped} pairs of {what} in location {location}.")

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from importer.cli_common import fail, load
 from importer.config import FLAGS, SANDBOX, Settings, describe_settings, load_settings
 from importer.doctor import Finding, describe, diagnose
 from importer.errors import ConfigError, RelimportError
@@ -67,13 +68,12 @@ def doctor(config_path: Path | None, **flags: Any) -> None:
     the rate limit and the day's budget left. Exit 0 when a run would start, 2 otherwise.
     The token is never printed.
     """
-    from importer.cli import _fail, _settings
     from importer.cli_language import say
 
     try:
-        settings = _settings(config_path, **flags)
+        settings = load(config_path, **flags)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     findings = asyncio.run(diagnose(settings))
     for finding in findings:
@@ -125,7 +125,6 @@ def init(
     the shapes of its first ids. The token is read from the environment (LEADWAY_TOKEN),
     never written to the file.
     """
-    from importer.cli import _fail
     from importer.cli_language import say
 
     asking = sys.stdin.isatty() if interactive is None else interactive
@@ -136,7 +135,7 @@ def init(
         render = render_config(settings)
         write_config(out_path, render, force=force)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     config = [] if out_path == Path("config.yaml") else ["--config", str(out_path)]
     say(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from importer.cli_common import fail, json_output, load, print_json
 from importer.errors import ConfigError, RelimportError
 from importer.models import Status
 from importer.shard import Manifest, Merged, manifest_path
@@ -62,11 +63,10 @@ def split(
     Every location is whole in one shard, the shards balanced by rows. Run each shard with
     relimport run (on any machine or scheduler), then relimport merge MANIFEST.
     """
-    from importer.cli import _fail, _settings
     from importer.cli_language import say
 
     try:
-        settings = _settings(config_path, location_column=location_column, sheet=sheet)
+        settings = load(config_path, location_column=location_column, sheet=sheet)
         column = settings.location_column
         if not column:
             raise ConfigError(
@@ -77,7 +77,7 @@ def split(
             input_path, out_dir, shards=shards, location_column=column, sheet=settings.sheet
         )
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
     for line in split_lines(manifest, out_dir):
         say(line)
@@ -119,16 +119,15 @@ def merge(manifest_path: Path, out: Path | None) -> None:
     Every input row once, with its row number in the input; one summary; the exit code is
     the worst of the shards'.
     """
-    from importer.cli import _fail, _json_output, _print_json
     from importer.cli_language import say
 
     try:
         merged = merge_shards(manifest_path, out)
     except RelimportError as error:
-        _fail(error)
+        fail(error)
         return
-    if _json_output():
-        _print_json(merged.as_json())
+    if json_output():
+        print_json(merged.as_json())
     else:
         for line in merge_lines(merged):
             say(line)

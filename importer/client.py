@@ -73,7 +73,7 @@ def _raw_message(response: httpx.Response) -> str:
     return str(message) if message else response.reason_phrase
 
 
-def _auth_message(status: int, message: str, location_id: str, token_env: str) -> str:
+def auth_message(status: int, message: str, location_id: str, token_env: str) -> str:
     if "scope" in message.lower():
         return (
             f"The API says the token is not authorized for this operation ({status} {message}). "
@@ -212,7 +212,7 @@ class Client:
         message = _message(response)
         wait = retry_after(response.headers)
         if error_class is AuthError:
-            message = _auth_message(response.status_code, message, location_id, token_env)
+            message = auth_message(response.status_code, message, location_id, token_env)
         if issubclass(error_class, RetryableError):
             raise error_class(
                 message,

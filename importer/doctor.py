@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from importer.associations import fetch_association
 from importer.client import Client
 from importer.config import Settings
 from importer.errors import (
@@ -35,9 +36,8 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Association, Pair
-from importer.pipeline import fetch_association
 from importer.ratelimit import LimiterStats
-from importer.sender import Retries, RetryPolicy
+from importer.retries import Retries, RetryPolicy
 from importer.target import Sleep, connect, limiter_for
 
 __all__ = ["Finding", "diagnose", "session"]

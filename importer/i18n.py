@@ -94,7 +94,7 @@ def _compile(shape: str, template: str) -> _Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class _Catalogue:
+class Catalogue:
     messages: tuple[_Entry, ...]
     help: dict[str, str]  # by the English with its whitespace collapsed (_help_key)
     columns: dict[str, str]
@@ -106,11 +106,11 @@ def _help_key(text: str) -> str:
 
 
 @cache
-def _catalogue(lang: str) -> _Catalogue:
+def load_catalogue(lang: str) -> Catalogue:
     """The message shapes, the help texts and the column help of ``lang`` (not English)."""
     text = files("importer").joinpath("locale", f"{lang}.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
-    return _Catalogue(
+    return Catalogue(
         messages=tuple(_compile(item["en"], item[lang]) for item in data["messages"]),
         help={_help_key(item["en"]): item[lang] for item in data["help"]},
         columns=dict(data["columns"]),
@@ -122,7 +122,7 @@ def _render(text: str, lang: str, misses: list[str]) -> str:
     if not text.strip():
         return text
     partial: tuple[str, list[str]] | None = None
-    for entry in _catalogue(lang).messages:
+    for entry in load_catalogue(lang).messages:
         match = entry.pattern.fullmatch(text)
         if match is not None:
             values, missed = match.groupdict(), list[str]()
@@ -158,7 +158,7 @@ def translate_help(text: str, lang: str) -> str | None:
     or None if the catalogue lacks it. Paragraphs are kept; click wraps the lines."""
     if lang == "en":
         return text
-    return _catalogue(lang).help.get(_help_key(text))
+    return load_catalogue(lang).help.get(_help_key(text))
 
 
 #: What each result column holds, and each status value means (English, the code's language).
@@ -196,6 +196,6 @@ def column_help(lang: str) -> list[tuple[str, str]]:
     ]
     if lang == "en":
         return names
-    spanish = _catalogue(lang).columns
+    spanish = load_catalogue(lang).columns
     keys = [name.value if isinstance(name, Status) else name for name, _ in COLUMN_HELP]
     return [(shown, spanish[key]) for (shown, _), key in zip(names, keys, strict=True)]

@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 import yaml
 
+from importer.associations import fetch_association
 from importer.config import Settings, describe_settings
 from importer.doctor import session
 from importer.errors import ConfigError
 from importer.models import Association
-from importer.pipeline import fetch_association
 from importer.reader import open_table
 from importer.validate import is_email, is_phone, shape_of
 

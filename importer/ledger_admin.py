@@ -18,7 +18,7 @@ from importer.config import Settings
 from importer.errors import ConfigError
 from importer.ledger import AssociationStatus, Ledger, Side, ledger_path
 from importer.ledger_run import Repair, repair
-from importer.sender import Retries, RetryPolicy
+from importer.retries import Retries, RetryPolicy
 from importer.target import check_tokens, connect, limiter_for
 
 Sleep = Callable[[float], Awaitable[None]]

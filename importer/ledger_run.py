@@ -18,7 +18,8 @@ from importer.errors import RejectedError
 from importer.ledger import EXISTING, RELIMPORT, Known, Ledger, Ledgers, Side
 from importer.lookup import pool
 from importer.models import Outcome, Pair, Status
-from importer.sender import UNVERIFIED, Retries
+from importer.retries import Retries
+from importer.sender import UNVERIFIED
 
 KNOWN = "known"  # error code of a row the ledger settled
 

@@ -25,7 +25,7 @@ from typing import TypeVar
 from importer.client import Client
 from importer.errors import RejectedError
 from importer.models import Pair
-from importer.sender import Retries
+from importer.retries import Retries
 from importer.validate import EMAIL, PHONE
 
 T = TypeVar("T")

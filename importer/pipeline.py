@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from importer.associations import fetch_association, find_association, list_associations
 from importer.check import Checks, ScopeKey, with_ids
 from importer.client import Client
 from importer.config import Settings
@@ -31,10 +32,11 @@ from importer.plan import CACHED, PURPOSES, LocationPlan, Plan
 from importer.ratelimit import RateLimiter
 from importer.reader import HeaderRule, open_table
 from importer.report import redo_rows, result_name
+from importer.retries import Retries, RetryPolicy
 from importer.run import DurableRun, Entries, Rows, Sleep
-from importer.sender import Job, Retries, RetryPolicy, Sender
+from importer.sender import Job, Sender
 from importer.summary import Hooks, RunSummary
-from importer.target import check_tokens, connect, limiter_for
+from importer.target import check_tokens
 
 __all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
 
@@ -72,29 +74,6 @@ def run_import(
         )
     run.window = window
     return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
-
-
-def list_associations(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> list[Association]:
-    """The associations of the configured location (``relimport associations``)."""
-    if not settings.location_id:
-        raise ConfigError("No location: set location_id in config.yaml or pass --location-id.")
-    location = settings.location_id
-
-    async def fetch() -> list[Association]:
-        client = connect(settings, limiter_for(settings), transport=transport)
-        try:
-            retries = Retries(RetryPolicy(**settings.retry.model_dump()))
-
-            async def listing() -> list[Association]:
-                return await client.list_associations(location)
-
-            return await retries(listing)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(fetch())
 
 
 async def import_file(
@@ -328,7 +307,7 @@ class ImportRun(DurableRun):
         if location in self.checks.refused:
             return None
         try:
-            return await _find_association(client, location, key[1], retries)
+            return await find_association(client, location, key[1], retries)
         except AuthError as error:
             if error.status != 403 or "scope" in str(error):  # the token, not the location
                 raise
@@ -640,32 +619,3 @@ class ImportRun(DurableRun):
         if self.warnings <= 5:
             self.hooks.on_notice(f"{self.path}: row {row.number}: warning: {messages[0]}.")
         return "; ".join(f"warning: {m}" for m in messages)
-
-
-async def _find_association(
-    client: Client, location_id: str, key_or_id: str, retries: Retries
-) -> Association | None:
-    async def fetch() -> Association | None:
-        return await client.get_association(location_id, key_or_id)
-
-    return await retries(fetch)
-
-
-async def fetch_association(
-    client: Client, location_id: str, key_or_id: str, retries: Retries
-) -> Association:
-    """The association by key or id, retried like any request; ConfigError listing the
-    location's associations when it is not there (runs, ``doctor`` and ``init`` alike)."""
-
-    async def listing() -> list[Association]:
-        return await client.list_associations(location_id)
-
-    association = await _find_association(client, location_id, key_or_id, retries)
-    if association is not None:
-        return association
-    known = await retries(listing)
-    listed = ", ".join(f"{a.key} ({a.id})" for a in known) or "none"
-    raise ConfigError(
-        f"The association '{key_or_id}' does not exist in location {location_id}. "
-        f"Associations there: {listed}. Set association to one of these keys or ids."
-    )

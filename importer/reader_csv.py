@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, LOOKAHEAD, HeaderRule, Table, find_header, make_header, quote
+from importer.reader import LOOKAHEAD, HeaderRule, find_header
+from importer.reader_table import BLANK, Table, make_header, quote
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -117,7 +118,7 @@ def _records(path: Path, reader: Reader, encoding: str) -> Iterator[Record]:
             yield number, record
             line_num = reader.line_num
     except (csv.Error, UnicodeDecodeError) as error:
-        raise _read_error(path, error, number + 1, line_num + 1, encoding) from None
+        raise read_error(path, error, number + 1, line_num + 1, encoding) from None
 
 
 def _rows(
@@ -160,7 +161,7 @@ def _reshape(number: int, cells: tuple[str, ...], width: int, whole: str) -> Sou
     return SourceRow(number, cells[:width], (issue,), _NO_NUMERIC)
 
 
-def _read_error(
+def read_error(
     path: Path, error: csv.Error | UnicodeDecodeError, row: int, line: int, encoding: str
 ) -> InputError:
     """The InputError for a record that cannot be parsed (``row`` starts on ``line``)."""
@@ -283,13 +284,13 @@ def _scan(path: Path, raw: BinaryIO, encoding: str) -> tuple[int | None, bool]:
                 "data as CSV again."
             )
         zero_width = zero_width or "\ufeff" in text or "\u200b" in text
-        run = _check_line_length(path, text, run, line)
+        run = check_line_length(path, text, run, line)
         line += text.count("\n")
         if final:
             return None, zero_width
 
 
-def _check_line_length(path: Path, text: str, run: int, line: int) -> int:
+def check_line_length(path: Path, text: str, run: int, line: int) -> int:
     """The characters after ``text``'s last line break (plus ``run``, those before ``text``, if
     it has none); raise InputError for a line longer than ``LINE_LIMIT``. A chunk is far
     shorter than the limit, so only a line across chunks can exceed it."""

@@ -32,8 +32,9 @@ from python_calamine import CalamineError
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import HeaderRule, Table, find_header, letters, make_header, pick_sheet, quote
+from importer.reader import HeaderRule, find_header, letters
 from importer.reader_guard import refuse_large_ods
+from importer.reader_table import Table, make_header, pick_sheet, quote
 from importer.reader_xlsx import cell_text
 
 #: Files larger than this are refused before calamine opens them.

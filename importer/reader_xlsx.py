@@ -39,8 +39,9 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, HeaderRule, Table, find_header, make_header, pick_sheet, quote
+from importer.reader import HeaderRule, find_header
 from importer.reader_guard import entity_error, refuse_zip_bomb
+from importer.reader_table import BLANK, Table, make_header, pick_sheet, quote
 from importer.reader_xlsx_sheet import UNSAVED, Row, sheet_rows
 
 #: Columns read beyond the header's last one, to notice values without a column title.

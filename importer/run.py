@@ -50,7 +50,8 @@ from importer.models import (
 from importer.plan import Plan
 from importer.ratelimit import RateLimiter
 from importer.report import ResultWriter, check_writable, unwritten_message
-from importer.sender import Job, RetryPolicy, Sender
+from importer.retries import RetryPolicy
+from importer.sender import Job, Sender
 from importer.summary import REMEMBERED, Hooks, RunSummary, plan_path, summary_path
 from importer.target import connect, limiter_for
 

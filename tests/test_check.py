@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from importer.check import _shape
+from importer.check import id_shape
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
 from importer.lookup import CACHE_NAME, AnswerCache, Question
@@ -500,7 +500,7 @@ def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path
 @given(st.text(alphabet="0123456789abcdefABCDEFxyz_é ", min_size=18, max_size=26))
 def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None:
     expected = next((p.pattern for p, _ in SHAPES.values() if p.fullmatch(value)), "")
-    assert _shape(value) == expected
+    assert id_shape(value) == expected
 
 
 def test_record_checks_across_budget_days_are_never_asked_twice(

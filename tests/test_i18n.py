@@ -19,14 +19,14 @@ from openpyxl import Workbook, load_workbook
 from importer import logs
 from importer.check import Checks
 from importer.cli import main
-from importer.client import _auth_message
+from importer.client import auth_message
 from importer.config import Settings, load_settings
 from importer.errors import ConfigError, InputError
 from importer.i18n import (
     COLUMN_HELP,
-    _catalogue,
     choose_language,
     column_help,
+    load_catalogue,
     translate,
     translate_help,
     translate_line,
@@ -35,10 +35,11 @@ from importer.ledger import Ledger
 from importer.ledger_run import Repair
 from importer.mirror import Mirror, plan_deletions
 from importer.models import Association, Outcome, Pair, SourceRow, Status
-from importer.reader import open_table, pick_sheet
-from importer.reader_csv import LINE_LIMIT, _check_line_length, _read_error
+from importer.reader import open_table
+from importer.reader_csv import LINE_LIMIT, check_line_length, read_error
 from importer.reader_guard import refuse_large_ods, refuse_zip_bomb
 from importer.reader_sheets import open_sheet
+from importer.reader_table import pick_sheet
 from importer.report import RESULT_COLUMNS
 from importer.report_xlsx import write_workbook
 from importer.sandbox import DEMO_TOKEN, Sandbox, serve
@@ -94,7 +95,7 @@ def _names(text: str) -> set[str]:
 
 
 def test_every_spanish_template_uses_exactly_the_values_of_its_english_shape() -> None:
-    for entry in _catalogue("es").messages:
+    for entry in load_catalogue("es").messages:
         assert _names(entry.template) == set(entry.pattern.groupindex), entry.template
 
 
@@ -449,12 +450,12 @@ def _csv_messages(tmp_path: Path) -> list[str]:
     return [
         _raised(lambda: _read(_csv(tmp_path, 'id,name\n1,"open\n2,x\n'))),
         _raised(lambda: _read(_csv(tmp_path, 'id,name\n1,"x"y\n'))),
-        *(str(_read_error(where, error, 3, 4, "utf-8")) for error in parse_errors),
+        *(str(read_error(where, error, 3, 4, "utf-8")) for error in parse_errors),
         _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04 rest"))),
         _raised(lambda: _read(_csv(tmp_path, b"\xd0\xcf\x11\xe0 rest"))),
         _raised(lambda: _read(_csv(tmp_path, b"%PDF-1.7 rest"))),
         _raised(lambda: _read(_csv(tmp_path, "id,name\n1,a\x00b\n".encode("utf-16")))),
-        _raised(lambda: _check_line_length(where, "x" * (LINE_LIMIT + 1), 0, 2)),
+        _raised(lambda: check_line_length(where, "x" * (LINE_LIMIT + 1), 0, 2)),
         *_notices(_csv(tmp_path, "id,,name\n1,,a\n")),
         *_notices(_csv(tmp_path, "id,,name,,x\n1,,a,,b\n")),
         *_notices(_csv(tmp_path, "id,,,,,,,,x\n1,,,,,,,,b\n")),
@@ -496,9 +497,9 @@ def _other_messages(tmp_path: Path) -> list[str]:
     return [
         _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04", "~$book.xlsx"))),
         _raised(lambda: logs.configure(tmp_path / "missing" / "run.log")),
-        _auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
-        _auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
-        _auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
+        auth_message(401, "Invalid JWT", "loc1", "LEADWAY_TOKEN"),
+        auth_message(403, "The token is not authorized for this scope.", "loc1", "LEADWAY_TOKEN"),
+        auth_message(403, "Forbidden", "loc1", "LEADWAY_TOKEN"),
         *Repair(records=4, forgotten=3, refused=2).notices(),
         *_mirror_messages(tmp_path),
     ]
@@ -549,7 +550,7 @@ def test_rare_errors_and_notices_are_in_spanish(
 
 def _values(line: str) -> list[str]:
     """The values the shape of ``line`` takes from it, nested messages' values included."""
-    for entry in _catalogue("es").messages:
+    for entry in load_catalogue("es").messages:
         match = entry.pattern.fullmatch(line)
         if match is not None and all(translate_line(match[n], "es") for n in entry.nested):
             groups = match.groupdict()

@@ -24,8 +24,9 @@ from openpyxl.styles import Font
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import BLANK, Table, open_table
+from importer.reader import open_table
 from importer.reader_csv import DELIMITERS, FIELD_LIMIT
+from importer.reader_table import BLANK, Table
 from importer.reader_xlsx import MARGIN
 
 

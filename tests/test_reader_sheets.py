@@ -18,8 +18,9 @@ import pytest
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import Table, open_table
+from importer.reader import open_table
 from importer.reader_sheets import open_sheet
+from importer.reader_table import Table
 
 #: A cell: None (empty), text, or a typed value as (office:value-type, value attribute, value).
 Cell = None | str | tuple[str, str, str]

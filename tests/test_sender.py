@@ -14,7 +14,8 @@ from importer.dispatch import GROUP as INTENT_GROUP
 from importer.journal import is_final
 from importer.models import Outcome, Pair, Status
 from importer.ratelimit import RateLimiter, RateLimits
-from importer.sender import Job, RetryPolicy, Sender
+from importer.retries import RetryPolicy
+from importer.sender import Job, Sender
 from tests.conftest import FakeTime
 
 DUPLICATE = {

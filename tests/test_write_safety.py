@@ -26,6 +26,7 @@ from importer.errors import UnreachableError
 from importer.models import EXIT_UNWRITTEN, Outcome, Pair, Status
 from importer.pipeline import run_import
 from importer.ratelimit import RateLimiter, RateLimits
+from importer.retries import RetryPolicy
 from importer.sandbox import (
     DEMO_LOCATION,
     Answer,
@@ -37,7 +38,7 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.sender import Job, RetryPolicy, Sender
+from importer.sender import Job, Sender
 from importer.summary import Hooks, summary_path
 from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results, write_csv
 from tests.test_durable import CONFIG, HEADER, pairs_file, start, wait_for_creates
