@@ -9,8 +9,7 @@ Library first: everything the command line does is available from Python::
 
 import logging
 
-from importer.associations import list_associations
-from importer.client import Client, classify
+from importer.api import Client, RateLimiter, RateLimits, classify, list_associations
 from importer.config import Settings, load_settings
 from importer.errors import (
     ApiError,
@@ -25,15 +24,12 @@ from importer.errors import (
     RelimportError,
     RetryableError,
 )
-from importer.ledger import Ledger
-from importer.ledger_admin import forget_ledger, ledger_files, verify_ledger, verify_scope
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
-from importer.pipeline import import_file, run_import
-from importer.ratelimit import RateLimiter, RateLimits
-from importer.reader import open_table
-from importer.reader_table import Table
-from importer.summary import Hooks, RunSummary
-from importer.undo import run_undo
+from importer.read import Table, open_table
+from importer.report import Hooks, RunSummary
+from importer.run import import_file, run_import, run_undo
+from importer.setup import forget_ledger, ledger_files, verify_ledger, verify_scope
+from importer.state import Ledger
 from importer.validate import RowValidator
 
 # A library logs only where its user says (relimport --log-file): never to stderr by default.

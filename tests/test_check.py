@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from importer.check import id_shape
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
-from importer.lookup import CACHE_NAME, AnswerCache, Question
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.report import Hooks
+from importer.run import run_import, run_undo
 from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,
@@ -33,9 +32,7 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.summary import Hooks
-from importer.undo import run_undo
-from importer.validate import SHAPES
+from importer.validate import CACHE_NAME, SHAPES, AnswerCache, Question, id_shape
 from tests.conftest import demo_settings, read_results, write_csv
 
 CREATE = "POST /associations/relations"

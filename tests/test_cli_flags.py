@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from importer.cli import main
-from importer.cli_flags import hoist_global_options
+from importer.cli import hoist_global_options, main
 from tests.test_cli import in_repo, invoke
 
 __all__ = ["in_repo"]  # a fixture of test_cli's, used here

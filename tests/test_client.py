@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from importer.client import Client, classify
+from importer.api import Client, RateLimiter, RateLimits, classify, retry_after
 from importer.errors import (
     ApiError,
     AuthError,
@@ -17,7 +17,6 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Pair
-from importer.ratelimit import RateLimiter, RateLimits, retry_after
 
 TOKEN = "pit-very-secret-token-0000"
 DUPLICATE = "Could not create relation: duplicate relation of object Ids for given association abc"

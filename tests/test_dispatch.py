@@ -1,4 +1,4 @@
-"""importer.dispatch: a lane per location, on an event loop with virtual time."""
+"""importer.run: a lane per location, on an event loop with virtual time."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from importer.dispatch import dispatch
-from importer.ratelimit import RateLimiter, RateLimits
+from importer.api import RateLimiter, RateLimits
+from importer.run import dispatch
 from tests.test_ratelimit import now, run
 
 

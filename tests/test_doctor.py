@@ -9,7 +9,6 @@ import pytest
 from pydantic import SecretStr
 
 from importer.config import RateLimitSettings, Settings
-from importer.doctor import Finding, diagnose
 from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,
@@ -18,6 +17,7 @@ from importer.sandbox import (
     FaultPlan,
     Sandbox,
 )
+from importer.setup import Finding, diagnose
 from tests.test_cli import in_repo, invoke, server_url
 
 __all__ = ["in_repo", "server_url"]  # fixtures shared with the other CLI tests

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,

@@ -22,9 +22,8 @@ from hypothesis import strategies as st
 
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, SourceRow, Status
-from importer.reader import open_table
-from importer.reader_csv import DELIMITERS
-from importer.reader_table import BLANK
+from importer.read import BLANK, open_table
+from importer.read.delimited import DELIMITERS
 from importer.report import RESULT_COLUMNS, ResultWriter, neutralise, redo_rows, result_header
 from importer.validate import RowValidator
 

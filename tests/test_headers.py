@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from importer.config import ConfigError, load_settings
-from importer.reader import HeaderRule, open_table
+from importer.read import HeaderRule, open_table
 from tests.conftest import read_results
 from tests.test_cli import in_repo, invoke
 

@@ -19,11 +19,10 @@ import pytest
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import open_table
-from importer.reader_csv import LINE_LIMIT
-from importer.reader_sheets import open_sheet
-from importer.reader_table import Table
-from importer.reader_xlsx import open_xlsx
+from importer.read import Table, open_table
+from importer.read.delimited import LINE_LIMIT
+from importer.read.sheets import open_sheet
+from importer.read.xlsx import open_xlsx
 
 assert open_sheet and open_xlsx  # imported here, so that no test measures importing them
 

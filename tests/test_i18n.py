@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
 from importer import logs
-from importer.check import Checks
+from importer.api import auth_message, check_tokens
 from importer.cli import main
-from importer.client import auth_message
 from importer.config import Settings, load_settings
 from importer.errors import ConfigError, InputError
 from importer.i18n import (
@@ -31,19 +30,16 @@ from importer.i18n import (
     translate_help,
     translate_line,
 )
-from importer.ledger import Ledger
-from importer.ledger_run import Repair
-from importer.mirror import Mirror, plan_deletions
 from importer.models import Association, Outcome, Pair, SourceRow, Status
-from importer.reader import open_table
-from importer.reader_csv import LINE_LIMIT, check_line_length, read_error
-from importer.reader_guard import refuse_large_ods, refuse_zip_bomb
-from importer.reader_sheets import open_sheet
-from importer.reader_table import pick_sheet
+from importer.read import open_table, pick_sheet, refuse_large_ods, refuse_zip_bomb
+from importer.read.delimited import LINE_LIMIT, check_line_length, read_error
+from importer.read.sheets import open_sheet
 from importer.report import RESULT_COLUMNS
-from importer.report_xlsx import write_workbook
+from importer.report.xlsx import write_workbook
+from importer.run import Mirror, Repair, plan_deletions
 from importer.sandbox import DEMO_TOKEN, Sandbox, serve
-from importer.target import check_tokens
+from importer.state import Ledger
+from importer.validate import Checks
 from tests.conftest import REPO, SAMPLES
 from tests.test_hostile_files import _BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
 

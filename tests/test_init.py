@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from importer.cli import main
 from importer.config import load_settings
-from importer.init_config import API_URL, Samples, best, propose, propose_lookup, sample_columns
 from importer.models import Association
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
+from importer.setup import API_URL, Samples, best, propose, propose_lookup, sample_columns
 from tests.conftest import SAMPLES, write_csv
 from tests.test_cli import in_repo, invoke
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from importer.errors import InputError
-from importer.journal import GROUP, Identity, Journal, is_final, peek
 from importer.models import Outcome, Status
+from importer.run import OUTCOME_GROUP, Identity, Journal, is_final, peek
 
 IDENTITY = Identity(
     kind="import",
@@ -149,16 +149,16 @@ async def test_outcomes_of_requests_that_arrive_together_are_committed_together(
     path = tmp_path / "j"
     created = Outcome(Status.CREATED, relation_id="r", attempts=1)
     with Journal.open(path, IDENTITY) as journal:
-        journal.intend_all([(seq, seq + 2) for seq in range(GROUP + 2)])
+        journal.intend_all([(seq, seq + 2) for seq in range(OUTCOME_GROUP + 2)])
         journal.record(0, 2, created)
         journal.record(1, 3, created)  # arrived together: one group
         assert rows_seen_by_another_process(path)[:2] == [(0, None, 1), (1, None, 1)]
         await asyncio.sleep(0)  # the loop has run what was ready: committed
         assert rows_seen_by_another_process(path)[:2] == [(0, "created", 0), (1, "created", 0)]
-        for seq in range(2, GROUP + 2):  # a full group is committed at once
+        for seq in range(2, OUTCOME_GROUP + 2):  # a full group is committed at once
             journal.record(seq, seq + 2, created)
         seen = rows_seen_by_another_process(path)
-        assert [status for _, status, _ in seen] == ["created"] * (GROUP + 2)
+        assert [status for _, status, _ in seen] == ["created"] * (OUTCOME_GROUP + 2)
 
 
 def test_without_an_event_loop_an_outcome_is_committed_at_once(tmp_path: Path) -> None:

@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from importer.errors import ConfigError
-from importer.ledger import (
-    EXISTING,
-    RELIMPORT,
-    Known,
-    Ledger,
-    Side,
-    ledger_path,
-    open_ledgers,
-)
 from importer.models import Pair
 from importer.sandbox import Sandbox
+from importer.state import EXISTING, RELIMPORT, Known, Ledger, Side, ledger_path, open_ledgers
 from tests.conftest import demo_settings
 
 TARGET, LOCATION, A = "https://api.example.com", "loc1", "assoc1"

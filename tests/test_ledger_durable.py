@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from importer.ledger import EXISTING, ledger_path
 from importer.sandbox import (
     DEMO_LOCATION,
     FaultPlan,
@@ -23,6 +22,7 @@ from importer.sandbox import (
     teacher_id,
 )
 from importer.sandbox import serve as serve_sandbox
+from importer.state import EXISTING, ledger_path
 from tests.conftest import write_csv
 from tests.test_durable import CONFIG, HEADER, start
 

@@ -10,9 +10,9 @@ import pytest
 
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.ledger import RELIMPORT, Ledger, ledger_path
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.report import Hooks, RunSummary
+from importer.run import run_import, run_undo
 from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,
@@ -24,8 +24,7 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.summary import Hooks, RunSummary
-from importer.undo import run_undo
+from importer.state import RELIMPORT, Ledger, ledger_path
 from tests.conftest import demo_settings, read_results, write_csv
 
 READ = "GET /associations/relations/{recordId}"

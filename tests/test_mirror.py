@@ -10,9 +10,9 @@ import pytest
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.models import RowWindow, Status
-from importer.pipeline import run_import
+from importer.report import Hooks, RunSummary
+from importer.run import run_import
 from importer.sandbox import DEMO_LOCATION, Sandbox, student_id, teacher_id
-from importer.summary import Hooks, RunSummary
 from tests.conftest import SAMPLES, demo_settings, read_results
 from tests.test_ledger_run import FAST, export, night, nightly_sandbox, server_pairs
 

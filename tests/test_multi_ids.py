@@ -8,7 +8,7 @@ import pytest
 
 from importer.config import ConfigError, load_settings
 from importer.models import SourceRow
-from importer.multi_ids import split_ids
+from importer.validate import split_ids
 from tests.conftest import read_results
 from tests.test_cli import in_repo, invoke
 

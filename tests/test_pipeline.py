@@ -11,7 +11,8 @@ import pytest
 
 from importer.errors import AuthError, ConfigError, InputError
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.report import Hooks
+from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
     STUDENT_TEACHER_ID,
@@ -22,7 +23,6 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.summary import Hooks
 from tests.conftest import SAMPLES, demo_settings, read_results, write_csv
 
 HEADER = ["Student ID", "Teacher ID"]
@@ -251,7 +251,7 @@ def test_reading_errors_stop_the_run_before_any_request(tmp_path: Path) -> None:
 
 
 def test_the_library_runs_inside_an_existing_event_loop(tmp_path: Path) -> None:
-    from importer.pipeline import import_file
+    from importer.run import import_file
 
     summary = asyncio.run(
         import_file(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from importer.cli import format_summary
 from importer.models import Status
-from importer.pipeline import run_import
+from importer.report import Hooks, RunSummary
+from importer.run import run_import
 from importer.sandbox import Sandbox
-from importer.summary import Hooks, RunSummary
 from tests.conftest import SAMPLES, demo_settings
 
 

@@ -1,4 +1,4 @@
-"""Tests of importer.ratelimit, run on an event loop with virtual time.
+"""Tests of importer.api, run on an event loop with virtual time.
 
 ``VirtualTimeLoop`` jumps its clock to the next timer whenever every task is waiting, so the
 limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the simulated network
@@ -18,14 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.api import LimiterStats, LocationLimiter, RateLimiter, RateLimits, retry_after
 from importer.errors import BudgetExhaustedError
-from importer.ratelimit import (
-    LimiterStats,
-    LocationLimiter,
-    RateLimiter,
-    RateLimits,
-    retry_after,
-)
 
 T = TypeVar("T")
 TOL = 1e-6  # float noise of the virtual clock, and the limiter's own tolerance

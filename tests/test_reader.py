@@ -1,4 +1,4 @@
-"""Tests of importer.reader: CSV and XLSX files built in tmp_path, read back as a Table."""
+"""Tests of importer.read: CSV and XLSX files built in tmp_path, read back as a Table."""
 
 from __future__ import annotations
 
@@ -24,10 +24,9 @@ from openpyxl.styles import Font
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import open_table
-from importer.reader_csv import DELIMITERS, FIELD_LIMIT
-from importer.reader_table import BLANK, Table
-from importer.reader_xlsx import MARGIN
+from importer.read import BLANK, Table, open_table
+from importer.read.delimited import DELIMITERS, FIELD_LIMIT
+from importer.read.xlsx import MARGIN
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:

@@ -1,4 +1,4 @@
-"""Tests of importer.reader_sheets: .ods files built by hand in tmp_path, read back as a Table.
+"""Tests of importer.read.sheets: .ods files built by hand in tmp_path, read back as a Table.
 
 pandas can write .ods only with odfpy, which relimport does not need, so :func:`write_ods`
 writes the zip itself: ``mimetype`` first and stored, ``content.xml`` and the manifest. No
@@ -18,9 +18,8 @@ import pytest
 
 from importer.errors import InputError
 from importer.models import Issue, SourceRow
-from importer.reader import open_table
-from importer.reader_sheets import open_sheet
-from importer.reader_table import Table
+from importer.read import Table, open_table
+from importer.read.sheets import open_sheet
 
 #: A cell: None (empty), text, or a typed value as (office:value-type, value attribute, value).
 Cell = None | str | tuple[str, str, str]

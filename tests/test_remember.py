@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from importer.summary import FOR_ONLY, remembered_settings
+from importer.report import FOR_ONLY, remembered_settings
 from tests.conftest import read_results
 from tests.test_cli import in_repo, invoke
 

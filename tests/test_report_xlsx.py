@@ -13,9 +13,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.errors import InputError
 from importer.models import Outcome, SourceRow, Status
-from importer.report import RESULT_COLUMNS, ResultWriter, result_header
-from importer.report_xlsx import EXCEL_ROWS, FILLS, write_workbook
-from importer.summary import RunSummary
+from importer.report import RESULT_COLUMNS, ResultWriter, RunSummary, result_header
+from importer.report.xlsx import EXCEL_ROWS, FILLS, write_workbook
 
 HEADER = ("Student ID", "Teacher ID", "note")
 COLUMNS = result_header(HEADER)

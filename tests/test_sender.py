@@ -9,13 +9,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from importer.client import Client
-from importer.dispatch import GROUP as INTENT_GROUP
-from importer.journal import is_final
+from importer.api import Client, RateLimiter, RateLimits, RetryPolicy
 from importer.models import Outcome, Pair, Status
-from importer.ratelimit import RateLimiter, RateLimits
-from importer.retries import RetryPolicy
-from importer.sender import Job, Sender
+from importer.run import INTENT_GROUP, Job, Sender, is_final
 from tests.conftest import FakeTime
 
 DUPLICATE = {

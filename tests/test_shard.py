@@ -22,7 +22,7 @@ from importer.sandbox.seed import contact_id as contact
 from importer.sandbox.seed import deal_id as deal
 from importer.sandbox.seed import location_id as location
 from importer.sandbox.seed import location_token as token
-from importer.shard import SEVERITY, assign, merge, read_manifest, split
+from importer.setup import SEVERITY, assign, merge, read_manifest, split
 from tests.conftest import REPO, read_results, write_csv
 
 HEADER = ["Location", "Opportunity", "Contact", "Note"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.pipeline import run_import
+from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
     FaultPlan,

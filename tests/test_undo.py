@@ -9,10 +9,9 @@ import pytest
 
 from importer.errors import InputError
 from importer.models import Status
-from importer.pipeline import run_import
 from importer.report import RESULT_COLUMNS
+from importer.run import run_import, run_undo
 from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
-from importer.undo import run_undo
 from tests.conftest import SAMPLES, demo_settings, read_results
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from importer.models import RowWindow
-from importer.pipeline import run_import
+from importer.run import run_import
 from importer.sandbox import DEMO_LOCATION, Sandbox
 from tests.conftest import SAMPLES, demo_settings, read_results
 from tests.test_cli import in_repo, invoke, server_url

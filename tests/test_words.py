@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from importer.i18n import translate
-from importer.pipeline import run_import
-from importer.plan import LocationPlan, Plan
+from importer.report import LocationPlan, Plan
+from importer.run import run_import
 from importer.sandbox import Limits, Sandbox
 from tests.conftest import SAMPLES, demo_settings, read_results
 from tests.test_cli import in_repo, invoke

@@ -19,14 +19,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from importer.beside import write_beside
+from importer.api import Client, RateLimiter, RateLimits, RetryPolicy
 from importer.cli import format_summary
-from importer.client import Client
 from importer.errors import UnreachableError
 from importer.models import EXIT_UNWRITTEN, Outcome, Pair, Status
-from importer.pipeline import run_import
-from importer.ratelimit import RateLimiter, RateLimits
-from importer.retries import RetryPolicy
+from importer.report import Hooks, summary_path, write_beside
+from importer.run import Job, Sender, run_import
 from importer.sandbox import (
     DEMO_LOCATION,
     Answer,
@@ -38,8 +36,6 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.sender import Job, Sender
-from importer.summary import Hooks, summary_path
 from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results, write_csv
 from tests.test_durable import CONFIG, HEADER, pairs_file, start, wait_for_creates
 

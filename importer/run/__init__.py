@@ -1,0 +1,31 @@
+"""The durable frame of a run (journal, locks, interrupts, the sender) and the two runs that
+use it: an import (``run_import``) and an undo (``run_undo``).
+"""
+
+from importer.run._dispatch import INTENT_GROUP, dispatch
+from importer.run._drift import Repair, repair
+from importer.run._import import import_file, run_import
+from importer.run._journal import OUTCOME_GROUP, Identity, Journal, file_digest, is_final, peek
+from importer.run._mirror import Mirror, plan_deletions
+from importer.run._sender import Job, Sender
+from importer.run._undo import run_undo
+
+__all__ = [
+    "INTENT_GROUP",
+    "OUTCOME_GROUP",
+    "Identity",
+    "Job",
+    "Journal",
+    "Mirror",
+    "Repair",
+    "Sender",
+    "dispatch",
+    "file_digest",
+    "import_file",
+    "is_final",
+    "peek",
+    "plan_deletions",
+    "repair",
+    "run_import",
+    "run_undo",
+]

@@ -1,0 +1,59 @@
+"""Helping people start and operate: ``doctor`` (pre-flight checks), ``init`` (a
+commented config.yaml guessed from the input), the ledger's ``status``/``verify``/``forget``,
+and ``split``/``merge`` of a file into shards by location.
+"""
+
+from importer.setup._doctor import Finding, describe, diagnose
+from importer.setup._init import (
+    API_URL,
+    Proposal,
+    Samples,
+    best,
+    fetch_associations,
+    propose,
+    propose_lookup,
+    refusal,
+    render_config,
+    sample_columns,
+    write_config,
+)
+from importer.setup._ledger import forget_ledger, ledger_files, verify_ledger, verify_scope
+from importer.setup._shard import (
+    SEVERITY,
+    Manifest,
+    Merged,
+    assign,
+    manifest_path,
+    merge,
+    read_manifest,
+    split,
+)
+
+__all__ = [
+    "API_URL",
+    "SEVERITY",
+    "Finding",
+    "Manifest",
+    "Merged",
+    "Proposal",
+    "Samples",
+    "assign",
+    "best",
+    "describe",
+    "diagnose",
+    "fetch_associations",
+    "forget_ledger",
+    "ledger_files",
+    "manifest_path",
+    "merge",
+    "propose",
+    "propose_lookup",
+    "read_manifest",
+    "refusal",
+    "render_config",
+    "sample_columns",
+    "split",
+    "verify_ledger",
+    "verify_scope",
+    "write_config",
+]
