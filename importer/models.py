@@ -34,6 +34,25 @@ IN_DOUBT = "a re-run looks it up first"
 
 #: Statuses that mean "the relation is on the server": a run where every row has one exits 0.
 SETTLED_OK = frozenset({Status.CREATED, Status.ALREADY_EXISTS})
+#: Statuses of an import's rows that are fine (exit 0): on the server, or sent once in an
+#: earlier row.
+IMPORT_OK = SETTLED_OK | {Status.DUPLICATE_ROW}
+#: Statuses that are final: a resume never sends these rows again.
+FINAL = frozenset(
+    {
+        Status.CREATED,
+        Status.ALREADY_EXISTS,
+        Status.DUPLICATE_ROW,
+        Status.INVALID,
+        Status.UNRESOLVED,
+        Status.AMBIGUOUS,
+        Status.DELETED,
+        Status.GONE,
+        Status.SKIPPED,
+    }
+)
+#: Error codes of ``failed`` rows that are final too: the API refused the row itself.
+FINAL_FAILURES = frozenset({"rejected"})
 
 #: Exit codes of a command (the README's table), and the ``outcome`` word summary.json gives
 #: each. 2: nothing was sent (usage, config, input, auth, a lock held by another run).

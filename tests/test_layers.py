@@ -1,6 +1,6 @@
 """The layers of the package import one way, with no cycle, and tests use public names only.
 
-    models, errors            the vocabulary and the exception tree
+    models, errors, timing    the vocabulary, the exception tree, clocks and sleeps
     config, i18n, logs        settings, messages, logging
     read/, api/, state/       a file -> rows; the API (client, limiter, retries, connecting);
                               what outlives a run (the ledger)
@@ -29,6 +29,7 @@ PACKAGE = REPO / "importer"
 LAYERS = {
     "models": 0,
     "errors": 0,
+    "timing": 0,
     "config": 1,
     "i18n": 1,
     "logs": 1,

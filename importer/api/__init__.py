@@ -13,7 +13,7 @@ from importer.api._ratelimit import (
     retry_after,
 )
 from importer.api._retries import Retries, RetryPolicy
-from importer.api._target import Sleep, check_tokens, connect, limiter_for
+from importer.api._target import check_tokens, connect, limiter_for
 
 __all__ = [
     "Client",
@@ -23,7 +23,6 @@ __all__ = [
     "RateLimits",
     "Retries",
     "RetryPolicy",
-    "Sleep",
     "auth_message",
     "check_tokens",
     "classify",

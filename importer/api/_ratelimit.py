@@ -72,13 +72,14 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from importer.api._ratelimit_headers import RateLimitHeaders, retry_after
 from importer.api._ratelimit_others import Others
 from importer.errors import BudgetExhaustedError, LocationRefusingError
+from importer.timing import Clock, Sleep
 
 __all__ = [
     "LimiterStats",
@@ -89,8 +90,6 @@ __all__ = [
     "retry_after",
 ]
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 _EPSILON = 1e-6  # clock tolerance: a deadline this close counts as reached (no 1e-15 sleeps)
 _DECREASE = 0.8  # multiplicative decrease of the max on a 429

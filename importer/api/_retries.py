@@ -16,9 +16,9 @@ from importer.errors import (
     RateLimitedError,
     RetryableError,
 )
+from importer.timing import Sleep
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

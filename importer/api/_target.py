@@ -7,7 +7,7 @@ token is set; anything else is a base URL and needs the token from the environme
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 import httpx
 from pydantic import SecretStr
@@ -16,9 +16,9 @@ from importer.api._client import Client
 from importer.api._ratelimit import RateLimiter, RateLimits
 from importer.config import Settings
 from importer.errors import ConfigError
+from importer.timing import Sleep
 
 SANDBOX_URL = "https://sandbox.invalid"
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimiter:

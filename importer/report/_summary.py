@@ -19,9 +19,9 @@ from importer.models import (
     EXIT_PARTIAL,
     EXIT_STOPPED,
     EXIT_UNWRITTEN,
+    IMPORT_OK,
     OUTCOMES,
     RESUMABLE,
-    SETTLED_OK,
     Association,
     Status,
 )
@@ -62,7 +62,7 @@ class RunSummary:
     warnings: int = 0
     resumed: int = 0  # rows already final in the journal: no request for them
     rendered: bool = True  # False after a second Ctrl-C: the journal has it all, no result file
-    ok: frozenset[Status] = field(default=SETTLED_OK | {Status.DUPLICATE_ROW})
+    ok: frozenset[Status] = field(default=IMPORT_OK)
     run_id: str = ""
     started_at: str = ""  # ISO 8601, UTC
     input_size: int = 0

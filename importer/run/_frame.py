@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, AsyncExitStack, ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,9 +26,9 @@ from importer.api import Client, RateLimiter, RetryPolicy, connect, limiter_for
 from importer.config import Settings
 from importer.errors import BudgetExhaustedError, ConfigError, InputError, NothingToDo
 from importer.models import (
+    IMPORT_OK,
     IN_DOUBT,
     OUTSIDE_RANGE,
-    SETTLED_OK,
     Association,
     Outcome,
     RowWindow,
@@ -59,8 +59,8 @@ from importer.run._journal import (
 from importer.run._locks import hold_run_locks
 from importer.run._sender import Job, Sender
 from importer.state import Ledgers, open_ledgers
+from importer.timing import Sleep
 
-Sleep = Callable[[float], Awaitable[None]]
 PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
 
@@ -74,7 +74,7 @@ class DurableRun:
     limit_seq: int | None = None  # the position of the last row --limit takes (the survey's)
     association: Association | None = None  # what the run creates under, once known
     out: Path  # the result file, once the run has chosen it (before prepare())
-    ok: frozenset[Status] = SETTLED_OK | {Status.DUPLICATE_ROW}
+    ok: frozenset[Status] = IMPORT_OK
 
     def __init__(
         self, path: Path, settings: Settings, *, dry_run: bool, restart: bool, hooks: Hooks

@@ -41,11 +41,12 @@ from importer.report import (
     result_name,
 )
 from importer.run._drift import known_outcome, made_by, repair_scopes
-from importer.run._frame import DurableRun, Entries, Rows, Sleep
+from importer.run._frame import DurableRun, Entries, Rows
 from importer.run._journal import Identity, Journal, doubt_times, journal_path
 from importer.run._mirror import Mirror, MirrorSender
 from importer.run._sender import Job, Sender
 from importer.state import EXISTING
+from importer.timing import Sleep
 from importer.validate import (
     CACHE_NAME,
     AnswerCache,

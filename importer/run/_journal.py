@@ -43,28 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from importer.errors import InputError
-from importer.models import Association, Outcome, Status
+from importer.models import FINAL, FINAL_FAILURES, Association, Outcome, Status
 
 FORMAT = "relimport-journal/3"
 OUTCOME_GROUP = 32  # outcomes of requests per commit, at most
 BATCH = 500  # outcomes found without a request per commit, at most
 
-#: Statuses that are final: a resume never sends these rows again.
-FINAL = frozenset(
-    {
-        Status.CREATED,
-        Status.ALREADY_EXISTS,
-        Status.DUPLICATE_ROW,
-        Status.INVALID,
-        Status.UNRESOLVED,
-        Status.AMBIGUOUS,
-        Status.DELETED,
-        Status.GONE,
-        Status.SKIPPED,
-    }
-)
-#: Error codes of ``failed`` rows that are final too: the API refused the row itself.
-FINAL_FAILURES = frozenset({"rejected"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

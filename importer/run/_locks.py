@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,8 @@ from types import TracebackType
 from filelock import FileLock, Timeout
 
 from importer.errors import LockedError
+from importer.timing import Sleep
 
-Sleep = Callable[[float], Awaitable[None]]
 POLL_SECONDS = 0.5
 
 

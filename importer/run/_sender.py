@@ -44,9 +44,9 @@ from importer.errors import (
 )
 from importer.models import IN_DOUBT, Outcome, Pair, Status
 from importer.run._dispatch import dispatch
+from importer.timing import Sleep
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

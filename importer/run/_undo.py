@@ -21,9 +21,10 @@ from importer.errors import ConfigError, RejectedError
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.read import open_table
 from importer.report import Hooks, RunSummary, result_columns, result_name
-from importer.run._frame import DurableRun, Entries, Rows, Sleep
+from importer.run._frame import DurableRun, Entries, Rows
 from importer.run._journal import Identity, Journal
 from importer.run._sender import UNVERIFIED, Interrupted, Job, Sender, Tally
+from importer.timing import Sleep
 
 
 def run_undo(

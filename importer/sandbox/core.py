@@ -32,9 +32,10 @@ from importer.sandbox.endpoints import Call, HttpError, LocationState
 from importer.sandbox.faults import Fault, FaultPlan, FaultSchedule, Limits
 from importer.sandbox.routes import Route, match, validate
 from importer.sandbox.seed import Seed, Token, demo_seed, system_associations
+from importer.timing import Sleep
 
 if TYPE_CHECKING:
-    from importer.sandbox.transport import SandboxTransport, Sleep
+    from importer.sandbox.transport import SandboxTransport
 
 VERSIONS = frozenset({"2021-07-28", "v3", "2023-02-21", "2021-04-15"})
 

@@ -10,18 +10,16 @@ client's read timeout: an answer later than ``request.extensions["timeout"]["rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 import httpx
 
 from importer.sandbox.answer import Action
+from importer.timing import Sleep
 
 if TYPE_CHECKING:
     from importer.sandbox.core import Sandbox
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):

@@ -30,7 +30,6 @@ from importer.api import (
     LimiterStats,
     Retries,
     RetryPolicy,
-    Sleep,
     connect,
     fetch_association,
     limiter_for,
@@ -44,6 +43,7 @@ from importer.errors import (
     RetryableError,
 )
 from importer.models import Association, Pair
+from importer.timing import Sleep
 
 __all__ = ["Finding", "diagnose", "session"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from importer.config import Settings
 from importer.errors import ConfigError
 from importer.run import Repair, repair
 from importer.state import AssociationStatus, Ledger, Side, ledger_path
-
-Sleep = Callable[[float], Awaitable[None]]
+from importer.timing import Sleep
 
 
 @dataclass(frozen=True)

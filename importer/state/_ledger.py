@@ -30,7 +30,7 @@ import re
 import sqlite3
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.models import Pair
+from importer.timing import Clock
 
 FORMAT = "relimport-ledger/1"
 GROUP = 32  # confirmations per commit, at most
@@ -60,7 +61,6 @@ CREATE TABLE IF NOT EXISTS pairs (
 CREATE INDEX IF NOT EXISTS pairs_second ON pairs (association, second_id);
 CREATE INDEX IF NOT EXISTS pairs_relation ON pairs (relation_id);
 """
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
