@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -331,3 +332,27 @@ def test_the_association_look_up_is_retried_like_any_request(tmp_path: Path) -> 
     )
     assert summary.exit_code == 0
     assert summary.rate_limited == 2
+
+
+def test_the_library_writes_what_the_command_line_writes(tmp_path: Path) -> None:
+    """run_import, not only the CLI, leaves summary.json, plan.json and the workbook."""
+    out = tmp_path / "results.csv"
+    summary = run_import(
+        SAMPLES / "relations.csv",
+        demo_settings(tmp_path, results_format="both"),
+        transport=Sandbox().transport(),
+        resume_command="relimport run samples/relations.csv",
+    )
+    written = json.loads((tmp_path / "results.summary.json").read_text(encoding="utf-8"))
+    assert written == summary.as_json("relimport run samples/relations.csv")
+    assert (tmp_path / "results.xlsx").stat().st_size > 0
+    dry = run_import(
+        SAMPLES / "relations.csv",
+        demo_settings(tmp_path, out=tmp_path / "dry.csv"),
+        dry_run=True,
+        transport=Sandbox().transport(),
+    )
+    assert dry.plan is not None
+    plan = json.loads((tmp_path / "dry.plan.json").read_text(encoding="utf-8"))
+    assert plan == dry.plan.as_json()
+    assert out.exists()

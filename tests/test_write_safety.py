@@ -23,7 +23,7 @@ from importer.api import Client, RateLimiter, RateLimits, RetryPolicy
 from importer.cli import format_summary
 from importer.errors import UnreachableError
 from importer.models import EXIT_UNWRITTEN, Outcome, Pair, Status
-from importer.report import Hooks, summary_path, write_beside
+from importer.report import Hooks, summary_path
 from importer.run import Job, Sender, run_import
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -273,8 +273,14 @@ def test_a_result_file_that_cannot_be_replaced_is_exit_6_and_the_same_command_wr
             blocked = True
 
     hooks = Hooks(on_row=on_row, on_notice=notices.append)
-    summary = run_import(path, settings, transport=sandbox.transport(), hooks=hooks)
-    summary, outcome = write_beside(summary, resume_command="relimport run in.csv")
+    summary = run_import(
+        path,
+        settings,
+        transport=sandbox.transport(),
+        hooks=hooks,
+        resume_command="relimport run in.csv",
+    )
+    outcome = summary.as_json("relimport run in.csv")  # what the library wrote
     assert summary.exit_code == EXIT_UNWRITTEN
     assert (outcome["outcome"], outcome["results"]) == ("results_not_written", None)
     assert outcome["not_written"] == [str(out)]
@@ -299,8 +305,9 @@ def test_a_summary_json_that_cannot_be_replaced_is_removed_or_said(tmp_path: Pat
     sandbox = Sandbox(demo_seed(students=1, teachers=1, relations=False))
     block(summary_path(tmp_path / "results.csv"))
     notices: list[str] = []
-    summary = run_import(path, settings, transport=sandbox.transport())
-    summary, outcome = write_beside(summary, resume_command="x", notice=notices.append)
+    hooks = Hooks(on_error=notices.append)
+    summary = run_import(path, settings, transport=sandbox.transport(), hooks=hooks)
+    outcome = summary.as_json()
     where = str(summary_path(tmp_path / "results.csv"))
     assert (summary.exit_code, outcome["not_written"]) == (EXIT_UNWRITTEN, [where])
     assert outcome["results"] == str(tmp_path / "results.csv")  # the CSV itself is written

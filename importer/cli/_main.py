@@ -45,7 +45,7 @@ from importer.models import (
     RowWindow,
     Status,
 )
-from importer.report import FOR_ONLY, FOR_UNDO, Hooks, RunSummary, remembered_settings, write_beside
+from importer.report import FOR_ONLY, FOR_UNDO, Hooks, RunSummary, remembered_settings
 from importer.run import run_import, run_undo
 
 
@@ -377,6 +377,8 @@ def _import(
             window=window,
             interruptible=True,
             hooks=hooks,
+            resume_command=resume_command(),
+            lang=language(),
         )
 
     _execute(start, quiet=quiet)
@@ -429,6 +431,7 @@ def _execute(
                 on_total=on_total,
                 on_row=on_row,
                 on_notice=on_notice,
+                on_error=lambda message: say(message, err=True),
                 on_phase=on_phase,
                 on_progress=on_progress,
             )
@@ -468,12 +471,7 @@ def _execute(
             f"every outcome. To resume, run the same command again:\n  {resume_command()}",
             err=True,
         )
-    summary, outcome = write_beside(
-        summary,
-        resume_command=resume_command(),
-        lang=lang,
-        notice=lambda message: say(message, err=True),
-    )
+    outcome = summary.as_json(resume_command())  # as the library wrote it in summary.json
     if json_output():
         print_json(outcome)
     elif summary.rendered and not quiet:
@@ -544,6 +542,8 @@ def undo(
             include_unverified=include_unverified,
             interruptible=True,
             hooks=hooks,
+            resume_command=resume_command(),
+            lang=language(),
         )
 
     _execute(start, quiet=quiet)

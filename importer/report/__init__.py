@@ -3,7 +3,7 @@ the Excel workbook (``report.xlsx``, imported only when asked for: openpyxl is s
 summary.json, plan.json.
 """
 
-from importer.report._beside import write_beside
+from importer.report._beside import finish_run, write_beside
 from importer.report._csv import (
     RESULT_COLUMNS,
     ResultWriter,
@@ -41,6 +41,7 @@ __all__ = [
     "ResultWriter",
     "RunSummary",
     "check_writable",
+    "finish_run",
     "neutralise",
     "plan_path",
     "redo_rows",

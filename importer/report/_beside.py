@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from importer.report._csv import unwritten_message, write_json
-from importer.report._summary import RunSummary, plan_path, summary_path
+from importer.report._summary import Hooks, RunSummary, plan_path, summary_path
 
 
 def write_beside(
@@ -60,3 +60,12 @@ def write_beside(
         except OSError:
             notice(f"{path}: it is from an earlier run and could not be removed either: ignore it")
     return summary, outcome
+
+
+def finish_run(
+    summary: RunSummary, hooks: Hooks, resume_command: str | None, lang: str
+) -> RunSummary:
+    """The files beside the result file (summary.json, plan.json, the workbook), written by
+    the library as by the command line; ``resume_command`` goes into summary.json."""
+    errors = hooks.on_error or hooks.on_notice
+    return write_beside(summary, resume_command=resume_command, lang=lang, notice=errors)[0]

@@ -35,6 +35,9 @@ class Hooks:
     on_total: Callable[[int], None] = lambda total: None
     on_row: Callable[[Status], None] = lambda status: None
     on_notice: Callable[[str], None] = lambda message: None
+    #: What a person must see even when notices are not wanted (a file that could not be
+    #: written). Unset, errors go where notices go.
+    on_error: Callable[[str], None] | None = None
     #: A phase before sending begins ("reading", "look-ups", "record checks"), with its number
     #: of steps when known; ``on_progress(n)``: n more of them are done. ``on_total`` says how
     #: many rows there are to send once the file is read (the checks may come after it), and

@@ -37,6 +37,7 @@ from importer.report import (
     LocationPlan,
     Plan,
     RunSummary,
+    finish_run,
     redo_rows,
     result_name,
 )
@@ -75,6 +76,8 @@ def run_import(
     sleep: Sleep = asyncio.sleep,
     interruptible: bool = False,
     hooks: Hooks | None = None,
+    resume_command: str | None = None,
+    lang: str = "en",
 ) -> RunSummary:
     """Import one file. Raises ConfigError/InputError/AuthError before anything is sent.
 
@@ -83,6 +86,10 @@ def run_import(
     not change with it). ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets
     requests in flight end (a few seconds at most) and writes the results; the second stops
     at once.
+
+    Writes the result CSV and, beside it, summary.json (with ``resume_command`` as the command
+    that resumes the run), a dry run's plan.json and, as ``results_format`` asks, the workbook
+    (its help sheet in ``lang``).
     """
     run = ImportRun(
         path, settings, dry_run=dry_run, restart=restart, only=only, hooks=hooks or Hooks()
@@ -93,7 +100,10 @@ def run_import(
             "and every other relation relimport created would be deleted. Leave one of them off."
         )
     run.window = window
-    return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
+    summary = asyncio.run(
+        run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
+    )
+    return finish_run(summary, run.hooks, resume_command, lang)
 
 
 async def import_file(
@@ -108,7 +118,7 @@ async def import_file(
     run = ImportRun(
         path, settings, dry_run=dry_run, restart=False, only=None, hooks=hooks or Hooks()
     )
-    return await run.execute(transport=transport)
+    return finish_run(await run.execute(transport=transport), run.hooks, None, "en")
 
 
 class ImportRun(DurableRun):

@@ -20,7 +20,7 @@ from importer.config import Settings
 from importer.errors import ConfigError, RejectedError
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.read import open_table
-from importer.report import Hooks, RunSummary, result_columns, result_name
+from importer.report import Hooks, RunSummary, finish_run, result_columns, result_name
 from importer.run._frame import DurableRun, Entries, Rows
 from importer.run._journal import Identity, Journal
 from importer.run._sender import UNVERIFIED, Interrupted, Job, Sender, Tally
@@ -38,6 +38,8 @@ def run_undo(
     sleep: Sleep = asyncio.sleep,
     interruptible: bool = False,
     hooks: Hooks | None = None,
+    resume_command: str | None = None,
+    lang: str = "en",
 ) -> RunSummary:
     """Delete the relations that the import whose result file is ``path`` created.
 
@@ -52,7 +54,10 @@ def run_undo(
         hooks=hooks or Hooks(),
         include_unverified=include_unverified,
     )
-    return asyncio.run(run.execute(transport=transport, sleep=sleep, interruptible=interruptible))
+    summary = asyncio.run(
+        run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
+    )
+    return finish_run(summary, run.hooks, resume_command, lang)
 
 
 class Deleter(Sender):
