@@ -89,3 +89,25 @@ def test_there_is_no_ledger_to_verify_on_the_built_in_sandbox_or_before_a_run(
         f"Error: No ledger of {url}, location elsewhere in .relimport: a real run "
         "writes one there. Check state_dir, --base-url and --location.\n",
     )
+
+
+def test_verify_waits_for_no_run_of_the_location(
+    in_repo: Path, sandbox: tuple[Sandbox, str]
+) -> None:
+    """A run holds its location: verify, which writes the same ledger, stops (exit 2)."""
+    import asyncio
+
+    from importer.run import RunLock, location_lock_path
+
+    _, url = sandbox
+    assert invoke("run", "samples/relations.csv", "--base-url", url)[0] == 0
+    where = location_lock_path(in_repo / ".relimport", url, DEMO_LOCATION)
+    held = RunLock(where, f"Location {DEMO_LOCATION}")
+    asyncio.run(held.__aenter__())
+    try:
+        code, _, err = invoke("ledger", "verify", "--base-url", url)
+    finally:
+        asyncio.run(held.__aexit__(None, None, None))
+    assert code == 2
+    assert err.startswith(f"Error: Location {DEMO_LOCATION} is in use by another relimport run")
+    assert invoke("ledger", "verify", "--base-url", url)[0] == 0  # once it is free

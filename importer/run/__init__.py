@@ -6,6 +6,7 @@ from importer.run._dispatch import INTENT_GROUP, dispatch
 from importer.run._drift import Repair, repair
 from importer.run._import import import_file, run_import
 from importer.run._journal import OUTCOME_GROUP, Identity, Journal, file_digest, is_final, peek
+from importer.run._locks import RunLock, location_lock_path
 from importer.run._mirror import Mirror, plan_deletions
 from importer.run._sender import Job, Sender
 from importer.run._undo import run_undo
@@ -18,11 +19,13 @@ __all__ = [
     "Journal",
     "Mirror",
     "Repair",
+    "RunLock",
     "Sender",
     "dispatch",
     "file_digest",
     "import_file",
     "is_final",
+    "location_lock_path",
     "peek",
     "plan_deletions",
     "repair",

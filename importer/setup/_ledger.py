@@ -16,7 +16,7 @@ import httpx
 from importer.api import Retries, RetryPolicy, check_tokens, connect, limiter_for
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.run import Repair, repair
+from importer.run import Repair, RunLock, location_lock_path, repair
 from importer.state import AssociationStatus, Ledger, Side, ledger_path
 from importer.timing import Sleep
 
@@ -135,6 +135,14 @@ def verify_ledger(
     check_tokens(settings, {scope.location}, "ledger verify")
 
     async def run() -> Repair:
+        where = location_lock_path(settings.state_folder, settings.target, scope.location)
+        # no run of the location writes its ledger meanwhile (issue 13: one at a time)
+        async with RunLock(
+            where, f"Location {scope.location}", wait=settings.wait_lock, sleep=sleep
+        ):
+            return await verify()
+
+    async def verify() -> Repair:
         ledger = _open(settings, scope.location)
         client = connect(settings, limiter_for(settings, sleep=sleep), transport=transport)
         retries = Retries(RetryPolicy(**settings.retry.model_dump()), sleep)
