@@ -356,3 +356,26 @@ def test_the_library_writes_what_the_command_line_writes(tmp_path: Path) -> None
     plan = json.loads((tmp_path / "dry.plan.json").read_text(encoding="utf-8"))
     assert plan == dry.plan.as_json()
     assert out.exists()
+
+
+def test_validate_then_run_with_the_same_out_replaces_the_dry_runs_file(tmp_path: Path) -> None:
+    """The nightly recipe's `validate --out X` then `run --out X`: a dry run keeps nothing."""
+    sandbox = Sandbox()
+    settings = demo_settings(tmp_path)
+    dry = run_import(
+        SAMPLES / "relations.csv", settings, dry_run=True, transport=sandbox.transport()
+    )
+    assert dry.result_path == tmp_path / "results.csv"
+    notices: list[str] = []
+    real = run_import(
+        SAMPLES / "relations.csv",
+        settings,
+        transport=sandbox.transport(),
+        hooks=Hooks(on_notice=notices.append),
+    )
+    assert f"{real.result_path}: the results of a dry run are replaced by this run's." in notices
+    assert real.counts == {Status.CREATED: 18, Status.ALREADY_EXISTS: 2}
+    with pytest.raises(ConfigError, match="a file is already there and is never overwritten"):
+        run_import(  # a real run's results are never replaced, not even by a dry run
+            SAMPLES / "relations.csv", settings, dry_run=True, transport=sandbox.transport()
+        )

@@ -474,6 +474,8 @@ def _execute(
     outcome = summary.as_json(resume_command())  # as the library wrote it in summary.json
     if json_output():
         print_json(outcome)
+        if outcome["stopped_because"]:  # stdout is the scheduler's; the reason stays on stderr
+            say(f"The run stopped part-way: {outcome['stopped_because']}", err=True)
     elif summary.rendered and not quiet:
         say(format_summary(summary))
     LOG.info(
@@ -556,7 +558,10 @@ def format_summary(summary: RunSummary) -> str:
     for status in order:
         if summary.counts.get(status):
             lines.append(f"  {status.value:<15} {summary.counts[status]:>8}")
-    processed = summary.rows - summary.resumed - summary.outside  # not those only copied over
+    # the rows this run processed: not those copied over from the journal, left out by
+    # --rows / --limit, or not sent at all
+    unsent = summary.counts_inside.get(Status.NOT_SENT, 0)
+    processed = summary.rows - summary.resumed - summary.outside - unsent
     rate = processed / summary.elapsed if summary.elapsed > 0 else 0.0
     lines.append(
         f"Requests: {summary.requests} ({summary.rate_limited} rate-limited). "

@@ -10,6 +10,7 @@ request, rows in doubt are looked up first. Subclasses say what a row is and wha
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import threading
 import time
@@ -274,6 +275,10 @@ class DurableRun:
             )
         resumable = journal_path(out).exists() and not self.ephemeral
         replaced = self.dry_run and self.settings.out is None  # the input's own dry-run file
+        if out.exists() and not resumable and _dry_run_wrote(out):  # validate, then run
+            if not self.dry_run:
+                self.hooks.on_notice(f"{out}: the results of a dry run are replaced by this run's.")
+            replaced = True
         if out.exists() and not resumable and not self.restart and not replaced:
             raise ConfigError(
                 f"{out}: a file is already there and is never overwritten. "
@@ -519,6 +524,15 @@ class DurableRun:
             self.unwritten.append(str(out))
             (self.hooks.on_error or self.hooks.on_notice)(unwritten_message(out, error))
         return dict(writer.counts)
+
+
+def _dry_run_wrote(out: Path) -> bool:
+    """``out`` holds a dry run's results (its summary.json says so): nothing to keep."""
+    try:
+        written = json.loads(summary_path(out).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(written, dict) and written.get("dry_run") is True
 
 
 class Stopped(Exception):

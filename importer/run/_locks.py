@@ -127,11 +127,12 @@ class RunLock:
 
     def _busy(self, waited: bool) -> str:
         wait = f"after waiting {self._wait:.0f} s, " if waited else ""
+        flag = "a longer --wait-lock" if waited else "--wait-lock SECONDS"
         return (
             f"{wait}{self.what} is in use by another relimport run "
             f"({_describe(self.holder())}). Two runs at once would lose track of what each "
-            "created. Let that run finish (or stop it with Ctrl-C), or pass --wait-lock "
-            "SECONDS to wait for it."
+            f"created. Let that run finish (or stop it with Ctrl-C), or pass {flag} to wait "
+            "for it."
         )
 
     async def __aexit__(
