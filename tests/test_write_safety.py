@@ -298,6 +298,7 @@ def test_a_result_file_that_cannot_be_replaced_is_exit_6_and_the_same_command_wr
         for notice in notices
     )
     assert json.loads(summary_path(out).read_text()) == outcome  # the truth, not a stale one
+    assert not list(tmp_path.glob(".*.partial"))  # no half-written file left beside it
     unblock(out)
     again = run_import(path, settings, transport=sandbox.transport())
     assert (again.exit_code, again.requests, again.resumed) == (0, 0, 8)

@@ -167,9 +167,10 @@ class ResultWriter:
     ) -> None:
         assert self._file is not None
         self._file.close()
-        if kind is None:
-            os.replace(self._temporary, self.path)
-        else:
+        try:
+            if kind is None:
+                os.replace(self._temporary, self.path)
+        finally:  # written in place, or not at all: no half file left beside the results
             self._temporary.unlink(missing_ok=True)
 
 
