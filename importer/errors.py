@@ -99,7 +99,12 @@ class RateLimitedError(RetryableError):
 
 class UnreachableError(RetryableError):
     """No answer came: the connection failed, timed out or dropped (the API or the network
-    may be down). ``maybe_written`` unless the request surely never left."""
+    may be down). ``maybe_written`` unless the request surely never left. ``reason`` is what
+    happened, without the advice the message may add."""
+
+    def __init__(self, message: str, *, reason: str = "", maybe_written: bool = False) -> None:
+        super().__init__(message, maybe_written=maybe_written)
+        self.reason = reason or message
 
 
 class RejectedError(ApiError):

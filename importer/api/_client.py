@@ -440,8 +440,9 @@ def _network_error(error: httpx.TransportError) -> UnreachableError:
     if isinstance(error, httpx.TimeoutException):
         return UnreachableError(f"no answer within the timeout ({name})", maybe_written=True)
     if isinstance(error, httpx.ConnectError):
+        reason = f"could not connect to the API ({error})"
         return UnreachableError(
-            f"could not connect to the API ({error}): check the target (--base-url) and the network"
+            f"{reason}: check the target (--base-url) and the network", reason=reason
         )
     return UnreachableError(f"the connection dropped before an answer ({name})", maybe_written=True)
 

@@ -80,12 +80,8 @@ class Interrupts:
         questions (``asked``), not the run."""
         self._asking = True
         try:
-            yield
-        except asyncio.CancelledError:
-            if not self.asked:
-                raise
-            if self._task is not None:
-                self._task.uncancel()
+            with self._absorbing(lambda: self.asked):
+                yield
         finally:
             self._asking = False
 
@@ -93,10 +89,16 @@ class Interrupts:
     def sending(self, sender: Sender) -> Iterator[None]:
         """While the sender runs: a cancellation we caused ends the sending, not the run."""
         self._sender = sender
+        with self._absorbing(lambda: sender.interrupted):
+            yield
+
+    @contextmanager
+    def _absorbing(self, ours: Callable[[], bool]) -> Iterator[None]:
+        """A cancellation this handler caused (``ours()``) ends the block, not the run."""
         try:
             yield
         except asyncio.CancelledError:
-            if not sender.interrupted:
+            if not ours():
                 raise
             if self._task is not None:
                 self._task.uncancel()

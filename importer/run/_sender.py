@@ -69,7 +69,6 @@ class Job:
 
 
 OnOutcome = Callable[[Job, Outcome], Awaitable[None]]
-BeforeSend = Callable[[Job], None]
 BeforeQueue = Callable[[Sequence[Job]], None]
 INTERRUPTED = "not sent: the run was interrupted; run the same command again to resume"
 #: The same for a run that cannot resume (the built-in sandbox keeps nothing between runs).
@@ -155,7 +154,7 @@ class Reachability:
         seconds = self._clock() - (self._since or 0.0)
         return (
             f"the API at {base_url} did not answer: {self._streak} rows in a row got no answer "
-            f"over {seconds:.0f} s (the last: {error.message.split(': check the')[0]}). Check "
+            f"over {seconds:.0f} s (the last: {error.reason}). Check "
             "--base-url and the network"
         )
 
@@ -172,7 +171,6 @@ class Sender:
         retry: RetryPolicy,
         concurrency: int,
         sleep: Sleep = asyncio.sleep,
-        before_send: BeforeSend | None = None,
         before_queue: BeforeQueue | None = None,
         wall: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
@@ -182,7 +180,6 @@ class Sender:
         self._interrupted = INTERRUPTED if resumable else INTERRUPTED_FOR_GOOD
         self._wall = wall
         self._clock = clock
-        self._before_send = before_send or (lambda job: None)
         self._before_queue = before_queue or (lambda jobs: None)
         self._retries = Retries(retry, sleep)
         self._reach = Reachability(retry.unreachable_failures, retry.unreachable_seconds, clock)
@@ -336,7 +333,6 @@ class Sender:
                     if found_id is not None:
                         return found_id
                     tally.clear()  # not there: no earlier attempt wrote it; the create decides
-            self._before_send(job)
             since = since or self._wall()
             return await tally.count(
                 self._client.create_relation(job.location_id, job.association_id, job.pair)

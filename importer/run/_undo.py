@@ -69,7 +69,6 @@ class Deleter(Sender):
         async def delete() -> None:
             if self.interrupted and tally.requests:
                 raise Interrupted
-            self._before_send(job)
             await tally.count(self._client.delete_relation(job.location_id, job.relation_id))
 
         try:
