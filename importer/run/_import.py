@@ -456,9 +456,10 @@ class ImportRun(DurableRun):
                 continue
             if not self.selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
-            outcome, pair, warnings, location, association = self._verdict(row)
-            if outcome is not None:
-                self.done(seq, row, journal, outcome)
+            judged = checks.judge(row, lookups)
+            location, association, pair = judged.location, judged.association, judged.pair
+            if judged.outcome is not None:
+                self.done(seq, row, journal, judged.outcome)
                 continue
             assert pair is not None and association is not None
             in_doubt = row.in_doubt or (entry is not None and entry.intent)
@@ -470,7 +471,7 @@ class ImportRun(DurableRun):
             )
             ledger = self.ledgers.get(location) if self.ledgers is not None else None
             held = ledger.known(association.id, pair) if ledger and not in_doubt else None
-            note = self._warn(row, warnings)
+            note = self._warn(row, judged.warnings)
             if held is not None:
                 self.known += 1
                 self.done(seq, row, journal, with_ids(known_outcome(held), pair))
@@ -527,27 +528,6 @@ class ImportRun(DurableRun):
         if association is not None and outcome.first_id and outcome.second_id:
             pair = Pair(outcome.first_id, outcome.second_id)
             self.checks.validator(key, association).settle(row.number, pair)
-
-    def _verdict(
-        self, row: SourceRow
-    ) -> tuple[Outcome | None, Pair | None, tuple[Issue, ...], str, Association | None]:
-        """(outcome without a request, or the pair to send), warnings, location, association."""
-        checks, lookups = self.checks, self.lookups
-        assert lookups is not None
-        key, association, problem = checks.scope(row)
-        if problem is not None or association is None:
-            return problem, None, (), key[0], None
-        validator = checks.validator(key, association)
-        verdict = validator.examine(row)
-        if verdict.pair is None:
-            return verdict.outcome, None, verdict.warnings, key[0], association
-        resolved = checks.resolve(key[0], validator, verdict.pair, lookups)
-        if isinstance(resolved, Outcome):
-            return resolved, None, verdict.warnings, key[0], association
-        settled = validator.settle(row.number, resolved)  # its validator is the scope's
-        if settled is not None:
-            return with_ids(settled, resolved), None, verdict.warnings, key[0], association
-        return None, resolved, verdict.warnings, key[0], association
 
     def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
         """A dry run's plainly valid row (not journalled): its ids are its cells."""

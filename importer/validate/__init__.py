@@ -3,7 +3,7 @@ association), natural keys resolved by look-ups, record checks and the evidence 
 columns.
 """
 
-from importer.validate._check import Checks, ScopeKey, id_shape, with_ids
+from importer.validate._check import Checks, Judgement, ScopeKey, id_shape, with_ids
 from importer.validate._lookup import CACHE_NAME, AnswerCache, Lookups, Question, pool
 from importer.validate._multi_ids import split_ids
 from importer.validate._rows import (
@@ -21,6 +21,7 @@ __all__ = [
     "SHAPES",
     "AnswerCache",
     "Checks",
+    "Judgement",
     "Lookups",
     "Question",
     "RowValidator",

@@ -45,6 +45,17 @@ class Evidence:
     by_kind: Counter[str] = field(default_factory=Counter)  # "first ok", "first wrong", ...
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A row's fate before sending: ``pair`` to send, or ``outcome`` without a request."""
+
+    location: str
+    association: Association | None
+    pair: Pair | None = None
+    outcome: Outcome | None = None
+    warnings: tuple[Issue, ...] = ()
+
+
 class Checks:
     """A row's scope, validator and resolution. ``bind(header)`` first."""
 
@@ -355,6 +366,27 @@ class Checks:
             )
 
     # -- each row ---------------------------------------------------------------------------
+
+    def judge(self, row: SourceRow, lookups: Lookups) -> Judgement:
+        """One row, as the run sends it: its scope, its cells, its ids resolved, duplicates.
+
+        Either ``pair`` is set (send it) or ``outcome`` is the row's without a request."""
+        key, association, problem = self.scope(row)
+        if problem is not None or association is None:
+            return Judgement(key[0], None, outcome=problem)
+        validator = self.validator(key, association)
+        verdict = validator.examine(row)
+        warnings = verdict.warnings
+        if verdict.pair is None:
+            return Judgement(key[0], association, outcome=verdict.outcome, warnings=warnings)
+        resolved = self.resolve(key[0], validator, verdict.pair, lookups)
+        if isinstance(resolved, Outcome):
+            return Judgement(key[0], association, outcome=resolved, warnings=warnings)
+        settled = validator.settle(row.number, resolved)  # its validator is the scope's
+        if settled is not None:
+            outcome = with_ids(settled, resolved)
+            return Judgement(key[0], association, outcome=outcome, warnings=warnings)
+        return Judgement(key[0], association, pair=resolved, warnings=warnings)
 
     def resolve(
         self, location: str, validator: RowValidator, values: Pair, lookups: Lookups
