@@ -27,7 +27,7 @@ from importer.cli._flags import RelimportGroup, window_options
 from importer.cli._language import language, remember_language, say, speak_to_everyone
 from importer.cli._sandbox import sandbox
 from importer.cli._setup import doctor, init
-from importer.config import load_settings
+from importer.config import Settings, load_settings
 from importer.errors import ApiError, NothingToDo, RelimportError
 from importer.i18n import (
     LANGUAGE_VARIABLE,
@@ -363,25 +363,37 @@ def _import(
     window: RowWindow | None,
     flags: dict[str, Any],
 ) -> None:
-    def start(hooks: Hooks) -> RunSummary:
+    def settings() -> Settings:
         given = flags
         if only is not None:  # a result file: the settings of the run that wrote it
             given = _remembered(input_path, FOR_ONLY, config_path, flags, quiet)
-        settings = load(config_path, quiet, **given)
-        return run_import(
-            input_path,
-            settings,
-            dry_run=dry_run,
-            restart=restart,
-            only=only,
-            window=window,
+        return load(config_path, quiet, **given)
+
+    options = {"dry_run": dry_run, "restart": restart, "only": only, "window": window}
+    _execute(_starter(run_import, input_path, settings, options), quiet=quiet)
+
+
+def _starter(
+    run: Callable[..., RunSummary],
+    path: Path,
+    settings: Callable[[], Settings],
+    options: dict[str, Any],
+) -> Callable[[Hooks], RunSummary]:
+    """The run as the progress display starts it: the settings read then (their errors are
+    the run's), the signals handled, the command that resumes it in summary.json."""
+
+    def start(hooks: Hooks) -> RunSummary:
+        return run(
+            path,
+            settings(),
             interruptible=True,
             hooks=hooks,
             resume_command=resume_command(),
             lang=language(),
+            **options,
         )
 
-    _execute(start, quiet=quiet)
+    return start
 
 
 def _execute(
@@ -533,22 +545,12 @@ def undo(
     before the import are never touched. Resumable like run.
     """
 
-    def start(hooks: Hooks) -> RunSummary:
+    def settings() -> Settings:
         given = _remembered(results_path, FOR_UNDO, config_path, flags, quiet)
-        settings = load(config_path, quiet, **given)
-        return run_undo(
-            results_path,
-            settings,
-            dry_run=dry_run,
-            restart=restart,
-            include_unverified=include_unverified,
-            interruptible=True,
-            hooks=hooks,
-            resume_command=resume_command(),
-            lang=language(),
-        )
+        return load(config_path, quiet, **given)
 
-    _execute(start, quiet=quiet)
+    options = {"dry_run": dry_run, "restart": restart, "include_unverified": include_unverified}
+    _execute(_starter(run_undo, results_path, settings, options), quiet=quiet)
 
 
 def format_summary(summary: RunSummary) -> str:

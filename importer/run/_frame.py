@@ -4,7 +4,8 @@ A run reads its input three times, each time streaming: a survey (the whole file
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
 in input order, however the run ended. Re-running the same command resumes: final rows cost no
-request, rows in doubt are looked up first. Subclasses say what a row is and what to send.
+request, rows in doubt are looked up first. What a row is and what to send for it, the run is
+told by its :class:`Steps`, plain callables (see :mod:`importer.run._import` for an import's).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, AsyncExitStack, ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,6 @@ from importer.models import (
     IMPORT_OK,
     IN_DOUBT,
     OUTSIDE_RANGE,
-    Association,
     Outcome,
     RowWindow,
     SourceRow,
@@ -39,7 +39,6 @@ from importer.models import (
 from importer.report import (
     REMEMBERED,
     Hooks,
-    Plan,
     ResultWriter,
     RunSummary,
     check_writable,
@@ -63,22 +62,102 @@ from importer.state import Ledgers, open_ledgers
 from importer.timing import Sleep
 
 PROGRESS_STEP = 500  # rows read between two reports of a reading phase
+WORKERS = 32  # workers in all, about, when a run spans many locations
 Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
 
 
-class DurableRun:
-    """Survey, journal, send, render. Subclasses fill in the parts marked as theirs."""
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What the first reading found: the rows to process and the locations they write in."""
 
-    kind = "run"
+    rows: int
+    locations: frozenset[str]
+
+
+async def _nothing_to_ask(client: Client, journal: Journal | None) -> None:
+    return None
+
+
+def _as_is(row: SourceRow, outcome: Outcome) -> Outcome:
+    return outcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class Steps:
+    """What a run does with its rows, as plain callables (the way tenacity takes ``stop`` and
+    ``wait``); :class:`DurableRun` does the rest. In the order the frame calls them:"""
+
+    kind: str  # "import", "undo": the journal's and the summary's word
+    identity: Identity  # what a resume must find the same (size and sha256 are the frame's)
+    result_path: Path  # the result file when no --out is given
+    ok: frozenset[Status] = IMPORT_OK  # the statuses of rows that need nothing more
+    #: read: open the input (notices, header, rows), each time the frame reads it
+    open_rows: Callable[[], tuple[Rows, AbstractContextManager[object]]]
+    #: the first reading: check the header (InputError), count the rows, note their locations
+    survey: Callable[[tuple[str, ...], Iterator[SourceRow]], Survey]
+    #: resolve: ask the API what the run needs before it writes (journal: None when new)
+    prepare: Callable[[Client, Journal | None], Awaitable[None]] = _nothing_to_ask
+    #: the journal is open: keep in it what a resume must not ask again
+    started: Callable[[Journal], None] = lambda journal: None
+    #: validate: each row's job to send, or its outcome without a request (``Book.done``)
+    jobs: Callable[[Iterator[SourceRow], Book], AsyncIterator[Job]]
+    sender: type[Sender] = Sender  # send: a Sender, or one that deletes (undo)
+    #: record: an outcome the API confirmed, before the journal has it (the ledger's)
+    confirmed: Callable[[Job, Outcome], None] = lambda job, outcome: None
+    #: a row the journal does not hold, as the result file shows it
+    fill: Callable[[SourceRow, Outcome], Outcome] = _as_is
+    #: the summary completed (title, plan, purposes...) once the results are written
+    sum_up: Callable[[RunSummary, RateLimiter], RunSummary] = lambda summary, limiter: summary
+
+
+class Book:
+    """What ``Steps.jobs`` is given: each row's journal entry, in step with the rows, and the
+    outcomes found without a request."""
+
+    def __init__(self, run: DurableRun, journal: Journal) -> None:
+        self.journal = journal
+        self._run = run
+        self._entries = Entries(journal.entries())
+
+    def entry(self, seq: int) -> Entry | None:
+        """The journal's entry of row ``seq`` (asked in increasing ``seq``)."""
+        return self._entries.at(seq)
+
+    def selected(self, seq: int, row: SourceRow) -> bool:
+        return self._run.selected(seq, row)
+
+    def settled(self, entry: Entry | None) -> bool:
+        """True when the journal already has this row's final outcome (a resume skips it)."""
+        if entry is None or entry.outcome is None or not entry.final:
+            return False
+        self._run.resumed += 1
+        self._run.hooks.on_row(entry.outcome.status)
+        return True
+
+    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
+        """Record an outcome found without a request (cheap to find again: batched)."""
+        self.journal.record(seq, row.number, outcome, durable=False)
+        self._run.hooks.on_row(outcome.status)
+
+
+class DurableRun:
+    """Survey, journal, send, render: the frame of one run, given its :class:`Steps`."""
+
     only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
     window: RowWindow | None = None  # --rows / --limit: the rows processed, the rest not sent
     limit_seq: int | None = None  # the position of the last row --limit takes (the survey's)
-    association: Association | None = None  # what the run creates under, once known
     out: Path  # the result file, once the run has chosen it (before prepare())
-    ok: frozenset[Status] = IMPORT_OK
 
     def __init__(
-        self, path: Path, settings: Settings, *, dry_run: bool, restart: bool, hooks: Hooks
+        self,
+        path: Path,
+        settings: Settings,
+        *,
+        dry_run: bool,
+        restart: bool,
+        hooks: Hooks,
+        only: frozenset[Status] | None = None,
+        window: RowWindow | None = None,
     ) -> None:
         if not settings.location_id and not settings.location_column:
             raise ConfigError(
@@ -86,53 +165,25 @@ class DurableRun:
                 "--location-id."
             )
         self.path, self.settings, self.dry_run, self.restart = path, settings, dry_run, restart
-        self.hooks = hooks
+        self.hooks, self.only, self.window = hooks, only, window
+        self.steps: Steps  # given by whoever builds the run, before execute()
         self.resumed = 0
-        self.warnings = 0
         self.unwritten: list[str] = []  # files that could not be written (exit 6)
         self.outside = 0  # rows written as outside --rows / --limit
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
         self.ledgers: Ledgers | None = None  # the known relations, while the run executes
-
-    # -- the parts that are the subclass's -------------------------------------------------
-
-    def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
-        raise NotImplementedError
-
-    def check_header(self, header: tuple[str, ...]) -> None:
-        """Raise InputError when the header cannot serve (a missing column...)."""
-
-    def tally(self, rows: Iterator[SourceRow]) -> int:
-        """Count the rows of the survey (a subclass may note more of them on the way)."""
-        return sum(1 for _ in rows)
-
-    def identity(self, size: int, digest: str) -> Identity:
-        raise NotImplementedError
-
-    def default_result_path(self) -> Path:
-        raise NotImplementedError
-
-    def title(self) -> str:
-        raise NotImplementedError
-
-    async def prepare(self, client: Client, journal: Journal | None) -> None:
-        """Ask the API what the run needs before it starts (``journal`` is None when new)."""
-
-    def started(self, journal: Journal) -> None:
-        """The journal is open: keep in it what a resume must not ask the API again."""
-
-    sender_class: type[Sender] = Sender
-
-    def concurrency(self) -> int:
-        """Workers per location (:mod:`importer.run`)."""
-        return self.settings.concurrency
+        self.locations: frozenset[str] = frozenset()  # where it writes (the survey's)
 
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
-        return self.sender_class(
+        """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
+        least 2), about :data:`WORKERS` in all. A location at 10 requests a second needs one or
+        two in flight, and every connection more costs CPU in the shared pool."""
+        concurrency = max(2, min(self.settings.concurrency, WORKERS // (len(self.locations) or 1)))
+        return self.steps.sender(
             client,
             retry=RetryPolicy(**self.settings.retry.model_dump()),
-            concurrency=self.concurrency(),
+            concurrency=concurrency,
             sleep=sleep,
             before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),
             resumable=self.resumable,
@@ -143,38 +194,6 @@ class DurableRun:
         """Whether running the same command again resumes this run (not a dry run's, nor one
         on a sandbox made for the run: it keeps nothing)."""
         return not self.ephemeral
-
-    def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
-        """The outcome of a row the journal does not hold, completed from the row."""
-        return outcome
-
-    def plan(self, counts: Mapping[Status, int], limiter: RateLimiter) -> Plan | None:
-        """What a real run would cost (a dry run's forecast), once the results are known."""
-        return None
-
-    def purposes(self) -> dict[str, int]:
-        """Requests made before sending, by purpose (the rest are the run's own writes)."""
-        return {}
-
-    def locations(self) -> set[str]:
-        """The locations the run writes in (known after the survey): each is locked."""
-        return {self.settings.location_id} if self.settings.location_id else set()
-
-    def confirmed(self, job: Job, outcome: Outcome) -> None:
-        """An outcome of a request, before the journal has it (the ledger's to note)."""
-
-    def settled(self, entry: Entry | None) -> bool:
-        """True when the journal already has this row's final outcome (a resume skips it)."""
-        if entry is None or entry.outcome is None or not entry.final:
-            return False
-        self.resumed += 1
-        self.hooks.on_row(entry.outcome.status)
-        return True
-
-    def jobs(
-        self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
-    ) -> AsyncIterator[Job]:
-        raise NotImplementedError
 
     # -- the frame ------------------------------------------------------------------------
 
@@ -223,13 +242,13 @@ class DurableRun:
     def survey(self, stop: threading.Event | None = None) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256.
         ``stop``: set (by Ctrl-C) to end the reading at the next row."""
-        (_, header, rows), stack = self.open_rows()
+        (_, header, rows), stack = self.steps.open_rows()
         with stack:
-            self.check_header(header)
             rows = self.counted(rows, "reading")
             if stop is not None:
                 rows = _stoppable(rows, stop)
-            count = self.tally(rows if self.window is None else self._windowed(rows))
+            found = self.steps.survey(header, rows if self.window is None else self._windowed(rows))
+        count, self.locations = found.rows, found.locations
         if count == 0 and self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
@@ -240,15 +259,10 @@ class DurableRun:
             )
         return count, self.path.stat().st_size, file_digest(self.path)
 
-    def done(self, seq: int, row: SourceRow, journal: Journal, outcome: Outcome) -> None:
-        """Record an outcome found without a request (cheap to find again: batched)."""
-        journal.record(seq, row.number, outcome, durable=False)
-        self.hooks.on_row(outcome.status)
-
     def _default_out(self, identity: Identity) -> Path:
         """``results/<stem>-<kind>.csv``, numbered: the first that is free or is this run's
         (resumed). The same input changed since is refused by the journal (or --restart)."""
-        base = self.default_result_path()
+        base = self.steps.result_path
         if self.dry_run:  # one dry-run file per input, replaced each time: it keeps nothing
             return base
         for number in range(1, 10_000):
@@ -357,7 +371,7 @@ class DurableRun:
         stop = interrupts.stop_reading if interrupts is not None else None
         total, size, digest = await asyncio.to_thread(self.survey, stop)
         self.hooks.on_total(total)
-        identity = self.identity(size, digest)
+        identity = replace(self.steps.identity, size=size, sha256=digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
         out = self.out = self.settings.out or self._default_out(identity)
@@ -370,7 +384,7 @@ class DurableRun:
                     result_path=out,
                     state_dir=self.settings.state_folder,
                     target=self.settings.target,
-                    locations=self.locations(),
+                    locations=self.locations - {""},
                     wait=self.settings.wait_lock,
                     sleep=sleep,
                     notice=self.hooks.on_notice,
@@ -402,12 +416,12 @@ class DurableRun:
                 spent: BudgetExhaustedError | None = None
                 try:
                     with interrupts.asking() if interrupts else ExitStack():
-                        await self.prepare(client, journal)
+                        await self.steps.prepare(client, journal)
                 except BudgetExhaustedError as error:  # the look-ups took the day's last
                     spent = error
                 if journal is None:  # created once nothing can stop the run from starting
                     journal = self._journal(out, identity, stack)
-                self.started(journal)
+                self.steps.started(journal)
                 sender = self.make_sender(client, journal, sleep)
                 if spent is not None:  # every row not sent (exit 5): resumed another day
                     sender.stopped_locations[spent.location_id] = str(spent)
@@ -420,47 +434,43 @@ class DurableRun:
                 await client.aclose()
             abandoned = interrupts is not None and interrupts.abandoned
             counts = {} if abandoned else self._render(out, journal, sender)
-        stopped = abandoned or sender.interrupted or sender.stopped_locations
-        plan = None if stopped else self.plan(counts, limiter)  # a plan of what was seen whole
-        stats = limiter.stats.values()
-        return RunSummary(
-            title=self.title(),
-            input_path=self.path,
-            result_path=out,
-            counts=counts,
-            requests=sum(s.requests for s in stats),
-            rate_limited=sum(s.rate_limited for s in stats),
-            elapsed=time.monotonic() - started,
-            dry_run=self.dry_run,
-            association=self.association,
-            stopped=str(sender.fatal) if sender.fatal is not None else None,
-            interrupted=sender.interrupted,
-            not_sent_reasons=tuple(sender.stopped_locations.values()),
-            warnings=self.warnings,
-            resumed=self.resumed,
-            rendered=not abandoned,
-            ok=self.ok,
-            run_id=uuid.uuid4().hex,
-            started_at=started_at,
-            input_size=size,
-            input_sha256=digest,
-            budgets={
-                location: {"requests": stat.requests, "daily_remaining": stat.daily_remaining}
-                for location, stat in limiter.stats.items()
-            },
-            plan=plan,
-            purposes=self.purposes(),
-            kind=self.kind,
-            workbook=self.settings.results_format != "csv",
-            resumable=self.resumable,
-            unwritten=tuple(self.unwritten),
-            outside=self.outside,
-            window=self.window.describe() if self.window else "",
-            settings=self.remembered(),
-        )
+            # the summary while the journal is open: the steps may read it (--mirror)
+            stats = limiter.stats.values()
+            summary = RunSummary(
+                title=str(self.path),
+                input_path=self.path,
+                result_path=out,
+                counts=counts,
+                requests=sum(s.requests for s in stats),
+                rate_limited=sum(s.rate_limited for s in stats),
+                elapsed=time.monotonic() - started,
+                dry_run=self.dry_run,
+                stopped=str(sender.fatal) if sender.fatal is not None else None,
+                interrupted=sender.interrupted,
+                not_sent_reasons=tuple(sender.stopped_locations.values()),
+                resumed=self.resumed,
+                rendered=not abandoned,
+                ok=self.steps.ok,
+                run_id=uuid.uuid4().hex,
+                started_at=started_at,
+                input_size=size,
+                input_sha256=digest,
+                budgets={
+                    location: {"requests": stat.requests, "daily_remaining": stat.daily_remaining}
+                    for location, stat in limiter.stats.items()
+                },
+                kind=self.steps.kind,
+                workbook=self.settings.results_format != "csv",
+                resumable=self.resumable,
+                unwritten=tuple(self.unwritten),
+                outside=self.outside,
+                window=self.window.describe() if self.window else "",
+                settings=self.remembered(),
+            )
+            return self.steps.sum_up(summary, limiter)
 
     async def _send(self, journal: Journal, sender: Sender) -> None:
-        (notices, header, rows), stack = self.open_rows()
+        (notices, _, rows), stack = self.steps.open_rows()
         with stack:
             for line in notices:  # the reader names the file: by the path given, once
                 name = self.path.name
@@ -478,11 +488,11 @@ class DurableRun:
                     # a warning stays, whatever the API said
                     error="; ".join(filter(None, [outcome.error, job.note])),
                 )
-                self.confirmed(job, outcome)  # what the API confirmed, before the journal
+                self.steps.confirmed(job, outcome)  # what the API confirmed, before the journal
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 
-            await sender.run(self.jobs(header, rows, journal), record)
+            await sender.run(self.steps.jobs(rows, Book(self, journal)), record)
 
     def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
         """Write the result file from the journal: every input row once, in input order."""
@@ -494,7 +504,7 @@ class DurableRun:
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
-        (_, header, rows), stack = self.open_rows()
+        (_, header, rows), stack = self.steps.open_rows()
         writer = ResultWriter(out, header)
         outside = Outcome(
             Status.NOT_SENT,
@@ -519,7 +529,7 @@ class DurableRun:
                         writer.add(seq, row, outside)
                     else:  # cut off in flight (intent, no outcome), or never reached
                         outcome = in_doubt if entry is not None and entry.intent else unsent
-                        writer.add(seq, row, self.fill(row, outcome))
+                        writer.add(seq, row, self.steps.fill(row, outcome))
         except OSError as error:  # open in Excel, read-only, disk full: the journal has it all
             self.unwritten.append(str(out))
             (self.hooks.on_error or self.hooks.on_notice)(unwritten_message(out, error))

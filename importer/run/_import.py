@@ -1,34 +1,43 @@
-"""``run_import()``: read -> validate -> send -> record, for one input file.
+"""``run_import()``: what happens to one row of an import, top to bottom.
 
-The durable frame (survey, journal, resume, interrupts, the result file) is
-:class:`importer.run.DurableRun`; this module says what an import row is: a pair of ids,
-validated against the association, created with one request.
+A row of the input goes through five stages; each has its section below, in this order:
+
+1. **read**: :meth:`Import.open_rows` gives the rows with the numbers the user sees (header
+   row, ``--split``, ``--only``); the first reading (:meth:`Import.survey`) checks the header,
+   counts the rows and notes each row's location and association.
+2. **resolve**: :meth:`Import.prepare` asks the API, before anything is written, what the
+   rows need: their associations, the ids their natural keys stand for, whether their records
+   exist, the relations already there (``--skip-existing``), the ledger's drift.
+3. **validate**: :meth:`Import.jobs` judges each row (:meth:`importer.validate.Checks.judge`:
+   scope, cells, resolution, duplicates); a row that needs no request (invalid, a duplicate,
+   linked already by the ledger or the API) gets its outcome here.
+4. **send**: every other row becomes a :class:`Job` that the :class:`Sender` creates, rate
+   limited and retried, its intent in the journal before it leaves.
+5. **record**: the API's answer goes to the ledger (:meth:`Import.confirmed`), then to the
+   journal; the result file is written from the journal, every row once, in input order.
+
+What every durable run shares (the journal, resume, locks, interrupts, the result file) is
+:class:`importer.run._frame.DurableRun`, given these stages as plain callables (``Steps``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
 from importer.api import (
-    Client,
     RateLimiter,
-    Retries,
-    RetryPolicy,
-    check_tokens,
-    fetch_association,
-    find_association,
     list_associations,
 )
 from importer.config import Settings
-from importer.errors import AuthError, ConfigError
-from importer.models import Association, Issue, Outcome, Pair, RowWindow, SourceRow, Status
+from importer.errors import ConfigError
+from importer.models import Issue, Outcome, Pair, RowWindow, SourceRow, Status
 from importer.read import HeaderRule, open_table
 from importer.report import (
     CACHED,
@@ -41,27 +50,21 @@ from importer.report import (
     redo_rows,
     result_name,
 )
-from importer.run._drift import known_outcome, made_by, repair_scopes
-from importer.run._frame import DurableRun, Entries, Rows
+from importer.run._drift import known_outcome, made_by
+from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
 from importer.run._journal import Identity, Journal, doubt_times, journal_path
 from importer.run._mirror import Mirror, MirrorSender
+from importer.run._resolve import Resolve
 from importer.run._sender import Job, Sender
 from importer.state import EXISTING
 from importer.timing import Sleep
 from importer.validate import (
-    CACHE_NAME,
-    AnswerCache,
     Checks,
-    Lookups,
-    Question,
-    ScopeKey,
     split_ids,
     with_ids,
 )
 
-__all__ = ["ImportRun", "RunSummary", "import_file", "list_associations", "run_import"]
-
-WORKERS = 32  # workers in all, about, when a run spans many locations
+__all__ = ["Import", "RunSummary", "import_file", "list_associations", "run_import"]
 
 
 def run_import(
@@ -91,15 +94,15 @@ def run_import(
     that resumes the run), a dry run's plan.json and, as ``results_format`` asks, the workbook
     (its help sheet in ``lang``).
     """
-    run = ImportRun(
-        path, settings, dry_run=dry_run, restart=restart, only=only, hooks=hooks or Hooks()
-    )
-    if window is not None and settings.mirror:
-        raise ConfigError(
-            f"--mirror needs the whole export: with {window.describe()} the run sees a few rows, "
-            "and every other relation relimport created would be deleted. Leave one of them off."
-        )
-    run.window = window
+    run = Import(
+        path,
+        settings,
+        dry_run=dry_run,
+        restart=restart,
+        only=only,
+        window=window,
+        hooks=hooks or Hooks(),
+    ).run
     summary = asyncio.run(
         run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
     )
@@ -115,16 +118,14 @@ async def import_file(
     hooks: Hooks | None = None,
 ) -> RunSummary:
     """:func:`run_import` inside an event loop that is already running (no signal handling)."""
-    run = ImportRun(
-        path, settings, dry_run=dry_run, restart=False, only=None, hooks=hooks or Hooks()
-    )
+    run = Import(path, settings, dry_run=dry_run, hooks=hooks or Hooks()).run
     return finish_run(await run.execute(transport=transport), run.hooks, None, "en")
 
 
-class ImportRun(DurableRun):
-    """One import: every valid distinct pair of the input created under its association."""
+class Import:
+    """One import: every valid distinct pair of the input created under its association.
 
-    kind = "import"
+    ``run`` is its durable frame; the methods below are its stages, in the row's order."""
 
     def __init__(
         self,
@@ -132,41 +133,47 @@ class ImportRun(DurableRun):
         settings: Settings,
         *,
         dry_run: bool,
-        restart: bool,
-        only: frozenset[Status] | None,
         hooks: Hooks,
+        restart: bool = False,
+        only: frozenset[Status] | None = None,
+        window: RowWindow | None = None,
     ) -> None:
-        super().__init__(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
-        needed = [("first_column", "first id column"), ("second_column", "second id column")]
-        if not settings.association_column:
-            needed.insert(0, ("association", "association"))
-        missing = [(key, what) for key, what in needed if not getattr(settings, key)]
-        if len(missing) == 1:
-            key, what = missing[0]
-            flag = "--" + key.replace("_", "-")
-            raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
-        if missing:  # every one at once, not one per run
-            keys = ", ".join(key for key, _ in missing)
-            flags = ", ".join(f"--{key.replace('_', '-')}" for key, _ in missing)
-            raise ConfigError(f"Missing settings: {keys}. Set them in config.yaml or pass {flags}.")
-        self.only = only
-        self.association: Association | None = None
-        self.checks = Checks(settings, str(path))
-        self.scope_keys: set[ScopeKey] = set()
-        self.lookups: Lookups | None = None
-        self.spent: dict[str, Counter[str]] = {}  # phase -> location -> requests
-        self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
-        self._keys: dict[str, str] = {}  # association id -> key, for the ledger
-        self.known = 0  # rows the ledger settled (no request)
-        if settings.mirror and only is not None:
+        self.run = DurableRun(
+            path, settings, dry_run=dry_run, restart=restart, hooks=hooks, only=only, window=window
+        )
+        self.path, self.settings, self.dry_run, self.hooks = path, settings, dry_run, hooks
+        _needed_settings(settings)
+        if settings.mirror and (only is not None or window is not None):
+            cut = window.describe() if window is not None else "--only"
             raise ConfigError(
-                "--mirror needs the whole export: with --only the file holds a few rows, and "
+                f"--mirror needs the whole export: with {cut} the run sees a few rows, and "
                 "every other relation relimport created would be deleted. Leave one of them off."
             )
+        self.only = only
+        self.checks = Checks(settings, str(path))
+        self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
+        self.known = 0  # rows the ledger settled (no request)
+        self.warnings = 0  # rows sent with a warning
+        self.journal: Journal | None = None  # once the run has opened it
         self.mirror = Mirror(settings) if settings.mirror else None
-        if self.mirror is not None:
-            self.sender_class = MirrorSender
+        self.resolve = Resolve(self.run, self.checks, self.mirror, self.open_rows)
         self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
+        self.run.steps = Steps(
+            kind="import",
+            identity=self.identity(),
+            result_path=result_name(path, "dry-run" if dry_run else "results"),
+            open_rows=self.open_rows,
+            survey=self.survey,
+            prepare=self.resolve.prepare,
+            started=self.started,
+            jobs=self.jobs,
+            sender=MirrorSender if self.mirror is not None else Sender,
+            confirmed=self.confirmed,
+            fill=self.fill,
+            sum_up=self.sum_up,
+        )
+
+    # -- 1. read ----------------------------------------------------------------------------
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         stack = ExitStack()
@@ -186,21 +193,21 @@ class ImportRun(DurableRun):
             header, rows = redo_rows(header, rows, self.only, self.path, since)
         return (table.notices, header, rows), stack
 
-    def check_header(self, header: tuple[str, ...]) -> None:
+    def survey(self, header: tuple[str, ...], rows: Iterator[SourceRow]) -> Survey:
+        """The first reading: the header checked (InputError), the rows counted, each row's
+        location and association noted."""
         self.checks.bind(header, self.duplicates)
-
-    def locations(self) -> set[str]:
-        if self.checks.per_row:
-            return {location for location, _ in self.scope_keys if location}
-        return super().locations()
-
-    def tally(self, rows: Iterator[SourceRow]) -> int:
-        count, self.scope_keys = self.checks.scope_keys(rows)
+        count, self.resolve.scope_keys = self.checks.scope_keys(rows)
         if self.mirror is not None:  # its deletions come after the rows in the journal
             self.mirror.first_seq = count
-        return count
+        if self.checks.per_row:
+            locations = {location for location, _ in self.resolve.scope_keys}
+        else:
+            locations = {self.settings.location_id or ""}
+        return Survey(count, frozenset(locations))
 
-    def identity(self, size: int, digest: str) -> Identity:
+    def identity(self) -> Identity:
+        """What a resume must find the same: the input, how it is read, where it goes."""
         s = self.settings
         (first, first_lookup), (second, second_lookup) = s.sides()
         columns = f"{first} ({first_lookup}) | {second} ({second_lookup})"
@@ -211,10 +218,10 @@ class ImportRun(DurableRun):
         if s.no_header or s.header_row:  # how the file is read: a resume reads it the same way
             columns += " | no header" if s.no_header else f" | header row {s.header_row}"
         return Identity(
-            kind=self.kind,
+            kind="import",
             path=str(self.path.resolve()),
-            size=size,
-            sha256=digest,
+            size=0,  # the frame fills in the file's size and digest
+            sha256="",
             sheet=s.sheet or "",
             columns=columns,
             association=s.association or "",
@@ -223,11 +230,162 @@ class ImportRun(DurableRun):
             target=s.target,
         )
 
-    def default_result_path(self) -> Path:
-        return result_name(self.path, "dry-run" if self.dry_run else "results")
+    # -- 2. resolve: Resolve.prepare (run/_resolve.py); the journal keeps what it found ----
+
+    def started(self, journal: Journal) -> None:
+        self.journal = journal
+        if self.resolve.association is not None and not self.checks.per_row:
+            journal.keep_association(self.resolve.association)
+        if self.mirror is not None and self.mirror.planned and not self.mirror.kept(journal):
+            self.mirror.keep(journal)
+
+    # -- 3. validate, 4. send: each row judged; what needs a request becomes a job --------
+
+    async def jobs(self, rows: Iterator[SourceRow], book: Book) -> AsyncIterator[Job]:
+        """Every row in input order: settled by an earlier run, outside ``--rows``, judged
+        without a request (``book.done``), or yielded as the job the sender sends."""
+        checks, lookups = self.checks, self.resolve.lookups
+        assert lookups is not None
+        for seq, row in enumerate(rows):
+            if seq % 256 == 0:
+                await asyncio.sleep(0)  # let the workers run while rows are read
+            entry = book.entry(seq)
+            if entry is not None and entry.outcome is not None and entry.final:
+                self._seen(row, entry.outcome)  # so that duplicates stay exact
+                if book.selected(seq, row):  # else not counted: outside --rows / --limit
+                    book.settled(entry)
+                continue
+            if not book.selected(seq, row):  # --rows / --limit: not_sent, not journalled
+                continue
+            judged = checks.judge(row, lookups)
+            location, association, pair = judged.location, judged.association, judged.pair
+            if judged.outcome is not None:
+                book.done(seq, row, judged.outcome)
+                continue
+            assert pair is not None and association is not None
+            in_doubt = row.in_doubt or (entry is not None and entry.intent)
+            note = self._warn(row, judged.warnings)
+            # a row in doubt may have been linked by an earlier run of ours: the sender judges
+            linked = None if in_doubt else self._linked(location, association.id, pair)
+            if linked is not None:
+                book.done(seq, row, with_ids(linked, pair))
+            elif self.dry_run:  # what a real run would send
+                self.to_send[location] += 1
+                if note or not checks.plain_ids:  # else the result file says valid itself
+                    valid = Outcome(Status.VALID, error=note)
+                    book.done(seq, row, with_ids(valid, pair))
+                else:
+                    self.hooks.on_row(Status.VALID)
+            else:
+                yield Job(
+                    seq,
+                    row.number,
+                    location,
+                    association.id,
+                    pair,
+                    in_doubt=in_doubt,
+                    doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
+                    note=note,
+                )
+        if self.mirror is not None and self.resolve.association is not None:  # after every create
+            location = self.settings.location_id or ""
+            for job in self.mirror.jobs(
+                book.journal, location, self.resolve.association.id, dry_run=self.dry_run
+            ):
+                yield job
+
+    def _linked(self, location: str, association_id: str, pair: Pair) -> Outcome | None:
+        """The outcome of a pair known to be linked already, by the ledger of known relations
+        or by the relations read with --skip-existing: no request for it."""
+        ledgers, lookups = self.run.ledgers, self.resolve.lookups
+        existing = lookups.existing if lookups is not None else None
+        ledger = ledgers.get(location) if ledgers is not None else None
+        held = ledger.known(association_id, pair) if ledger is not None else None
+        if held is not None:
+            self.known += 1
+            return known_outcome(held)
+        relation_id = existing.get((location, association_id), {}).get(pair) if existing else None
+        if relation_id is None:
+            return None
+        if ledger is not None:  # the read confirmed it
+            ledger.confirm(association_id, pair, relation_id, EXISTING)
+        return Outcome(
+            Status.ALREADY_EXISTS,
+            relation_id=relation_id,
+            error_code="existed",
+            error="linked before this run (read with --skip-existing): not sent",
+        )
+
+    def _seen(self, row: SourceRow, outcome: Outcome) -> None:
+        """A row settled by an earlier run: its pair (the ids the journal kept) is seen."""
+        key, association, _ = self.checks.scope(row)
+        if association is not None and outcome.first_id and outcome.second_id:
+            pair = Pair(outcome.first_id, outcome.second_id)
+            self.checks.validator(key, association).settle(row.number, pair)
+
+    def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
+        if not warnings:
+            return ""
+        self.warnings += 1
+        messages = [warning.message for warning in warnings]
+        if self.warnings <= 5:
+            self.hooks.on_notice(f"{self.path}: row {row.number}: warning: {messages[0]}.")
+        return "; ".join(f"warning: {m}" for m in messages)
+
+    # -- 5. record: what the API confirmed, in the ledger before the journal ---------------
+
+    def confirmed(self, job: Job, outcome: Outcome) -> None:
+        ledgers = self.run.ledgers
+        ledger = ledgers.get(job.location_id) if ledgers is not None else None
+        if job.relation_id and self.mirror is not None:  # a deletion of --mirror
+            self.mirror.confirmed(job, outcome, ledger)
+            return
+        by = made_by(outcome)
+        if by is not None and ledger is not None:
+            key = self.resolve.keys.get(job.association_id, "")
+            ledger.confirm(
+                job.association_id, job.pair, outcome.relation_id, by, association_key=key
+            )
+
+    # -- the results -------------------------------------------------------------------
+
+    def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
+        """A dry run's plainly valid row (not journalled): its ids are its cells."""
+        if outcome.status is Status.VALID and not outcome.first_id and self.checks.plain_ids:
+            first, second = self.checks.columns  # a new Outcome: cheaper than replace()
+            return Outcome(
+                Status.VALID,
+                error=outcome.error,
+                first_id=row.cells[first],
+                second_id=row.cells[second],
+            )
+        return outcome
+
+    def sum_up(self, summary: RunSummary, limiter: RateLimiter) -> RunSummary:
+        """The summary completed once the results are written: title, association, warnings,
+        requests by purpose, a dry run's plan (of a run seen whole), --mirror's deletions."""
+        if self.known and summary.rendered:
+            self.hooks.on_notice(
+                f"Ledger: {self.known} rows were linked already (the ledger of known "
+                "relations): no request for them."
+            )
+        if self.mirror is not None and summary.rendered and self.journal is not None:
+            self.hooks.on_notice(
+                self.mirror.render(summary.result_path, self.journal, dry_run=self.dry_run)
+            )
+        whole = summary.rendered and not summary.interrupted and not summary.not_sent_reasons
+        return replace(
+            summary,
+            title=self.title(),
+            association=self.resolve.association,
+            warnings=self.warnings,
+            purposes=self.purposes(),
+            plan=self.plan(summary.counts, limiter) if whole else None,
+            deletions=self.mirror.counts if self.mirror is not None else summary.deletions,
+        )
 
     def title(self) -> str:
-        a = self.association
+        a = self.resolve.association
         what = "Dry run" if self.dry_run else "Import"
         if self.checks.per_row:
             found = sum(1 for x in self.checks.associations.values() if x is not None)
@@ -242,348 +400,19 @@ class ImportRun(DurableRun):
             f"{a.second_object_label or a.second_object_key})"
         )
 
-    async def prepare(self, client: Client, journal: Journal | None) -> None:
-        s = self.settings
-        retries = Retries(RetryPolicy(**s.retry.model_dump()), self.sleep)
-        if not self.checks.per_row:
-            self.scope_keys = {(s.location_id or "", s.association or "")}
-        check_tokens(s, {location for location, _ in self.scope_keys}, str(self.path))
-        self.association = journal.association() if journal and not self.checks.per_row else None
-        async with self.phase("associations", client):
-            for key in sorted(self.scope_keys):
-                if self.association is not None:  # resumed: no request
-                    found: Association | None = self.association
-                elif self.checks.per_row:
-                    found = await self._per_row_association(client, key, retries)
-                else:  # retried like any request: 429s and 5xx happen here too
-                    found = await fetch_association(client, key[0], key[1], retries)
-                self.checks.associations[key] = found
-        self.association = next(filter(None, self.checks.associations.values()), None)
-        refused = self.checks.refused
-        if self.association is None and refused:  # no location would take a request
-            raise next(iter(refused.values()))
-        for location, error in sorted(refused.items()):
-            self.hooks.on_notice(
-                f"{self.path}: the token may not access location {location} ({error.status}): "
-                "its rows are not sent (not_sent, location_refused); the others go on."
-            )
-        if self.association is None:
-            raise ConfigError(
-                f"{self.path}: none of the associations the rows name exists in its location. "
-                "relimport associations --location-id <location> lists them."
-            )
-        self.checks.check_lookups()
-        await self._preflight(client, retries, journal)
-        if journal is not None and not self.dry_run:
-            self._refeed(journal)
-        if journal is None:  # a resumed run's first process did its share of them
-            async with self.phase("ledger checks", client):
-                await self._repair(client, retries)
-        if self.mirror is not None and (journal is None or not self.mirror.kept(journal)):
-            self._plan_mirror(self.mirror)
-
-    def _plan_mirror(self, mirror: Mirror) -> None:
-        """--mirror: what to delete, from the ledger and every row of the file (before any
-        request is sent: a plan over the cap stops the run)."""
-        assert self.ledgers is not None and self.lookups is not None
-        location, association = self.settings.location_id or "", self.association
-        ledger = self.ledgers.get(location)
-        if ledger is None or association is None:
-            return
-        (_, _, rows), stack = self.open_rows()
-        with stack:
-            resolved = self.checks.resolved(rows, self.lookups)
-            notice = mirror.plan(ledger, association, (found for _, _, found in resolved))
-        if notice is not None:
-            self.hooks.on_notice(notice)
-
-    def _refeed(self, journal: Journal) -> None:
-        """A resume: what the journal holds that the API confirmed goes in the ledger again
-        (a process killed between the two writes loses nothing; nothing is dated anew)."""
-        assert self.ledgers is not None
-        (_, _, rows), stack = self.open_rows()
-        with stack:
-            known = Entries(journal.entries())
-            for seq, row in enumerate(rows):
-                entry = known.at(seq)
-                outcome = entry.outcome if entry is not None else None
-                if outcome is None or (by := made_by(outcome)) is None:
-                    continue
-                key, association, _ = self.checks.scope(row)
-                ledger = self.ledgers.get(key[0])
-                if association is not None and ledger is not None:
-                    pair = Pair(outcome.first_id, outcome.second_id)
-                    ledger.remember(association.id, pair, outcome.relation_id, by)
-
-    async def _repair(self, client: Client, retries: Retries) -> None:
-        """Drift repair: re-read the relations of the ledger's oldest records, so that a
-        relation deleted behind our back is forgotten and its rows created again."""
-        assert self.ledgers is not None
-        scopes = {(key[0], a.id): a for key, a in self.checks.associations.items() if a}
-        self._keys.update({a.id: a.key for a in scopes.values()})
-        s = self.settings
-        done = await repair_scopes(
-            client, retries, self.ledgers, scopes.keys(), s.ledger_verify_days, s.concurrency
-        )
-        for line in done.notices():
-            self.hooks.on_notice(line)
-
-    async def _per_row_association(
-        self, client: Client, key: ScopeKey, retries: Retries
-    ) -> Association | None:
-        """A row's association (None if missing); a location the token may not access (403)
-        is noted, so that its rows are not sent while the other locations' are."""
-        location = key[0]
-        if location in self.checks.refused:
-            return None
-        try:
-            return await find_association(client, location, key[1], retries)
-        except AuthError as error:
-            if error.status != 403 or "scope" in str(error):  # the token, not the location
-                raise
-            self.checks.refused[location] = error
-            return None
-
-    @asynccontextmanager
-    async def phase(self, name: str, client: Client) -> AsyncIterator[None]:
-        """Count the requests of one phase of the run, per location (for the plan)."""
-        before = client.requests()
-        try:
-            yield
-        finally:
-            spent = self.spent.setdefault(name, Counter())
-            for location, requests in client.requests().items():
-                spent[location] += requests - before.get(location, 0)
-
-    async def _preflight(self, client: Client, retries: Retries, journal: Journal | None) -> None:
-        """Read the rows once, ask what only the API knows, and stop if the columns are
-        swapped: all before the first create."""
-        s, checks = self.settings, self.checks
-        checks.count_shapes()
-        checks.check_order()  # the shapes alone may tell: not one request spent
-        keys: list[Question] = []
-        records: list[Question] = []
-        if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
-            with self.unsettled_rows(journal) as rows:
-                keys, records = checks.questions(self.counted(rows, "reading"))
-        cache = AnswerCache(self.out.parent / CACHE_NAME, s.target, self.reuse_hours)
-        self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
-        hooks = self.hooks
-        progress = hooks.on_progress
-
-        def begin(name: str) -> Callable[[int], None]:
-            return lambda total: hooks.on_phase(name, total)
-
-        async with self.phase("look-ups", client):
-            await lookups.ask(keys, "look-ups", begin("look-ups"), progress)
-        async with self.phase("record checks", client):
-            await lookups.ask(records, "record checks", begin("record checks"), progress)
-            others = checks.other_kind_questions(lookups, records)
-            await lookups.ask(others, "record checks", begin("record checks"), progress)
-        cache.close()  # every answer the run needs is in memory now
-        checks.count_kinds(lookups, records)
-        checks.check_order()
-        if s.skip_existing:
-            await self._read_existing(client, lookups, journal)
-
-    async def _read_existing(
-        self, client: Client, lookups: Lookups, journal: Journal | None
-    ) -> None:
-        """--skip-existing: per association, read the relations of the side with fewer
-        records when that costs fewer requests than sending every pair."""
-        with self.unsettled_rows(journal) as rows:
-            sides = self.checks.record_sides(rows, lookups, self._known)
-        async with self.phase("existing relations", client):
-            for (location, association_id), (records, pairs) in sorted(sides.items()):
-                if len(records) >= pairs:
-                    self.hooks.on_notice(
-                        f"--skip-existing: reading the existing relations would cost at least "
-                        f"{len(records)} requests, more than sending the {pairs} pairs: sending."
-                    )
-                    continue
-                await lookups.read_existing(location, association_id, records)
-
-    def _known(self, location: str, association_id: str, pair: Pair) -> bool:
-        ledger = self.ledgers.get(location) if self.ledgers is not None else None
-        return ledger is not None and ledger.known(association_id, pair) is not None
-
-    @contextmanager
-    def unsettled_rows(self, journal: Journal | None) -> Iterator[Iterator[SourceRow]]:
-        """The input's rows but those a resumed run's journal has settled (they need no
-        look-up: their outcome, resolved ids included, is in the journal)."""
-        (_, _, rows), stack = self.open_rows()
-        with stack:
-            if journal is None:
-                yield (row for seq, row in enumerate(rows) if self.selected(seq, row))
-                return
-            known = Entries(journal.entries())
-
-            def unsettled() -> Iterator[SourceRow]:
-                for seq, row in enumerate(rows):
-                    entry = known.at(seq)
-                    if (entry is None or not entry.final) and self.selected(seq, row):
-                        yield row
-
-            yield unsettled()
-
-    def concurrency(self) -> int:
-        """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
-        least 2), about :data:`WORKERS` in all. A location at 10 requests a second needs one or
-        two in flight, and every connection more costs CPU in the shared pool."""
-        locations = len({location for location, _ in self.scope_keys}) or 1
-        return max(2, min(self.settings.concurrency, WORKERS // locations))
-
-    def started(self, journal: Journal) -> None:
-        if self.association is not None and not self.checks.per_row:
-            journal.keep_association(self.association)
-        if self.mirror is not None and self.mirror.planned and not self.mirror.kept(journal):
-            self.mirror.keep(journal)
-
-    async def jobs(
-        self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
-    ) -> AsyncIterator[Job]:
-        checks, lookups = self.checks, self.lookups
-        assert lookups is not None
-        known = Entries(journal.entries())
-        for seq, row in enumerate(rows):
-            if seq % 256 == 0:
-                await asyncio.sleep(0)  # let the workers run while rows are read
-            entry = known.at(seq)
-            if entry is not None and entry.outcome is not None and entry.final:
-                self._seen(row, entry.outcome)  # so that duplicates stay exact
-                if self.selected(seq, row):  # else not counted: outside --rows / --limit
-                    self.settled(entry)
-                continue
-            if not self.selected(seq, row):  # --rows / --limit: not_sent, not journalled
-                continue
-            judged = checks.judge(row, lookups)
-            location, association, pair = judged.location, judged.association, judged.pair
-            if judged.outcome is not None:
-                self.done(seq, row, journal, judged.outcome)
-                continue
-            assert pair is not None and association is not None
-            in_doubt = row.in_doubt or (entry is not None and entry.intent)
-            # a row in doubt may have been linked by an earlier run of ours: the sender judges
-            relation_id = (
-                lookups.existing.get((location, association.id), {}).get(pair)
-                if lookups.existing and not in_doubt
-                else None
-            )
-            ledger = self.ledgers.get(location) if self.ledgers is not None else None
-            held = ledger.known(association.id, pair) if ledger and not in_doubt else None
-            note = self._warn(row, judged.warnings)
-            if held is not None:
-                self.known += 1
-                self.done(seq, row, journal, with_ids(known_outcome(held), pair))
-            elif relation_id is not None:
-                found = Outcome(
-                    Status.ALREADY_EXISTS,
-                    relation_id=relation_id,
-                    error_code="existed",
-                    error="linked before this run (read with --skip-existing): not sent",
-                )
-                if ledger is not None:  # the read confirmed it
-                    ledger.confirm(association.id, pair, relation_id, EXISTING)
-                self.done(seq, row, journal, with_ids(found, pair))
-            elif self.dry_run:
-                self.to_send[location] += 1
-                if note or not checks.plain_ids:  # else the result file says valid itself
-                    valid = Outcome(Status.VALID, error=note)
-                    self.done(seq, row, journal, with_ids(valid, pair))
-                else:
-                    self.hooks.on_row(Status.VALID)
-            else:
-                yield Job(
-                    seq,
-                    row.number,
-                    location,
-                    association.id,
-                    pair,
-                    in_doubt=in_doubt,
-                    doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
-                    note=note,
-                )
-        if self.mirror is not None and self.association is not None:  # after every create
-            location = self.settings.location_id or ""
-            for job in self.mirror.jobs(
-                journal, location, self.association.id, dry_run=self.dry_run
-            ):
-                yield job
-
-    def confirmed(self, job: Job, outcome: Outcome) -> None:
-        ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
-        if job.relation_id and self.mirror is not None:  # a deletion of --mirror
-            self.mirror.confirmed(job, outcome, ledger)
-            return
-        by = made_by(outcome)
-        if by is not None and ledger is not None:
-            key = self._keys.get(job.association_id, "")
-            ledger.confirm(
-                job.association_id, job.pair, outcome.relation_id, by, association_key=key
-            )
-
-    def _seen(self, row: SourceRow, outcome: Outcome) -> None:
-        """A row settled by an earlier run: its pair (the ids the journal kept) is seen."""
-        key, association, _ = self.checks.scope(row)
-        if association is not None and outcome.first_id and outcome.second_id:
-            pair = Pair(outcome.first_id, outcome.second_id)
-            self.checks.validator(key, association).settle(row.number, pair)
-
-    def fill(self, row: SourceRow, outcome: Outcome) -> Outcome:
-        """A dry run's plainly valid row (not journalled): its ids are its cells."""
-        if outcome.status is Status.VALID and not outcome.first_id and self.checks.plain_ids:
-            first, second = self.checks.columns  # a new Outcome: cheaper than replace()
-            return Outcome(
-                Status.VALID,
-                error=outcome.error,
-                first_id=row.cells[first],
-                second_id=row.cells[second],
-            )
-        return outcome
-
     def purposes(self) -> dict[str, int]:
+        spent = self.resolve.spent
         if self.mirror is not None and not self.dry_run:
-            self.spent["mirror deletes"] = self.mirror.requests
-        return {purpose: n for purpose, spent in self.spent.items() if (n := sum(spent.values()))}
-
-    async def execute(
-        self,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
-        interruptible: bool = False,
-    ) -> RunSummary:
-        summary = await super().execute(
-            transport=transport, sleep=sleep, interruptible=interruptible
-        )
-        if self.mirror is None:
-            return summary
-        return replace(summary, deletions=self.mirror.counts)
-
-    def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
-        counts = super()._render(out, journal, sender)
-        if self.known:
-            self.hooks.on_notice(
-                f"Ledger: {self.known} rows were linked already (the ledger of known "
-                "relations): no request for them."
-            )
-        if self.mirror is not None:
-            self.hooks.on_notice(self.mirror.render(out, journal, dry_run=self.dry_run))
-        return counts
-
-    @property
-    def reuse_hours(self) -> float:
-        """How long look-up answers are kept: never for a sandbox in this process, whose
-        data lives as long as the run."""
-        return 0.0 if self.settings.is_sandbox else self.settings.lookup_cache_hours
+            spent["mirror deletes"] = self.mirror.requests
+        return {purpose: n for purpose, by in spent.items() if (n := sum(by.values()))}
 
     def plan(self, counts: Mapping[Status, int], limiter: RateLimiter) -> Plan | None:
         """A dry run's forecast of the real run: the same requests but those it may reuse."""
         if not self.dry_run:
             return None
-        limits = self.settings.rate_limit
+        limits, spent = self.settings.rate_limit, self.resolve.spent
         locations = []
-        for location in sorted(set(self.to_send) | {x for c in self.spent.values() for x in c}):
+        for location in sorted(set(self.to_send) | {x for c in spent.values() for x in c}):
             needs = {purpose: self._needed(purpose, location) for purpose in PURPOSES}
             stats = limiter.stats.get(location)
             locations.append(
@@ -598,12 +427,12 @@ class ImportRun(DurableRun):
                     else limits.max_requests / limits.window_seconds,
                 )
             )
-        spent = {p: sum(self.spent.get(p, Counter()).values()) for p in PURPOSES}
+        now = {p: sum(spent.get(p, Counter()).values()) for p in PURPOSES}
         return Plan(
             rows={status.value: n for status, n in counts.items()},
             locations=tuple(locations),
-            spent_now={p: n for p, n in spent.items() if n},
-            reuse_hours=self.reuse_hours,
+            spent_now={p: n for p, n in now.items() if n},
+            reuse_hours=self.resolve.reuse_hours,
             existing_found=counts.get(Status.ALREADY_EXISTS, 0)
             if self.settings.skip_existing
             else None,
@@ -617,15 +446,23 @@ class ImportRun(DurableRun):
         if purpose == "mirror deletes":
             planned = self.mirror.counts.get(Status.VALID, 0) if self.mirror else 0
             return planned if location == self.settings.location_id else 0
-        if purpose in CACHED and self.reuse_hours:
-            return self.lookups.unkept[location, purpose] if self.lookups is not None else 0
-        return self.spent.get(purpose, Counter())[location]
+        resolve = self.resolve
+        if purpose in CACHED and resolve.reuse_hours:
+            return resolve.lookups.unkept[location, purpose] if resolve.lookups is not None else 0
+        return resolve.spent.get(purpose, Counter())[location]
 
-    def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
-        if not warnings:
-            return ""
-        self.warnings += 1
-        messages = [warning.message for warning in warnings]
-        if self.warnings <= 5:
-            self.hooks.on_notice(f"{self.path}: row {row.number}: warning: {messages[0]}.")
-        return "; ".join(f"warning: {m}" for m in messages)
+
+def _needed_settings(settings: Settings) -> None:
+    """Every missing setting an import needs, at once (not one per run)."""
+    needed = [("first_column", "first id column"), ("second_column", "second id column")]
+    if not settings.association_column:
+        needed.insert(0, ("association", "association"))
+    missing = [(key, what) for key, what in needed if not getattr(settings, key)]
+    if len(missing) == 1:
+        key, what = missing[0]
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"No {what}: set {key} in config.yaml or pass {flag}.")
+    if missing:
+        keys = ", ".join(key for key, _ in missing)
+        flags = ", ".join(f"--{key.replace('_', '-')}" for key, _ in missing)
+        raise ConfigError(f"Missing settings: {keys}. Set them in config.yaml or pass {flags}.")

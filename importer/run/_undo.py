@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from importer.errors import ConfigError, RejectedError
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.read import open_table
 from importer.report import Hooks, RunSummary, finish_run, result_columns, result_name
-from importer.run._frame import DurableRun, Entries, Rows
+from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
 from importer.run._journal import Identity, Journal
 from importer.run._sender import UNVERIFIED, Interrupted, Job, Sender, Tally
 from importer.timing import Sleep
@@ -46,14 +47,14 @@ def run_undo(
     Rows the import could not verify as its own (``unverified``) are left alone unless
     ``include_unverified``.
     """
-    run = UndoRun(
+    run = Undo(
         path,
         settings,
         dry_run=dry_run,
         restart=restart,
         hooks=hooks or Hooks(),
         include_unverified=include_unverified,
-    )
+    ).run
     summary = asyncio.run(
         run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
     )
@@ -96,9 +97,9 @@ def _not_found(error: RejectedError) -> bool:
     return error.status == 404 or "not found" in error.message.lower()
 
 
-class UndoRun(DurableRun):
-    kind = "undo"
-    sender_class = Deleter
+class Undo:
+    """One undo: its durable frame (``run``) and its stages: read, survey, prepare, jobs,
+    confirmed."""
 
     def __init__(
         self,
@@ -110,13 +111,37 @@ class UndoRun(DurableRun):
         hooks: Hooks,
         include_unverified: bool = False,
     ) -> None:
-        super().__init__(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
+        self.run = DurableRun(path, settings, dry_run=dry_run, restart=restart, hooks=hooks)
+        self.path, self.settings, self.dry_run = path, settings, dry_run
         self.include_unverified = include_unverified
         self._location_at: int | None = None  # a multi-location import's location column
         self._locations: set[str] = set()
         self._at: dict[str, int] = {}  # the import's result columns in the input
-
-    ok = frozenset({Status.DELETED, Status.GONE, Status.SKIPPED, Status.WOULD_DELETE})
+        s = settings
+        self.run.steps = Steps(
+            kind="undo",
+            identity=Identity(
+                kind="undo",
+                path=str(path.resolve()),
+                size=0,  # the frame fills in the file's size and digest
+                sha256="",
+                sheet="",
+                columns="",
+                association="",
+                location_id=s.location_id or "",
+                selection="",
+                target=s.target,
+            ),
+            result_path=result_name(path, "undo-dry-run" if dry_run else "undo"),
+            ok=frozenset({Status.DELETED, Status.GONE, Status.SKIPPED, Status.WOULD_DELETE}),
+            open_rows=self.open_rows,
+            survey=self.survey,
+            prepare=self.prepare,
+            jobs=self.jobs,
+            sender=Deleter,
+            confirmed=self.confirmed,
+            sum_up=lambda summary, limiter: replace(summary, title=self.title()),
+        )
 
     def open_rows(self) -> tuple[Rows, AbstractContextManager[object]]:
         """The import's rows, numbered as in its input; the header is the input's columns
@@ -132,7 +157,8 @@ class UndoRun(DurableRun):
 
         return (table.notices, table.header[: at["row"]], rows()), stack
 
-    def check_header(self, header: tuple[str, ...]) -> None:
+    def survey(self, header: tuple[str, ...], rows: Iterator[SourceRow]) -> Survey:
+        """Check the header, count the rows, note the locations of the relations to delete."""
         column = self.settings.location_column
         self._location_at = header.index(column) if column and column in header else None
         if self._location_at is None and not self.settings.location_id:
@@ -140,21 +166,16 @@ class UndoRun(DurableRun):
                 f"{self.path}: no location: set location_id, or location_column to the "
                 "column of the import's input that holds each row's location."
             )
-
-    def tally(self, rows: Iterator[SourceRow]) -> int:
-        """Count the rows, and note the locations of the relations to delete."""
         count = 0
         for row in rows:
             count += 1
             self._locations.add(self._location(row))
-        return count
-
-    def locations(self) -> set[str]:
-        return self._locations - {""}
+        return Survey(count, frozenset(self._locations))
 
     def confirmed(self, job: Job, outcome: Outcome) -> None:
         """A relation deleted, or gone already: the ledger forgets it."""
-        ledger = self.ledgers.get(job.location_id) if self.ledgers is not None else None
+        ledgers = self.run.ledgers
+        ledger = ledgers.get(job.location_id) if ledgers is not None else None
         if ledger is not None and outcome.status in (Status.DELETED, Status.GONE):
             ledger.forget_relation(job.relation_id)
 
@@ -164,56 +185,35 @@ class UndoRun(DurableRun):
 
     async def prepare(self, client: Client, journal: Journal | None) -> None:
         check_tokens(self.settings, self._locations - {""}, str(self.path))
-        if self.ledgers is not None:  # a ledger that cannot be opened stops the undo now
+        if self.run.ledgers is not None:  # a ledger that cannot be opened stops the undo now
             for location in sorted(self._locations):
-                self.ledgers.get(location)
-
-    def identity(self, size: int, digest: str) -> Identity:
-        s = self.settings
-        return Identity(
-            kind=self.kind,
-            path=str(self.path.resolve()),
-            size=size,
-            sha256=digest,
-            sheet="",
-            columns="",
-            association="",
-            location_id=s.location_id or "",
-            selection="",
-            target=s.target,
-        )
-
-    def default_result_path(self) -> Path:
-        return result_name(self.path, "undo-dry-run" if self.dry_run else "undo")
+                self.run.ledgers.get(location)
 
     def title(self) -> str:
         return f"{'Dry run of the undo' if self.dry_run else 'Undo'} of {self.path}"
 
-    async def jobs(
-        self, header: tuple[str, ...], rows: Iterator[SourceRow], journal: Journal
-    ) -> AsyncIterator[Job]:
+    async def jobs(self, rows: Iterator[SourceRow], book: Book) -> AsyncIterator[Job]:
         at = self._at
-        known = Entries(journal.entries())
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
-            entry = known.at(seq)
+            entry = book.entry(seq)
             status, relation_id = row.cells[at["status"]], row.cells[at["relation_id"]]
-            if self.settled(entry):
+            if book.settled(entry):
                 continue
             if status != Status.CREATED.value or not relation_id:
                 reason = f"the import did not create a relation here ({status}): left alone"
-                self.done(seq, row, journal, Outcome(Status.SKIPPED, error=reason))
+                book.done(seq, row, Outcome(Status.SKIPPED, error=reason))
             elif row.cells[at["error_code"]] == UNVERIFIED and not self.include_unverified:
                 reason = (
                     "left alone: found after a lost answer, it may have existed before the "
                     "import (undo --include-unverified deletes such relations too)"
                 )
                 skipped = Outcome(Status.SKIPPED, relation_id, UNVERIFIED, reason)
-                self.done(seq, row, journal, skipped)
+                book.done(seq, row, skipped)
             elif self.dry_run:
                 would = Outcome(Status.WOULD_DELETE, relation_id=relation_id)
-                self.done(seq, row, journal, would)
+                book.done(seq, row, would)
             else:
                 yield Job(
                     seq,

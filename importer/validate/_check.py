@@ -9,7 +9,7 @@ outcome the row gets without a request (``invalid``, ``unresolved``, ``ambiguous
 
 Before anything is sent, :meth:`Checks.check_order` stops a run whose columns are the wrong
 way round, from the id shapes (counted by the survey) or from the records' kinds, with the
-evidence. The run's pre-flight (``ImportRun._preflight``) calls these in turn.
+evidence. The run's pre-flight (``Import._preflight`` in :mod:`importer.run`) calls these in turn.
 """
 
 from __future__ import annotations
