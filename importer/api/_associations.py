@@ -27,7 +27,7 @@ def list_associations(
     async def fetch() -> list[Association]:
         client = connect(settings, limiter_for(settings), transport=transport)
         try:
-            retries = Retries(RetryPolicy(**settings.retry.model_dump()))
+            retries = Retries(RetryPolicy.of(settings))
 
             async def listing() -> list[Association]:
                 return await client.list_associations(location)

@@ -78,6 +78,7 @@ from types import MappingProxyType
 
 from importer.api._ratelimit_headers import RateLimitHeaders, retry_after
 from importer.api._ratelimit_others import Others
+from importer.config import RateLimitSettings
 from importer.errors import BudgetExhaustedError, LocationRefusingError
 from importer.timing import Clock, Sleep
 
@@ -98,14 +99,17 @@ _REFUSED_COUNT = 10  # 429s in a row, spanning at least
 _REFUSED_WINDOWS = 3  # this many windows: the API refuses the location outright
 
 
+_DEFAULT = RateLimitSettings()  # the defaults live in config.py only
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """The configured limits of every location: caps that the headers can only lower."""
 
-    max_requests: int = 100
-    window_seconds: float = 10.0
-    daily_limit: int = 200_000
-    daily_reserve: int = 0  # stop when Daily-Remaining <= this (leave budget for others)
+    max_requests: int = _DEFAULT.max_requests
+    window_seconds: float = _DEFAULT.window_seconds
+    daily_limit: int = _DEFAULT.daily_limit
+    daily_reserve: int = _DEFAULT.daily_reserve  # stop at this Daily-Remaining (for others)
 
     def __post_init__(self) -> None:
         if self.max_requests < 1 or not 0 < self.window_seconds < math.inf:

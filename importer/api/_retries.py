@@ -12,6 +12,7 @@ from typing import TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential_jitter
 
+from importer.config import RetrySettings, Settings
 from importer.errors import (
     RateLimitedError,
     RetryableError,
@@ -21,13 +22,22 @@ from importer.timing import Sleep
 T = TypeVar("T")
 
 
+_DEFAULT = RetrySettings()  # the defaults live in config.py only
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 6
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    unreachable_failures: int = 10  # rows in a row with no answer at all...
-    unreachable_seconds: float = 30.0  # ...over at least this long: the run stops
+    """The ``retry`` settings as the client uses them (``RetryPolicy.of(settings)``)."""
+
+    max_attempts: int = _DEFAULT.max_attempts
+    backoff_initial: float = _DEFAULT.backoff_initial
+    backoff_max: float = _DEFAULT.backoff_max
+    unreachable_failures: int = _DEFAULT.unreachable_failures  # rows in a row unanswered...
+    unreachable_seconds: float = _DEFAULT.unreachable_seconds  # ...this long: the run stops
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetryPolicy:
+        return cls(**settings.retry.model_dump())
 
 
 class Retries:

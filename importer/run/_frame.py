@@ -182,7 +182,7 @@ class DurableRun:
         concurrency = max(2, min(self.settings.concurrency, WORKERS // (len(self.locations) or 1)))
         return self.steps.sender(
             client,
-            retry=RetryPolicy(**self.settings.retry.model_dump()),
+            retry=RetryPolicy.of(self.settings),
             concurrency=concurrency,
             sleep=sleep,
             before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),

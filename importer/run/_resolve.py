@@ -57,7 +57,7 @@ class Resolve:
     async def prepare(self, client: Client, journal: Journal | None) -> None:
         """Every question, before the first create (``journal``: a resumed run's)."""
         s = self.settings
-        retries = Retries(RetryPolicy(**s.retry.model_dump()), self.run.sleep)
+        retries = Retries(RetryPolicy.of(s), self.run.sleep)
         if not self.checks.per_row:
             self.scope_keys = {(s.location_id or "", s.association or "")}
         check_tokens(s, {location for location, _ in self.scope_keys}, str(self.path))

@@ -87,7 +87,7 @@ async def session(
     """A client paced and retried as in a run. Raises ConfigError when no token is set."""
     limiter = limiter_for(settings, sleep=sleep)
     client = connect(settings, limiter, transport=transport)
-    retries = Retries(RetryPolicy(**settings.retry.model_dump()), sleep)
+    retries = Retries(RetryPolicy.of(settings), sleep)
     try:
         yield Session(client, retries, lambda: limiter.stats.get(settings.location_id or ""))
     finally:

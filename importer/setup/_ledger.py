@@ -145,7 +145,7 @@ def verify_ledger(
     async def verify() -> Repair:
         ledger = _open(settings, scope.location)
         client = connect(settings, limiter_for(settings, sleep=sleep), transport=transport)
-        retries = Retries(RetryPolicy(**settings.retry.model_dump()), sleep)
+        retries = Retries(RetryPolicy.of(settings), sleep)
         done = Repair()
         try:
             for association_id, side in sorted(scope.sides.items()):
