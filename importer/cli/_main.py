@@ -45,7 +45,14 @@ from importer.models import (
     RowWindow,
     Status,
 )
-from importer.report import FOR_ONLY, FOR_UNDO, Hooks, RunSummary, remembered_settings
+from importer.report import (
+    FOR_ONLY,
+    FOR_UNDO,
+    Hooks,
+    RunSummary,
+    remembered_settings,
+    workbook_path,
+)
 from importer.run import run_import, run_undo
 
 
@@ -588,7 +595,7 @@ def format_summary(summary: RunSummary) -> str:
     if summary.plan is not None:
         lines += summary.plan.lines()
     if summary.written:
-        workbook = f" and {summary.result_path.with_suffix('.xlsx')}" if summary.workbook else ""
+        workbook = f" and {workbook_path(summary.result_path)}" if summary.workbook else ""
         lines.append(f"Results: {summary.result_path}{workbook}")
     for path in summary.unwritten:
         lines.append(f"Not written: {path} (see the message above)")

@@ -26,6 +26,7 @@ from importer.report._summary import (
     plan_path,
     remembered_settings,
     summary_path,
+    workbook_path,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "result_name",
     "summary_path",
     "unwritten_message",
+    "workbook_path",
     "write_beside",
     "write_json",
 ]

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from importer.report._csv import unwritten_message, write_json
-from importer.report._summary import Hooks, RunSummary, plan_path, summary_path
+from importer.report._summary import Hooks, RunSummary, plan_path, summary_path, workbook_path
 
 
 def write_beside(
@@ -43,7 +43,7 @@ def write_beside(
     if summary.written and summary.workbook:
         from importer.report.xlsx import write_workbook  # openpyxl: only when asked for
 
-        book = summary.result_path.with_suffix(".xlsx")
+        book = workbook_path(summary.result_path)
         outcome = summary.as_json(resume_command)
         attempt(book, lambda: write_workbook(summary.result_path, book, outcome, lang=lang))
     path = summary_path(summary.result_path)

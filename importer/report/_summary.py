@@ -219,6 +219,11 @@ def plan_path(result_path: Path) -> Path:
     return result_path.with_name(f"{result_path.stem}.plan.json")
 
 
+def workbook_path(result_path: Path) -> Path:
+    """``results/x-results.csv`` -> ``results/x-results.xlsx`` (results_format xlsx, both)."""
+    return result_path.with_suffix(".xlsx")
+
+
 def summary_path(result_path: Path) -> Path:
     """``results/x-results.csv`` -> ``results/x-results.summary.json``."""
     return result_path.with_name(f"{result_path.stem}.summary.json")

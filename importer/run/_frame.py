@@ -45,6 +45,7 @@ from importer.report import (
     plan_path,
     summary_path,
     unwritten_message,
+    workbook_path,
 )
 from importer.run._interrupts import Interrupts
 from importer.run._journal import (
@@ -340,7 +341,7 @@ class DurableRun:
             kept = journal.with_name(f"{journal.name}.replaced-{stamp}")
             journal.rename(kept)
             self.hooks.on_notice(f"--restart: the earlier {journal} is kept as {kept}")
-        for beside in (summary_path(out), plan_path(out), out.with_suffix(".xlsx")):
+        for beside in (summary_path(out), plan_path(out), workbook_path(out)):
             if beside.exists():  # the earlier run's: never to be read as this run's
                 kept = beside.with_name(f"{beside.stem}.replaced-{stamp}{beside.suffix}")
                 beside.rename(kept)

@@ -26,7 +26,7 @@ from typing import IO, Any
 from importer.errors import InputError
 from importer.models import Status
 from importer.read import open_table
-from importer.report import result_columns, write_json
+from importer.report import result_columns, summary_path, write_json
 from importer.run import file_digest
 
 FORMAT = "relimport-shards/1"
@@ -264,13 +264,13 @@ def merge(manifest_file: Path, out: Path | None = None) -> Merged:
             raise
     temporary.replace(out)
     merged = Merged(out, dict(counts), codes)
-    write_json(out.with_name(f"{out.stem}.summary.json"), merged.as_json())
+    write_json(summary_path(out), merged.as_json())
     return merged
 
 
 def _exit_code(folder: Path, shard: Shard) -> int:
     results = folder / shard.results
-    summary = results.with_name(f"{results.stem}.summary.json")
+    summary = summary_path(results)
     if not results.exists() or not summary.exists():
         raise InputError(
             f"{results}: shard {shard.index} has no result file yet. Run it first: "
