@@ -114,6 +114,9 @@ class Ledger:
         self.read_only = read_only
         self.clock = clock
         self._forgotten: set[tuple[str, Pair]] = set()
+        #: The associations the ledger holds pairs of, once asked: a pair of any other is
+        #: unknown without a query (a first run, a dry run: a million rows, no query each).
+        self._holding: set[str] | None = None
         self._pending = 0  # confirmations not committed yet
         self._handle: asyncio.Handle | None = None
 
@@ -200,7 +203,9 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------------
 
     def known(self, association_id: str, pair: Pair) -> Known | None:
-        if (association_id, pair) in self._forgotten:
+        if self._holding is None:
+            self._holding = set(self.associations())
+        if association_id not in self._holding or (association_id, pair) in self._forgotten:
             return None
         row = self._db.execute(
             "SELECT relation_id, made_by, confirmed_at FROM pairs "
@@ -290,6 +295,8 @@ class Ledger:
         self._forgotten.discard((association_id, pair))
         if self.read_only:
             return
+        if self._holding is not None:
+            self._holding.add(association_id)
         if not self._db.in_transaction:
             self._db.execute("BEGIN")
         if association_key:
