@@ -115,10 +115,11 @@ class Book:
     """What ``Steps.jobs`` is given: each row's journal entry, in step with the rows, and the
     outcomes found without a request."""
 
-    def __init__(self, run: DurableRun, journal: Journal) -> None:
+    def __init__(self, run: DurableRun, journal: Journal, direct: _Direct | None = None) -> None:
         self.journal = journal
         self._run = run
         self._entries = Entries(journal.entries())
+        self._direct = direct
 
     def entry(self, seq: int) -> Entry | None:
         """The journal's entry of row ``seq`` (asked in increasing ``seq``)."""
@@ -138,6 +139,8 @@ class Book:
     def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         """Record an outcome found without a request (cheap to find again: batched)."""
         self.journal.record(seq, row.number, outcome, durable=False)
+        if self._direct is not None:
+            self._direct.done(seq, row, outcome)
         self._run.hooks.on_row(outcome.status)
 
 
@@ -415,6 +418,7 @@ class DurableRun:
                 if journal_path(out).exists() and not self.restart and not self.ephemeral:
                     journal = self._journal(out, identity, stack)
                 spent: BudgetExhaustedError | None = None
+                written: dict[Status, int] | None = None  # a dry run's, written as it went
                 try:
                     with interrupts.asking() if interrupts else ExitStack():
                         await self.steps.prepare(client, journal)
@@ -430,11 +434,14 @@ class DurableRun:
                     sender.interrupt()
                 else:
                     with interrupts.sending(sender) if interrupts else ExitStack():
-                        await self._send(journal, sender)
+                        written = await self._send(journal, sender)
             finally:
                 await client.aclose()
             abandoned = interrupts is not None and interrupts.abandoned
-            counts = {} if abandoned else self._render(out, journal, sender)
+            if abandoned:
+                counts: dict[Status, int] = {}
+            else:
+                counts = written if written is not None else self._render(out, journal, sender)
             # the summary while the journal is open: the steps may read it (--mirror)
             stats = limiter.stats.values()
             summary = RunSummary(
@@ -470,8 +477,10 @@ class DurableRun:
             )
             return self.steps.sum_up(summary, limiter)
 
-    async def _send(self, journal: Journal, sender: Sender) -> None:
-        (notices, _, rows), stack = self.steps.open_rows()
+    async def _send(self, journal: Journal, sender: Sender) -> dict[Status, int] | None:
+        """Send the jobs of every row. A dry run writes its result file in the same pass and
+        returns its counts (None: the file is to be written from the journal)."""
+        (notices, header, rows), stack = self.steps.open_rows()
         with stack:
             for line in notices:  # the reader names the file: by the path given, once
                 name = self.path.name
@@ -493,7 +502,31 @@ class DurableRun:
                 journal.record(job.seq, job.number, outcome, durable=outcome.attempts > 0)
                 self.hooks.on_row(outcome.status)
 
-            await sender.run(self.steps.jobs(rows, Book(self, journal)), record)
+            if not self.dry_run:
+                await sender.run(self.steps.jobs(rows, Book(self, journal)), record)
+                return None
+            direct = _Direct(self, ResultWriter(self.out, header))
+            try:
+                await sender.run(
+                    self.steps.jobs(direct.feed(rows), Book(self, journal, direct)), record
+                )
+            finally:
+                whole = direct.close(
+                    sender.fatal is None and not sender.interrupted and not sender.stopped_locations
+                )
+            if not whole:
+                return None
+            self.outside += direct.outside
+            return dict(direct.writer.counts)
+
+    def outside_outcome(self) -> Outcome:
+        """The outcome of a row outside ``--rows`` / ``--limit``."""
+        return Outcome(
+            Status.NOT_SENT,
+            error_code=OUTSIDE_RANGE,
+            error=f"outside {self.window.describe() if self.window else ''}: not sent; run "
+            "again without it to send this row",
+        )
 
     def _render(self, out: Path, journal: Journal, sender: Sender) -> dict[Status, int]:
         """Write the result file from the journal: every input row once, in input order."""
@@ -507,12 +540,7 @@ class DurableRun:
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
         (_, header, rows), stack = self.steps.open_rows()
         writer = ResultWriter(out, header)
-        outside = Outcome(
-            Status.NOT_SENT,
-            error_code=OUTSIDE_RANGE,
-            error=f"outside {self.window.describe() if self.window else ''}: not sent; run "
-            "again without it to send this row",
-        )
+        outside = self.outside_outcome()
         try:
             with stack, writer:
                 known = Entries(journal.entries())
@@ -544,6 +572,74 @@ def _dry_run_wrote(out: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(written, dict) and written.get("dry_run") is True
+
+
+class _Direct:
+    """A dry run's result file, written in the pass that judges the rows: nothing is sent, so
+    each row's outcome is known when the pass reaches it, and the input is not read again for
+    it. Kept only when the pass ends whole; else the file is written from the journal, as
+    after any run (``Book.done`` journals the outcomes either way)."""
+
+    def __init__(self, run: DurableRun, writer: ResultWriter) -> None:
+        self._run, self.writer = run, writer
+        self._pending: tuple[int, SourceRow] | None = None  # the row the steps are at
+        self._whole = False  # every row was fed and written
+        self.outside = 0
+        try:
+            writer.__enter__()
+            self._opened, self._broken = True, False
+        except OSError:  # said by the writing from the journal, which meets it too
+            self._opened, self._broken = False, True
+
+    def feed(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        """The rows for the steps; a row they leave without an outcome is plainly valid (or
+        outside ``--rows`` / ``--limit``), written as the next one is asked for."""
+        run = self._run
+        valid, outside = Outcome(Status.VALID), run.outside_outcome()
+        for seq, row in enumerate(rows):
+            self._pending = (seq, row)
+            yield row
+            if self._pending is not None:
+                self._pending = None
+                if run.selected(seq, row):
+                    self._add(seq, row, run.steps.fill(row, valid))
+                else:
+                    self.outside += 1
+                    self._add(seq, row, outside)
+        self._whole = True
+
+    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
+        if self._pending is None or self._pending[0] != seq:  # not the row fed: give up
+            self._broken = True
+            return
+        self._pending = None
+        self._add(seq, row, outcome)
+
+    def _add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
+        if self._broken:
+            return
+        try:
+            self.writer.add(seq, row, outcome)
+        except (OSError, ValueError):
+            self._broken = True
+
+    def close(self, kept: bool) -> bool:
+        """Put the file in place when it is whole and ``kept`` (the run was not stopped); else
+        leave no file. True when the result file is written."""
+        whole = kept and self._whole and not self._broken
+        if self._opened:
+            try:
+                if whole:
+                    self.writer.__exit__(None, None, None)
+                else:
+                    self.writer.__exit__(_Discarded, _Discarded(), None)
+            except OSError:
+                return False
+        return whole
+
+
+class _Discarded(Exception):
+    """A dry run's result file left unfinished (written from the journal instead)."""
 
 
 class Stopped(Exception):
