@@ -11,7 +11,6 @@ told by its :class:`Steps`, plain callables (see :mod:`importer.run._import` for
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import threading
 import time
@@ -42,10 +41,7 @@ from importer.report import (
     ResultWriter,
     RunSummary,
     check_writable,
-    plan_path,
-    summary_path,
     unwritten_message,
-    workbook_path,
 )
 from importer.run._interrupts import Interrupts
 from importer.run._journal import (
@@ -54,10 +50,9 @@ from importer.run._journal import (
     Journal,
     file_digest,
     journal_path,
-    outcomes,
-    peek,
 )
 from importer.run._locks import hold_run_locks
+from importer.run._out import check_out, free_result_path, set_aside
 from importer.run._sender import Job, Sender
 from importer.state import Ledgers, open_ledgers
 from importer.timing import Sleep
@@ -263,91 +258,14 @@ class DurableRun:
             )
         return count, self.path.stat().st_size, file_digest(self.path)
 
-    def _default_out(self, identity: Identity) -> Path:
-        """``results/<stem>-<kind>.csv``, numbered: the first that is free or is this run's
-        (resumed). The same input changed since is refused by the journal (or --restart)."""
-        base = self.steps.result_path
-        if self.dry_run:  # one dry-run file per input, replaced each time: it keeps nothing
-            return base
-        for number in range(1, 10_000):
-            out = base if number == 1 else base.with_name(f"{base.stem}-{number}{base.suffix}")
-            journal = journal_path(out)
-            if self.ephemeral:
-                if not out.exists():
-                    return out
-                continue
-            if not journal.exists():
-                if not out.exists():
-                    return out
-                continue
-            meta = peek(journal)
-            if meta is not None and meta.get("path") == identity.path:
-                return out  # this input's run: resume it, or say what changed
-        raise ConfigError(f"{base.parent}: too many earlier results; choose --out.")
-
-    def _check_out(self, out: Path) -> None:
-        """Never write over the input, nor over a file that no journal says is this run's."""
-        if out.exists() and out.resolve() == self.path.resolve():
-            raise ConfigError(
-                f"{out}: --out is the input file itself. Give the results another name."
-            )
-        resumable = journal_path(out).exists() and not self.ephemeral
-        replaced = self.dry_run and self.settings.out is None  # the input's own dry-run file
-        if out.exists() and not resumable and _dry_run_wrote(out):  # validate, then run
-            if not self.dry_run:
-                self.hooks.on_notice(f"{out}: the results of a dry run are replaced by this run's.")
-            replaced = True
-        if out.exists() and not resumable and not self.restart and not replaced:
-            raise ConfigError(
-                f"{out}: a file is already there and is never overwritten. "
-                "Choose another --out or move the old file away."
-            )
-
     def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
         if self.ephemeral:  # a throw-away journal: one code path, nothing left behind
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="relimport-"))
             return stack.enter_context(Journal.open(Path(folder) / "dry-run.journal", identity))
         journal = journal_path(out)
         if self.restart:
-            self._set_aside(out, journal)
+            set_aside(out, journal, self.hooks.on_notice)
         return stack.enter_context(Journal.open(journal, identity))
-
-    def _set_aside(self, out: Path, journal: Path) -> None:
-        """--restart: keep the earlier run's results and journal under new names.
-
-        A run that was killed before it wrote its result file, or after, has outcomes only its
-        journal holds: they are written out first (row numbers and results, no input columns,
-        which changed), so that ``undo`` can still remove what that run created.
-        """
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        stale = journal.exists()  # the journal is the authority: it may know more
-        if out.exists():
-            earlier = "-as-written" if stale else ""
-            kept = out.with_name(f"{out.stem}.replaced-{stamp}{earlier}{out.suffix}")
-            out.rename(kept)
-            self.hooks.on_notice(f"--restart: the earlier {out} is kept as {kept}")
-        if stale:
-            rendered = out.with_name(f"{out.stem}.replaced-{stamp}{out.suffix}")
-            with ResultWriter(rendered, ()) as writer:
-                for seq, (number, outcome, intent) in enumerate(outcomes(journal)):
-                    doubt = Outcome(
-                        Status.NOT_SENT,
-                        error_code="interrupted",
-                        in_doubt=intent,
-                        error=f"the earlier run stopped here ({IN_DOUBT})"
-                        if intent
-                        else "the earlier run stopped before this row",
-                    )
-                    writer.add(seq, SourceRow(number, ()), outcome or doubt)
-            self.hooks.on_notice(f"--restart: what the earlier run did is in {rendered}")
-        if journal.exists():
-            kept = journal.with_name(f"{journal.name}.replaced-{stamp}")
-            journal.rename(kept)
-            self.hooks.on_notice(f"--restart: the earlier {journal} is kept as {kept}")
-        for beside in (summary_path(out), plan_path(out), workbook_path(out)):
-            if beside.exists():  # the earlier run's: never to be read as this run's
-                kept = beside.with_name(f"{beside.stem}.replaced-{stamp}{beside.suffix}")
-                beside.rename(kept)
 
     async def execute(
         self,
@@ -378,9 +296,23 @@ class DurableRun:
         identity = replace(self.steps.identity, size=size, sha256=digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
-        out = self.out = self.settings.out or self._default_out(identity)
+        base = self.steps.result_path
+        if self.settings.out is not None:
+            out = self.settings.out
+        elif self.dry_run:  # one dry-run file per input, replaced each time: it keeps nothing
+            out = base
+        else:
+            out = free_result_path(base, identity, self.ephemeral)
+        self.out = out
         check_writable(out)  # a folder, or a place we cannot write: say so first
-        self._check_out(out)
+        check_out(
+            out,
+            self.path,
+            ephemeral=self.ephemeral,
+            replaced=self.dry_run and self.settings.out is None,  # the input's own dry run
+            restart=self.restart,
+            notice=None if self.dry_run else self.hooks.on_notice,
+        )
         async with AsyncExitStack() as locks:
             if not self.ephemeral:  # one run per result file and per location, ever
                 await hold_run_locks(
@@ -563,15 +495,6 @@ class DurableRun:
             self.unwritten.append(str(out))
             (self.hooks.on_error or self.hooks.on_notice)(unwritten_message(out, error))
         return dict(writer.counts)
-
-
-def _dry_run_wrote(out: Path) -> bool:
-    """``out`` holds a dry run's results (its summary.json says so): nothing to keep."""
-    try:
-        written = json.loads(summary_path(out).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(written, dict) and written.get("dry_run") is True
 
 
 class _Direct:
