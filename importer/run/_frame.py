@@ -177,7 +177,7 @@ class DurableRun:
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
         """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
         least 2), about :data:`WORKERS` in all. A location at 10 requests a second needs one or
-        two in flight, and every connection more costs CPU in the shared pool."""
+        two in flight; more workers only cost CPU."""
         concurrency = max(2, min(self.settings.concurrency, WORKERS // (len(self.locations) or 1)))
         return self.steps.sender(
             client,
