@@ -379,6 +379,16 @@ class Client:
                 return found
             page += 1
 
+    async def get_object_schema(self, location_id: str, object_key: str) -> Any:
+        """``GET /objects/{key}`` with its properties (``fetchProperties``): the body as it came
+        (see :func:`importer.api.fetch_object_schema`)."""
+        return await self._request(
+            "GET",
+            f"/objects/{quote(object_key, safe='')}",
+            location_id,
+            params={"locationId": location_id, "fetchProperties": "true"},
+        )
+
     async def delete_relation(self, location_id: str, relation_id: str) -> None:
         await self._request(
             "DELETE",

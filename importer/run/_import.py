@@ -55,6 +55,7 @@ from importer.validate import (
     Lookups,
     Question,
     ScopeKey,
+    check_properties,
     split_ids,
     with_ids,
 )
@@ -273,6 +274,8 @@ class ImportRun(DurableRun):
                 "relimport associations --location-id <location> lists them."
             )
         self.checks.check_lookups()
+        async with self.phase("object schemas", client):  # a wrong property: stop, no look-up
+            await check_properties(client, retries, self.checks, self.hooks.on_notice)
         await self._preflight(client, retries, journal)
         if journal is not None and not self.dry_run:
             self._refeed(journal)
