@@ -214,8 +214,10 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
             column = flags[f"{role}_column"] or ""
             values = samples.values.get(column, ())
             flags[f"{role}_lookup"] = propose_lookup(values, object_key)
-            if object_key.startswith("custom_objects.") and values and not holds_ids(
-                values, object_key
+            if (
+                object_key.startswith("custom_objects.")
+                and values
+                and not holds_ids(values, object_key)
             ):  # a custom object's property, named by the column's title
                 flags[f"{role}_lookup"] = _choose_property(
                     settings, role, column, object_key, asking

@@ -210,9 +210,11 @@ class DurableRun:
                 f"{first} to {last}. Give rows as your spreadsheet numbers them."
             )
 
-    def counted(self, rows: Iterator[SourceRow], phase: str) -> Iterator[SourceRow]:
-        """``rows``, reported as a phase of their own (``hooks.on_phase``), in steps."""
-        self.hooks.on_phase(phase, None)
+    def counted(self, rows: Iterator[SourceRow], phase: str | None = None) -> Iterator[SourceRow]:
+        """``rows``, reported as a phase of their own (``hooks.on_phase``, unless the caller
+        began it before opening the file: a large workbook takes seconds to open), in steps."""
+        if phase is not None:
+            self.hooks.on_phase(phase, None)
         done = 0
         for done, row in enumerate(rows, 1):
             if done % PROGRESS_STEP == 0:
@@ -223,10 +225,11 @@ class DurableRun:
     def survey(self, stop: threading.Event | None = None) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256.
         ``stop``: set (by Ctrl-C) to end the reading at the next row."""
+        self.hooks.on_phase("reading", None)  # before opening: a workbook takes seconds
         (_, header, rows), stack = self.open_rows()
         with stack:
             self.check_header(header)
-            rows = self.counted(rows, "reading")
+            rows = self.counted(rows)
             if stop is not None:
                 rows = _stoppable(rows, stop)
             count = self.tally(rows if self.window is None else self._windowed(rows))

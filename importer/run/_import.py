@@ -367,8 +367,9 @@ class ImportRun(DurableRun):
         keys: list[Question] = []
         records: list[Question] = []
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
+            self.hooks.on_phase("reading", None)  # before opening: a workbook takes seconds
             with self.unsettled_rows(journal) as rows:
-                keys, records = checks.questions(self.counted(rows, "reading"))
+                keys, records = checks.questions(self.counted(rows))
         cache = AnswerCache(self.out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
         hooks = self.hooks
