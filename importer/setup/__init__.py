@@ -20,7 +20,13 @@ from importer.setup._init import (
     sample_columns,
     write_config,
 )
-from importer.setup._ledger import forget_ledger, ledger_files, verify_ledger, verify_scope
+from importer.setup._ledger import (
+    LedgerFile,
+    forget_ledger,
+    ledger_files,
+    verify_ledger,
+    verify_scope,
+)
 from importer.setup._shard import (
     SEVERITY,
     Manifest,
@@ -36,6 +42,7 @@ __all__ = [
     "API_URL",
     "SEVERITY",
     "Finding",
+    "LedgerFile",
     "Manifest",
     "Merged",
     "Proposal",
