@@ -18,6 +18,7 @@ from importer.config import Settings
 from importer.errors import ApiError, AuthError, ConfigError, UnreachableError
 from importer.models import Association
 from importer.validate._check import Checks
+from importer.validate._lookup import pool
 from importer.validate._rows import PROPERTY, lookup_kind
 
 __all__ = ["PropertyVerdict", "check_properties", "examine_properties"]
@@ -66,15 +67,18 @@ async def examine_properties(
     settings: Settings,
     associations: Mapping[tuple[str, str], Association | None],
 ) -> list[PropertyVerdict]:
-    """Each property lookup against its object's schema: one request per object and location.
-    Raises only what stops a run anyway (no answer at all, a spent budget)."""
+    """Each property lookup against its object's schema: one request per object and location
+    (``concurrency`` at a time, for a file of many locations). Raises only what stops a run
+    anyway (no answer at all, a spent budget)."""
+    sides = _property_sides(settings, associations)
     schemas: dict[tuple[str, str], ObjectSchema | str] = {}
+
+    async def fetch(where: tuple[str, str]) -> None:
+        schemas[where] = await _schema(client, retries, *where)
+
+    await pool(sorted({(side[1], side[2]) for side in sides}), fetch, settings.concurrency)
     verdicts = []
-    for (setting, location, object_key, prop), label in sorted(
-        _property_sides(settings, associations).items()
-    ):
-        if (location, object_key) not in schemas:
-            schemas[location, object_key] = await _schema(client, retries, location, object_key)
+    for (setting, location, object_key, prop), label in sorted(sides.items()):
         schema = schemas[location, object_key]
         if isinstance(schema, str):
             verdicts.append(PropertyVerdict(setting, location, object_key, prop, None, schema))
