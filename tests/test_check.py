@@ -331,6 +331,7 @@ def test_the_dry_run_look_ups_serve_the_real_run_and_its_plan_is_exact(
             # reused; the missing student is asked again (as a student, then as a contact)
             "total": 1 + 2 + 12,
             "associations": 1,
+            "object schemas": 0,  # no custom object's property to check
             "look-ups": 0,
             "record checks": 2,
             "existing relations": 0,

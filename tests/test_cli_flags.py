@@ -64,3 +64,38 @@ def test_undo_takes_them_too(in_repo: Path) -> None:
     code, out, _ = invoke("undo", "results/relations-results.csv", "--dry-run", "--json")
     assert code == 0
     assert json.loads(out)["title"].startswith("Dry run of the undo of ")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["validate", "samples/relations.csv", "--json", "--bogus"],
+            "No such option '--bogus'. (Did you mean one of: '--out', '--rows'?)",
+        ),
+        (
+            ["--json", "run", "samples/relations.csv", "--rows", "5-2"],
+            "Invalid value for '--rows': 5-2 ends before it starts: give the first row first",
+        ),
+        (["--json", "--bogus", "validate"], "No such option '--bogus'."),  # the group's own
+        (["--json", "nosuch"], "No such command 'nosuch'."),
+        (  # the JSON stays English, as every file does
+            ["--lang", "es", "--json", "validate", "--bogus"],
+            "No such option '--bogus'. (Did you mean one of: '--out', '--rows'?)",
+        ),
+    ],
+)
+def test_with_json_a_usage_error_prints_one_json_object(
+    in_repo: Path, args: list[str], error: str
+) -> None:
+    code, out, err = invoke(*args)
+    assert code == 2
+    assert json.loads(out) == {"exit_code": 2, "outcome": "not_started", "error": error}
+    assert out.count("\n") == 1  # one object, once, whichever contexts the error crossed
+    assert "Error: " in err  # for the person, as without --json (in their language)
+    assert not (in_repo / "results").exists()
+
+
+def test_without_json_a_usage_error_prints_nothing_on_stdout(in_repo: Path) -> None:
+    code, out, _ = invoke("validate", "samples/relations.csv", "--bogus")
+    assert (code, out) == (2, "")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,31 @@ def test_verify_waits_for_no_run_of_the_location(
     assert code == 2
     assert err.startswith(f"Error: Location {DEMO_LOCATION} is in use by another relimport run")
     assert invoke("ledger", "verify", "--base-url", url)[0] == 0  # once it is free
+
+
+def test_status_with_json_prints_one_object(in_repo: Path, sandbox: tuple[Sandbox, str]) -> None:
+    _, url = sandbox
+    code, out, _ = invoke("ledger", "status", "--json")
+    assert (code, json.loads(out)) == (
+        0,
+        {"exit_code": 0, "state_dir": ".relimport", "ledgers": []},
+    )
+    assert invoke("run", "samples/relations.csv", "--base-url", url)[0] == 0
+    code, out, _ = invoke("ledger", "status", "--json")
+    found = json.loads(out)
+    assert code == 0 and out.count("\n") == 1
+    [ledger] = found["ledgers"]
+    assert re.fullmatch(
+        rf"\.relimport/ledger-127\.0\.0\.1-{DEMO_LOCATION}-[0-9a-f]{{8}}\.sqlite", ledger["path"]
+    )
+    assert (ledger["target"], ledger["location"]) == (url, DEMO_LOCATION)
+    assert ledger["size"] > 0
+    [association] = ledger["associations"]
+    oldest = association.pop("oldest_confirmation")
+    assert association == {
+        "association_id": STUDENT_TEACHER_ID,
+        "key": "student_teacher",
+        "pairs": 20,
+        "made_by_relimport": 18,
+    }
+    assert datetime.fromisoformat(oldest).tzinfo is not None

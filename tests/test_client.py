@@ -15,7 +15,9 @@ from importer.errors import (
     RateLimitedError,
     RejectedError,
     RetryableError,
+    UnreachableError,
 )
+from importer.i18n import translate_line
 from importer.models import Pair
 
 TOKEN = "pit-very-secret-token-0000"
@@ -146,6 +148,34 @@ async def test_errors_carry_the_api_message_and_never_the_token(
     assert text in str(caught.value)
     assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
     assert TOKEN not in repr(client)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:9", "https://user:secret@api.test/v2/?key=secret"]
+)
+async def test_a_refused_connection_names_the_url_and_no_secret(base_url: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    client = Client(
+        base_url=base_url,
+        token=SecretStr(TOKEN),
+        api_version="2021-07-28",
+        limiter=RateLimiter(RateLimits()),
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(UnreachableError) as caught:
+        await client.create_relation("loc", "assoc", Pair("a", "b"))
+    await client.aclose()
+    shown = "http://127.0.0.1:9" if "127" in base_url else "https://api.test/v2"
+    assert caught.value.message == (
+        f"could not connect to the API at {shown} ([Errno 111] Connection refused): check the "
+        "target (--base-url) and the network"
+    )
+    assert caught.value.reason == "could not connect to the API ([Errno 111] Connection refused)"
+    assert "secret" not in caught.value.message and TOKEN not in caught.value.message
+    assert translate_line(caught.value.message, "es") is not None
 
 
 @pytest.mark.anyio

@@ -8,11 +8,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from importer.api import ObjectProperty, ObjectSchema
 from importer.cli import main
 from importer.config import load_settings
+from importer.i18n import translate_line
 from importer.models import Association
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
-from importer.setup import API_URL, Samples, best, propose, propose_lookup, sample_columns
+from importer.setup import (
+    API_URL,
+    Samples,
+    best,
+    propose,
+    propose_lookup,
+    propose_property,
+    sample_columns,
+)
 from tests.conftest import SAMPLES, write_csv
 from tests.test_cli import in_repo, invoke
 
@@ -276,13 +286,68 @@ def test_a_lookup_is_proposed_from_the_values(
     assert propose_lookup(values, object_key) == expected
 
 
-def test_init_on_a_file_of_phone_numbers_looks_them_up(in_repo: Path) -> None:
+def test_init_on_a_file_of_natural_keys_looks_them_up(in_repo: Path) -> None:
+    """Phone numbers of contacts by their values; a custom object's property by the column's
+    title among the object's properties (GET /objects/{key})."""
     columns = ("--first-column", "Student email", "--second-column", "Teacher phone")
     args = ("init", "samples/students-by-email.csv", *FLAGS, *columns, "--out", "keys.yaml")
     code, _, err = invoke(*args, "--association", "student_teacher")
     assert (code, err) == (0, "")
     settings = load_settings(config_path=in_repo / "keys.yaml", environ={})
-    assert (settings.first_lookup, settings.second_lookup) == ("id", "phone")
+    assert (settings.first_lookup, settings.second_lookup) == ("student_email", "phone")
+
+
+def test_a_column_no_property_is_named_after_lists_the_properties(in_repo: Path) -> None:
+    write_csv(in_repo / "kids.csv", [["Kid", "Teacher ID"], ["Ana Ruiz", teacher_id(1)]])
+    args = ("init", "kids.csv", *FLAGS, "--association", "student_teacher", "--out", "k.yaml")
+    code, _, err = invoke(*args, "--first-column", "Kid")
+    assert (code, err) == (
+        0,
+        "The column 'Kid' does not hold custom_objects.students ids: set first_lookup in the "
+        "file to the property it holds, one of name, student_email.\n",
+    )
+    assert translate_line(err.rstrip("\n"), "es") is not None
+    settings = load_settings(config_path=in_repo / "k.yaml", environ={})
+    assert settings.first_lookup == "id"
+
+
+def test_on_a_terminal_init_asks_which_property(in_repo: Path) -> None:
+    write_csv(in_repo / "kids.csv", [["Kid", "Teacher ID"], ["Ana Ruiz", teacher_id(1)]])
+    args = ["init", "kids.csv", *FLAGS, "--association", "student_teacher", "--out", "k.yaml"]
+    result = CliRunner().invoke(
+        main,
+        [*args, "--first-column", "Kid", "--second-column", "Teacher ID", "--interactive"],
+        input="nmae\nname\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Property of custom_objects.students that column 'Kid' holds (first_lookup) "
+        "(id, name, student_email) [id]: " in result.output
+    )
+    assert "'nmae' is not one of 'id', 'name', 'student_email'." in result.output
+    settings = load_settings(config_path=in_repo / "k.yaml", environ={})
+    assert settings.first_lookup == "name"
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("Student email", "student_email"),
+        ("STUDENT-EMAIL", "student_email"),
+        ("Email", "student_email"),  # the one property ending so
+        ("Student e-mail", "student_email"),
+        ("Full name", None),
+        ("Name", "name"),
+        ("Kid", None),
+    ],
+)
+def test_a_property_is_proposed_from_the_column_title(column: str, expected: str | None) -> None:
+    schema = ObjectSchema(
+        "custom_objects.students",
+        "Student",
+        (ObjectProperty("name", "Name"), ObjectProperty("student_email", "Student email")),
+    )
+    assert propose_property(column, schema) == expected
 
 
 def test_init_and_run_have_one_default_target(in_repo: Path) -> None:

@@ -24,6 +24,7 @@ from importer.sandbox import (
     DEMO_LOCATION,
     DEMO_TOKEN,
     STUDENT_TEACHER_ID,
+    STUDENTS_KEY,
     Answer,
     Sandbox,
     student_id,
@@ -231,9 +232,57 @@ def test_error_bodies_validate_against_the_common_schemas(
     assert set(error) == {"statusCode", "message", "error", "traceId"}
 
 
-@pytest.mark.parametrize("name", ["associations.json", "common__common-schemas.json"])
+@pytest.mark.parametrize(
+    "name", ["associations.json", "common__common-schemas.json", "objects.json"]
+)
 def test_the_vendored_contract_is_the_shared_one(name: str) -> None:
     shared = SHARED_DIR / name
     if not shared.is_file():
         pytest.skip(f"no shared copy at {shared} to compare with (a clone on its own)")
     assert (SPEC_DIR / name).read_bytes() == shared.read_bytes()
+
+
+OBJECTS = json.loads((SPEC_DIR / "objects.json").read_text())
+SCHEMA_ROUTE = next(r for r in ROUTES if r.template == "GET /objects/{key}")
+
+
+def _get_schema(query: dict[str, str], key: str = STUDENTS_KEY) -> Answer:
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}", "Version": "2021-07-28"}
+    return Sandbox().handle("GET", f"/objects/{key}?{urlencode(query)}", headers, b"")
+
+
+def test_the_object_schema_route_is_the_specs() -> None:
+    spec = OBJECTS["paths"]["/objects/{key}"]["get"]
+    assert spec["security"] == [{"bearer": [SCHEMA_ROUTE.scope]}]
+    required = {p["name"] for p in spec["parameters"] if p["in"] == "query" and p["required"]}
+    assert set(SCHEMA_ROUTE.query) == required == {"locationId"}
+    answer = _get_schema({})
+    assert (answer.status, answer.json()["message"]) == (422, ["locationId must be a string"])
+
+
+def test_an_object_schema_validates_against_the_spec_with_its_properties_when_asked() -> None:
+    spec = OBJECTS["paths"]["/objects/{key}"]["get"]
+    content = spec["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = resolve(content, OBJECTS)
+    with_fields = _get_schema({"locationId": DEMO_LOCATION, "fetchProperties": "true"})
+    assert with_fields.status == 200
+    body = with_fields.json()
+    jsonschema.validate(body, schema)
+    assert [(f["fieldKey"], f["name"]) for f in body["fields"]] == [
+        (f"{STUDENTS_KEY}.name", "Name"),
+        (f"{STUDENTS_KEY}.student_email", "Student email"),
+    ]
+    assert body["object"]["labels"] == {"singular": "Student", "plural": "Students"}
+    without = _get_schema({"locationId": DEMO_LOCATION}).json()
+    jsonschema.validate(without, schema)
+    assert "fields" not in without and without["object"] == body["object"]
+    by_id = _get_schema({"locationId": DEMO_LOCATION}, key=body["object"]["id"]).json()
+    assert by_id["object"] == body["object"]
+
+
+def test_an_object_the_location_lacks_is_a_404() -> None:
+    answer = _get_schema({"locationId": DEMO_LOCATION}, key="custom_objects.pets")
+    assert (answer.status, answer.json()["message"]) == (
+        404,
+        "Object not found: custom_objects.pets",
+    )

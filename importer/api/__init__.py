@@ -5,6 +5,7 @@ or the built-in sandbox, the only place that imports :mod:`importer.sandbox`).
 
 from importer.api._associations import fetch_association, find_association, list_associations
 from importer.api._client import Client, auth_message, classify
+from importer.api._objects import ObjectProperty, ObjectSchema, fetch_object_schema, read_schema
 from importer.api._ratelimit import (
     LimiterStats,
     LocationLimiter,
@@ -19,6 +20,8 @@ __all__ = [
     "Client",
     "LimiterStats",
     "LocationLimiter",
+    "ObjectProperty",
+    "ObjectSchema",
     "RateLimiter",
     "RateLimits",
     "Retries",
@@ -28,8 +31,10 @@ __all__ = [
     "classify",
     "connect",
     "fetch_association",
+    "fetch_object_schema",
     "find_association",
     "limiter_for",
     "list_associations",
+    "read_schema",
     "retry_after",
 ]

@@ -195,7 +195,7 @@ class Client:
         except httpx.TransportError as error:
             permit.release(None, None)
             _log(method, path, location_id, None, started, type(error).__name__)
-            raise _network_error(error) from None
+            raise _network_error(error, self._http.base_url) from None
         except BaseException:  # cancelled: free the slot, then let it through
             permit.release(None, None)
             raise
@@ -394,6 +394,16 @@ class Client:
                 return found
             page += 1
 
+    async def get_object_schema(self, location_id: str, object_key: str) -> Any:
+        """``GET /objects/{key}`` with its properties (``fetchProperties``): the body as it came
+        (see :func:`importer.api.fetch_object_schema`)."""
+        return await self._request(
+            "GET",
+            f"/objects/{quote(object_key, safe='')}",
+            location_id,
+            params={"locationId": location_id, "fetchProperties": "true"},
+        )
+
     async def delete_relation(self, location_id: str, relation_id: str) -> None:
         await self._request(
             "DELETE",
@@ -447,8 +457,10 @@ def _log(
     )
 
 
-def _network_error(error: httpx.TransportError) -> UnreachableError:
-    """No answer came. ``maybe_written`` unless the request surely never left."""
+def _network_error(error: httpx.TransportError, base_url: httpx.URL) -> UnreachableError:
+    """No answer came. ``maybe_written`` unless the request surely never left. A connection
+    refused names the URL tried (no user or query part: never a secret); ``reason`` does
+    not (the run's stop message names the URL itself)."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
         return UnreachableError(f"no connection within the timeout ({name})")
@@ -456,8 +468,11 @@ def _network_error(error: httpx.TransportError) -> UnreachableError:
         return UnreachableError(f"no answer within the timeout ({name})", maybe_written=True)
     if isinstance(error, httpx.ConnectError):
         reason = f"could not connect to the API ({error})"
+        url = str(base_url.copy_with(userinfo=b"", query=None)).rstrip("/")
         return UnreachableError(
-            f"{reason}: check the target (--base-url) and the network", reason=reason
+            f"could not connect to the API at {url} ({error}): check the target (--base-url) "
+            "and the network",
+            reason=reason,
         )
     return UnreachableError(f"the connection dropped before an answer ({name})", maybe_written=True)
 

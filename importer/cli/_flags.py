@@ -50,7 +50,10 @@ class RelimportGroup(click.Group):
     """The command group: its options are taken before or after the command's name."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args, self.commands))
+        args = hoist_global_options(args, self.commands)
+        # known before parsing: a usage error of the group's own is printed as JSON too
+        ctx.meta["relimport.json"] = "--json" in args[: args.index("--") if "--" in args else None]
+        return super().parse_args(ctx, args)
 
 
 def window_options(function: Callable[..., Any]) -> Callable[..., Any]:

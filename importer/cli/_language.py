@@ -8,6 +8,7 @@ usage errors and help. Files (results, summary.json) are never translated.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -124,9 +125,24 @@ class SpeakingContext(click.Context):
     ) -> bool | None:
         lang = self.language()
         result = super().__exit__(exc_type, exc_value, tb)
-        if isinstance(exc_value, click.UsageError) and lang != "en":
-            raise _Translated(exc_value, lang) from None
+        if isinstance(exc_value, click.UsageError):
+            if self.meta.get("relimport.json") and not getattr(exc_value, "json_shown", False):
+                _print_usage_json(exc_value)  # once, whichever context it passes through
+            if lang != "en":
+                raise _Translated(exc_value, lang) from None
         return result
+
+
+def _print_usage_json(error: click.UsageError) -> None:
+    """--json: a usage error of click's own is an outcome too (exit 2, nothing started),
+    printed as the other commands print theirs (English, as every file and JSON is)."""
+    error.json_shown = True  # type: ignore[attr-defined]
+    outcome = {
+        "exit_code": error.exit_code,
+        "outcome": "not_started",
+        "error": error.format_message(),
+    }
+    click.echo(json.dumps(outcome, ensure_ascii=False))
 
 
 def remember_language(context: click.Context, _: click.Parameter, value: str | None) -> str | None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
-from importer.cli._common import fail, load
+from importer.cli._common import fail, json_output, load, print_json
 from importer.cli._language import say
 from importer.errors import RelimportError
-from importer.setup import forget_ledger, ledger_files, verify_ledger, verify_scope
+from importer.models import EXIT_OK
+from importer.setup import LedgerFile, forget_ledger, ledger_files, verify_ledger, verify_scope
 
 _CONFIG = click.option(
     "--config",
@@ -45,6 +46,10 @@ def status(config_path: Path | None) -> None:
     except RelimportError as error:
         fail(error)
         return
+    if json_output():  # what the lines below say, for a script (dates in ISO 8601, UTC)
+        print_json({"exit_code": EXIT_OK, "state_dir": str(settings.state_folder),
+                    "ledgers": [_ledger_json(found) for found in files]})  # fmt: skip
+        return
     if not files:
         say(
             f"No ledger in {settings.state_folder}: a real run writes one there (the built-in "
@@ -60,6 +65,27 @@ def status(config_path: Path | None) -> None:
                 f"  {a.key or '?'} ({a.association_id}): {a.pairs} pairs, {a.made_by_relimport} "
                 f"created by relimport; oldest confirmation {oldest}"
             )
+
+
+def _ledger_json(found: LedgerFile) -> dict[str, object]:
+    return {
+        "path": str(found.path),
+        "target": found.target,
+        "location": found.location,
+        "size": found.size,
+        "associations": [
+            {
+                "association_id": a.association_id,
+                "key": a.key,
+                "pairs": a.pairs,
+                "made_by_relimport": a.made_by_relimport,
+                "oldest_confirmation": datetime.fromtimestamp(a.oldest, UTC).isoformat()
+                if a.oldest
+                else None,
+            }
+            for a in found.associations
+        ],
+    }
 
 
 @ledger.command()

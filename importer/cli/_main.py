@@ -423,7 +423,7 @@ def _execute(
             bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
     def on_phase(name: str, total: int | None) -> None:
-        open_bar(name, total, "row" if name == "reading" else "request")
+        open_bar(name, total, "row" if name in ("reading", "writing results") else "request")
 
     def on_progress(done: int) -> None:
         if bar is not None:

@@ -31,8 +31,11 @@ from importer.setup import (
     describe,
     diagnose,
     fetch_associations,
+    fetch_schema,
+    holds_ids,
     propose,
     propose_lookup,
+    propose_property,
     refusal,
     render_config,
     sample_columns,
@@ -209,8 +212,43 @@ def _initial(input_path: Path | None, flags: dict[str, str | None], asking: bool
             ("second", chosen.second_object_key),
         ):
             column = flags[f"{role}_column"] or ""
-            flags[f"{role}_lookup"] = propose_lookup(samples.values.get(column, ()), object_key)
+            values = samples.values.get(column, ())
+            flags[f"{role}_lookup"] = propose_lookup(values, object_key)
+            if (
+                object_key.startswith("custom_objects.")
+                and values
+                and not holds_ids(values, object_key)
+            ):  # a custom object's property, named by the column's title
+                flags[f"{role}_lookup"] = _choose_property(
+                    settings, role, column, object_key, asking
+                )
     return _load(flags)
+
+
+def _choose_property(
+    settings: Settings, role: str, column: str, object_key: str, asking: bool
+) -> str:
+    """The property of a custom object a column of non-ids holds: the one its title names,
+    else asked on a terminal, else ``id`` with the properties listed for the user to choose."""
+    from importer.cli._language import say
+
+    schema = asyncio.run(fetch_schema(settings, object_key))
+    if schema is None:
+        return "id"
+    found = propose_property(column, schema)
+    if found is not None and not asking:
+        return found
+    keys = [p.key for p in schema.properties]
+    if asking:
+        question = f"Property of {object_key} that column '{column}' holds ({role}_lookup)"
+        kind = click.Choice(["id", *keys])
+        return str(click.prompt(_asked(question), default=found or "id", type=kind))
+    say(
+        f"The column '{column}' does not hold {object_key} ids: set {role}_lookup in the file "
+        f"to the property it holds, one of {', '.join(keys)}.",
+        err=True,
+    )
+    return "id"
 
 
 def _ask(

@@ -21,6 +21,7 @@ from importer.report._csv import write_json
 #: Purposes of requests, in the order a run spends them.
 PURPOSES = (
     "associations",
+    "object schemas",
     "look-ups",
     "record checks",
     "existing relations",
@@ -170,6 +171,7 @@ class Plan:
 
 _SINGULAR = {
     "associations": "association",
+    "object schemas": "object schema",
     "look-ups": "look-up",
     "record checks": "record check",
     "existing relations": "read of existing relations",

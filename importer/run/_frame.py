@@ -228,9 +228,11 @@ class DurableRun:
                 f"{first} to {last}. Give rows as your spreadsheet numbers them."
             )
 
-    def counted(self, rows: Iterator[SourceRow], phase: str) -> Iterator[SourceRow]:
-        """``rows``, reported as a phase of their own (``hooks.on_phase``), in steps."""
-        self.hooks.on_phase(phase, None)
+    def counted(self, rows: Iterator[SourceRow], phase: str | None = None) -> Iterator[SourceRow]:
+        """``rows``, reported as a phase of their own (``hooks.on_phase``, unless the caller
+        began it before opening the file: a large workbook takes seconds to open), in steps."""
+        if phase is not None:
+            self.hooks.on_phase(phase, None)
         done = 0
         for done, row in enumerate(rows, 1):
             if done % PROGRESS_STEP == 0:
@@ -241,9 +243,10 @@ class DurableRun:
     def survey(self, stop: threading.Event | None = None) -> tuple[int, int, str]:
         """Read the whole input once (InputError now, not half-way): rows, size, sha256.
         ``stop``: set (by Ctrl-C) to end the reading at the next row."""
+        self.hooks.on_phase("reading", None)  # before opening: a workbook takes seconds
         (_, header, rows), stack = self.steps.open_rows()
         with stack:
-            rows = self.counted(rows, "reading")
+            rows = self.counted(rows)
             if stop is not None:
                 rows = _stoppable(rows, stop)
             found = self.steps.survey(header, rows if self.window is None else self._windowed(rows))
@@ -470,6 +473,7 @@ class DurableRun:
         else:
             reason = next(iter(sender.stopped_locations.values()), "not sent")
             unsent = Outcome(Status.NOT_SENT, error_code="daily_budget", error=reason)
+        self.hooks.on_phase("writing results", None)  # the input read once more, the journal
         (_, header, rows), stack = self.steps.open_rows()
         writer = ResultWriter(out, header)
         outside = self.outside_outcome()
@@ -481,7 +485,7 @@ class DurableRun:
                     in_doubt=True,
                     error=f"{unsent.error} (a request was under way: {IN_DOUBT})",
                 )
-                for seq, row in enumerate(rows):
+                for seq, row in enumerate(self.counted(rows)):
                     entry = known.at(seq)
                     if entry is not None and entry.outcome is not None:
                         writer.add(seq, row, entry.outcome)

@@ -28,7 +28,15 @@ from importer.run._drift import made_by, repair_scopes
 from importer.run._frame import DurableRun, Entries, Rows
 from importer.run._journal import Journal
 from importer.run._mirror import Mirror
-from importer.validate import CACHE_NAME, AnswerCache, Checks, Lookups, Question, ScopeKey
+from importer.validate import (
+    CACHE_NAME,
+    AnswerCache,
+    Checks,
+    Lookups,
+    Question,
+    ScopeKey,
+    check_properties,
+)
 
 
 class Resolve:
@@ -86,6 +94,8 @@ class Resolve:
                 "relimport associations --location-id <location> lists them."
             )
         self.checks.check_lookups()
+        async with self.phase("object schemas", client):  # a wrong property: stop, no look-up
+            await check_properties(client, retries, self.checks, self.hooks.on_notice)
         await self._preflight(client, retries, journal)
         if journal is not None and not self.dry_run:
             self._refeed(journal)
@@ -139,8 +149,9 @@ class Resolve:
         keys: list[Question] = []
         records: list[Question] = []
         if s.check_records or not checks.plain_ids:  # else nothing to ask: no second reading
+            self.hooks.on_phase("reading", None)  # before opening: a workbook takes seconds
             with self.unsettled_rows(journal) as rows:
-                keys, records = checks.questions(self.run.counted(rows, "reading"))
+                keys, records = checks.questions(self.run.counted(rows))
         cache = AnswerCache(self.run.out.parent / CACHE_NAME, s.target, self.reuse_hours)
         self.lookups = lookups = Lookups(client, retries, cache, s.concurrency)
         hooks = self.hooks
@@ -196,17 +207,29 @@ class Resolve:
     def _refeed(self, journal: Journal) -> None:
         """A resume: what the journal holds that the API confirmed goes in the ledger again
         (a process killed between the two writes loses nothing; nothing is dated anew)."""
-        assert self.run.ledgers is not None
+        ledgers = self.run.ledgers
+        assert ledgers is not None
+        if not self.checks.per_row:  # one scope: the journal holds all it takes, no reading
+            ledger = ledgers.get(self.settings.location_id or "")
+            if ledger is None or self.association is None:
+                return
+            for kept in journal.entries():
+                outcome = kept.outcome
+                if outcome is not None and (by := made_by(outcome)) is not None:
+                    pair = Pair(outcome.first_id, outcome.second_id)
+                    ledger.remember(self.association.id, pair, outcome.relation_id, by)
+            return
+        self.hooks.on_phase("reading", None)  # a resume reads the file once more: say so
         (_, _, rows), stack = self.open_rows()
         with stack:
             known = Entries(journal.entries())
-            for seq, row in enumerate(rows):
+            for seq, row in enumerate(self.run.counted(rows)):
                 entry = known.at(seq)
                 outcome = entry.outcome if entry is not None else None
                 if outcome is None or (by := made_by(outcome)) is None:
                     continue
                 key, association, _ = self.checks.scope(row)
-                ledger = self.run.ledgers.get(key[0])
+                ledger = ledgers.get(key[0])
                 if association is not None and ledger is not None:
                     pair = Pair(outcome.first_id, outcome.second_id)
                     ledger.remember(association.id, pair, outcome.relation_id, by)

@@ -98,6 +98,7 @@ class Sandbox:
         for loc in seed.locations:
             state = self._add_location(loc.id, associations=False)
             state.associations.update({a.id: a for a in loc.associations})
+            state.objects.update({o.key: o for o in loc.objects})
             for record in loc.records:
                 state.records.setdefault(record.object_key, {})[record.id] = record
             for r in loc.relations:

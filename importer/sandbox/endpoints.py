@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from importer.sandbox.seed import AssociationDef, Record
+from importer.sandbox.seed import AssociationDef, ObjectDef, Record
 
 Json = Any
 
@@ -36,6 +36,7 @@ class LocationState:
     )  # object key -> id -> record
     relations: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> relation, in order
     pairs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # -> relation id
+    objects: dict[str, ObjectDef] = field(default_factory=dict)  # custom objects by key
 
     def association(self, id_or_key: str) -> AssociationDef | None:
         """By id; system associations' ids are also their keys, so this finds them by key too."""
@@ -260,3 +261,49 @@ def search_custom_records(call: Call) -> tuple[int, Json]:
     found = [record_json(r, call.location.id) for r in records if matches(r)]
     page, size = int(call.body["page"]), int(call.body["pageLimit"])
     return 200, {"records": found[(page - 1) * size : page * size], "total": len(found)}
+
+
+#: The date every seeded schema says it was added and updated (the seed has no history).
+SEEDED_AT = "2025-01-01T00:00:00.000Z"
+
+
+def get_object_schema(call: Call) -> tuple[int, Json]:
+    """A custom object's schema by key or id; its properties as ``fields`` when
+    ``fetchProperties`` is ``true``. Standard objects' schemas are not served (404)."""
+    key, location = call.params["key"], call.location
+    found = location.objects.get(key) or next(
+        (o for o in location.objects.values() if o.id == key), None
+    )
+    if found is None:
+        raise HttpError(404, f"Object not found: {key}")
+    primary = found.properties[0].key if found.properties else "name"
+    body: dict[str, Json] = {
+        "object": {
+            "id": found.id,
+            "standard": False,
+            "key": found.key,
+            "labels": {"singular": found.singular, "plural": found.plural},
+            "locationId": location.id,
+            "primaryDisplayProperty": f"{found.key}.{primary}",
+            "dateAdded": SEEDED_AT,
+            "dateUpdated": SEEDED_AT,
+        },
+        "cache": False,
+    }
+    if call.first("fetchProperties").lower() == "true":
+        body["fields"] = [
+            {
+                "id": f"{found.id[:20]}{n:04x}",
+                "name": prop.name,
+                "fieldKey": f"{found.key}.{prop.key}",
+                "objectKey": found.key,
+                "dataType": prop.data_type,
+                "locationId": location.id,
+                "parentId": found.id,
+                "showInForms": True,
+                "dateAdded": SEEDED_AT,
+                "dateUpdated": SEEDED_AT,
+            }
+            for n, prop in enumerate(found.properties, start=1)
+        ]
+    return 200, body

@@ -22,6 +22,7 @@ from importer.sandbox.endpoints import (
     get_association_by_key,
     get_associations_by_object_key,
     get_custom_record,
+    get_object_schema,
     get_record,
     list_associations,
     list_relations,
@@ -119,6 +120,12 @@ ROUTES: tuple[Route, ...] = (
         "objects/record.readonly",
         get_custom_record,
         owner=lambda loc, p: loc.record(p["schemaKey"], p["id"]) is not None,
+    ),
+    Route(
+        "GET /objects/{key}",
+        "objects/schema.readonly",
+        get_object_schema,
+        ("locationId",),
     ),
     Route(
         "GET /opportunities/{id}",

@@ -18,6 +18,7 @@ OTHER_TOKEN = "pit-00000000-0000-4000-8000-000000000003"
 
 STUDENT_TEACHER_ID = "67c1f2a3b4c5d6e7f8a90001"
 STUDENTS_KEY = "custom_objects.students"
+STUDENTS_SCHEMA_ID = "67e000000000000000000001"
 OPPORTUNITIES_CONTACTS = "OPPORTUNITIES_CONTACTS_ASSOCIATION"
 BUSINESSES_CONTACTS = "BUSINESSES_CONTACTS_ASSOCIATION"
 
@@ -98,6 +99,28 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class PropertyDef:
+    """One property (field) of a custom object: ``key`` as its records' ``properties`` name it,
+    ``name`` as the CRM shows it."""
+
+    key: str
+    name: str
+    data_type: str = "TEXT"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDef:
+    """A custom object's schema, as ``GET /objects/{key}`` describes it (the first property
+    is its primary display property)."""
+
+    id: str
+    key: str  # custom_objects.<key>
+    singular: str
+    plural: str
+    properties: tuple[PropertyDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RelationDef:
     """A relation that exists before the run."""
 
@@ -115,6 +138,7 @@ class LocationSeed:
     associations: tuple[AssociationDef, ...] = ()
     records: tuple[Record, ...] = ()
     relations: tuple[RelationDef, ...] = ()
+    objects: tuple[ObjectDef, ...] = ()  # custom objects' schemas
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +190,17 @@ def system_associations() -> tuple[AssociationDef, ...]:
     )
 
 
+def students_schema() -> ObjectDef:
+    """The demo custom object: students, with the two properties their records hold."""
+    return ObjectDef(
+        STUDENTS_SCHEMA_ID,
+        STUDENTS_KEY,
+        "Student",
+        "Students",
+        (PropertyDef("name", "Name"), PropertyDef("student_email", "Student email")),
+    )
+
+
 def demo_seed(*, students: int = 12, teachers: int = 8, relations: bool = True) -> Seed:
     """The demo data; more students or teachers (same id scheme) make benchmark-sized seeds."""
     student_teacher = AssociationDef(
@@ -213,6 +248,7 @@ def demo_seed(*, students: int = 12, teachers: int = 8, relations: bool = True) 
         associations=(student_teacher, *system_associations()),
         records=tuple(records),
         relations=existing if relations else (),
+        objects=(students_schema(),),
     )
     other = LocationSeed(
         OTHER_LOCATION,

@@ -44,6 +44,7 @@ from importer.errors import (
 )
 from importer.models import Association, Pair
 from importer.timing import Sleep
+from importer.validate import examine_properties
 
 __all__ = ["Finding", "diagnose", "session"]
 
@@ -178,6 +179,12 @@ async def _examine(open_session: Session, settings: Settings) -> tuple[bool, lis
             create_nothing,
         ),
     )
+    try:  # a property lookup the object lacks: a run would stop
+        findings += await _check_properties(open_session, settings, found) if found else []
+    except RetryableError as error:  # no answer at all
+        findings.append(Finding("connection", False, f"{error.message}."))
+    except BudgetExhaustedError as error:
+        return False, [*findings, Finding("daily budget", False, str(error))]
     for check, scope, ok, call in probes:
         try:
             await retries(call)
@@ -215,6 +222,31 @@ async def _check_association(
     except ConfigError as error:
         return Finding("association", False, str(error)), None
     return Finding("association", True, describe(found)), found
+
+
+async def _check_properties(
+    open_session: Session, settings: Settings, association: Association
+) -> list[Finding]:
+    """A finding per custom object's property named in first_lookup / second_lookup."""
+    location = settings.location_id or ""
+    verdicts = await examine_properties(
+        open_session.client,
+        open_session.retries,
+        settings,
+        {(location, settings.association or ""): association},
+    )
+    findings = []
+    for verdict in verdicts:
+        where = verdict.object_key
+        if verdict.ok is None:
+            message = (
+                f"the property '{verdict.prop}' of {where} could not be checked: "
+                f"{verdict.message}; a run goes on without the check."
+            )
+        else:
+            message = verdict.message or f"{where} has the property '{verdict.prop}'."
+        findings.append(Finding(verdict.setting, verdict.ok is not False, message))
+    return findings
 
 
 def describe(association: Association) -> str:

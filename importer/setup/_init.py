@@ -14,6 +14,7 @@ settings model) and each value quoted by YAML's own dumper; the token is never a
 
 from __future__ import annotations
 
+import difflib
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from typing import Any
 import httpx
 import yaml
 
-from importer.api import fetch_association
+from importer.api import ObjectSchema, fetch_association, fetch_object_schema
 from importer.config import Settings, describe_settings
-from importer.errors import ConfigError
+from importer.errors import ApiError, ConfigError, UnreachableError
 from importer.models import Association
 from importer.read import open_table
 from importer.setup._doctor import session
@@ -38,9 +39,12 @@ __all__ = [
     "Samples",
     "best",
     "fetch_associations",
+    "fetch_schema",
     "fits",
+    "holds_ids",
     "propose",
     "propose_lookup",
+    "propose_property",
     "refusal",
     "render_config",
     "sample_columns",
@@ -64,6 +68,32 @@ def propose_lookup(values: tuple[str, ...], object_key: str) -> str:
         if sum(map(fits, values)) * 2 > len(values):
             return lookup
     return "id"
+
+
+def holds_ids(values: tuple[str, ...], object_key: str) -> bool:
+    """Whether most of a column's first values have the usual id shape of ``object_key``."""
+    shape = shape_of(object_key)
+    return shape is None or sum(bool(shape[0].fullmatch(v)) for v in values) * 2 > len(values)
+
+
+def propose_property(column: str, schema: ObjectSchema) -> str | None:
+    """The custom object's property a column's title names ("Student email" ->
+    ``student_email``; "Email" -> ``student_email`` when it is the only one ending so), or
+    None when no property's name or label is close enough to say."""
+
+    def plain(text: str) -> str:
+        return "_".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+
+    title = plain(column)
+    names = {plain(p.key): p.key for p in schema.properties}
+    names.update({plain(p.name): p.key for p in schema.properties if plain(p.name) not in names})
+    if title in names:
+        return names[title]
+    endings = {key for name, key in names.items() if name.endswith("_" + title)}
+    if len(endings) == 1:
+        return endings.pop()
+    close = difflib.get_close_matches(title, list(names), n=1, cutoff=0.75)
+    return names[close[0]] if close else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +203,22 @@ async def fetch_associations(
                 open_session.client, location, key, open_session.retries
             )
         return known, chosen
+
+
+async def fetch_schema(
+    settings: Settings, object_key: str, transport: httpx.AsyncBaseTransport | None = None
+) -> ObjectSchema | None:
+    """The custom object's schema, or None when the API does not give it (init then proposes
+    no property: it is a guess, never a reason to stop)."""
+    async with session(settings, transport=transport) as open_session:
+        try:
+            return await fetch_object_schema(
+                open_session.client, settings.location_id or "", object_key, open_session.retries
+            )
+        except UnreachableError:
+            raise
+        except ApiError:
+            return None
 
 
 _PREAMBLE = """\

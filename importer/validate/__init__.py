@@ -6,6 +6,7 @@ columns.
 from importer.validate._check import Checks, Judgement, ScopeKey, id_shape, with_ids
 from importer.validate._lookup import CACHE_NAME, AnswerCache, Lookups, Question, pool
 from importer.validate._multi_ids import split_ids
+from importer.validate._properties import PropertyVerdict, check_properties, examine_properties
 from importer.validate._rows import (
     SHAPES,
     RowValidator,
@@ -23,10 +24,13 @@ __all__ = [
     "Checks",
     "Judgement",
     "Lookups",
+    "PropertyVerdict",
     "Question",
     "RowValidator",
     "ScopeKey",
+    "check_properties",
     "column_index",
+    "examine_properties",
     "find_column",
     "id_shape",
     "is_email",
