@@ -21,21 +21,13 @@ from hypothesis import Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from importer.errors import InputError
-from importer.models import Association, Issue, Outcome, SourceRow, Status
+from importer.models import Issue, Outcome, SourceRow, Status
 from importer.read import BLANK, open_table
 from importer.read.delimited import DELIMITERS
 from importer.report import RESULT_COLUMNS, ResultWriter, neutralise, redo_rows, result_header
-from importer.validate import RowValidator
+from tests.conftest import demo_settings
+from tests.helpers import judge_for
 
-#: The sandbox's student_teacher association (importer/sandbox/seed.py).
-STUDENT_TEACHER = Association(
-    id="67c1f2a3b4c5d6e7f8a90001",
-    key="student_teacher",
-    first_object_key="custom_objects.students",
-    first_object_label="Student",
-    second_object_key="contact",
-    second_object_label="Teacher",
-)
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 #: What a blank record before the header may hold (reader_csv._HEAD_BLANK).
 HEAD_BLANK = BLANK + '",;|'
@@ -269,21 +261,19 @@ def source_rows(draw: st.DrawFn) -> tuple[int, int, list[SourceRow]]:
     names=st.lists(column_names, min_size=2, max_size=2, unique=True),
     strict=st.booleans(),
 )
-def test_the_validator_gives_one_verdict_per_row_and_finds_duplicates(
+def test_the_row_judge_gives_one_verdict_per_row_and_finds_duplicates(
     shape: tuple[int, int, list[SourceRow]], names: list[str], strict: bool
 ) -> None:
     first, second, rows = shape
-    validator = RowValidator(
-        STUDENT_TEACHER,
-        first_index=first,
-        second_index=second,
-        first_column=names[0],
-        second_column=names[1],
-        strict_ids=strict,
+    header = [""] * (1 + max(first, second))  # no column name is empty
+    header[first], header[second] = names
+    settings = demo_settings(
+        Path(), first_column=names[0], second_column=names[1], strict_ids=strict
     )
+    judge = judge_for(settings, tuple(header))
     seen: dict[tuple[str, str], int] = {}
     for row in rows:
-        verdict = validator.check(row)
+        verdict = judge(row)
         assert (verdict.pair is None) != (verdict.outcome is None)
         pair = (row.cells[first], row.cells[second])
         if verdict.pair is not None:
