@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
+
 from importer.api import Retries, RetryPolicy, connect, limiter_for
 from importer.config import Settings
 from importer.models import Association, SourceRow
@@ -33,9 +35,9 @@ def bound_checks(
     return checks
 
 
-def lookups_for(settings: Settings, sandbox: Sandbox | None = None) -> Lookups:
-    """Look-ups through the sandbox (a fresh one unless given), answers in memory only."""
-    client = connect(settings, limiter_for(settings), transport=(sandbox or Sandbox()).transport())
+def lookups_for(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Lookups:
+    """Look-ups through ``transport`` (a fresh sandbox's unless given), answers in memory."""
+    client = connect(settings, limiter_for(settings), transport=transport or Sandbox().transport())
     return Lookups(client, Retries(RetryPolicy()), AnswerCache(None, "sandbox", 0), 4)
 
 
@@ -45,3 +47,16 @@ def judge_for(settings: Settings, header: tuple[str, ...]) -> Callable[[SourceRo
     checks = bound_checks(settings, header)
     lookups = lookups_for(settings)
     return lambda row: checks.judge(row, lookups)
+
+
+class RefusingSearch(httpx.AsyncBaseTransport):
+    """The sandbox, but the contact search refuses one e-mail with a 422."""
+
+    def __init__(self, sandbox: Sandbox, email: str) -> None:
+        self._inner = sandbox.transport()
+        self._email = email
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/contacts/search" and self._email in request.content.decode():
+            return httpx.Response(422, json={"statusCode": 422, "message": ["email is invalid"]})
+        return await self._inner.handle_async_request(request)

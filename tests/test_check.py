@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,8 +31,9 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.validate import CACHE_NAME, SHAPES, AnswerCache, Question, id_shape
+from importer.validate import SHAPES, id_shape
 from tests.conftest import demo_settings, read_results, write_csv
+from tests.helpers import RefusingSearch
 
 CREATE = "POST /associations/relations"
 CONTACT_SEARCH = "POST /contacts/search"
@@ -440,19 +440,6 @@ def test_a_side_is_configured_as_one_mapping_too(tmp_path: Path) -> None:
         load_settings(config_path=tmp_path / "c.yaml", environ={})
 
 
-class RefusingSearch(httpx.AsyncBaseTransport):
-    """The sandbox, but the contact search refuses one e-mail with a 422."""
-
-    def __init__(self, sandbox: Sandbox, email: str) -> None:
-        self._inner = sandbox.transport()
-        self._email = email
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/contacts/search" and self._email in request.content.decode():
-            return httpx.Response(422, json={"statusCode": 422, "message": ["email is invalid"]})
-        return await self._inner.handle_async_request(request)
-
-
 def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
     tmp_path: Path,
 ) -> None:
@@ -472,26 +459,6 @@ def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
         ("created", ""),
     ]
     assert "(the API refused the look-up: email is invalid)" in rows[0]["error"]
-
-
-def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path: Path) -> None:
-    found = Question(DEMO_LOCATION, "email", "teacher1@example.edu")
-    missing = Question(DEMO_LOCATION, "email", "nobody@example.edu")
-    cache = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
-    cache.put(found, (teacher_id(1),))
-    cache.put(missing, ())
-    cache.close()
-    again = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
-    assert again.get(found) == (teacher_id(1),)
-    assert again.get(missing) is None  # asked again: the record may have been added since
-    assert AnswerCache(tmp_path / CACHE_NAME, "https://other.example", 12).get(found) is None
-    assert AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 0).get(found) is None
-    (tmp_path / "broken.sqlite").write_bytes(b"not a database at all" * 100)
-    broken = AnswerCache(tmp_path / "broken.sqlite", "https://api.example", 12)
-    assert broken.get(found) is None
-    broken.put(found, ("x",))
-    broken.close()
-    assert broken.get(found) == ("x",)  # memory still answers for this run
 
 
 @given(st.text(alphabet="0123456789abcdefABCDEFxyz_é ", min_size=18, max_size=26))
