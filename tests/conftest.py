@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from importer.config import Settings
-from importer.sandbox import DEMO_LOCATION
+from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, Sandbox, serve
 
 # CI must not fail on a case the last developer never saw: there the examples are derived from
 # the tests themselves (the same every run); on a developer's machine they are new each time.
@@ -52,6 +53,15 @@ def demo_settings(tmp_path: Path, **changes: object) -> Settings:
     return Settings.model_validate(values)
 
 
+def copy_of_repo(folder: Path) -> Path:
+    """``folder`` with a copy of the repository's config.yaml and samples in it."""
+    (folder / "samples").mkdir(parents=True)
+    (folder / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    for sample in SAMPLES.iterdir():
+        (folder / "samples" / sample.name).write_bytes(sample.read_bytes())
+    return folder
+
+
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
@@ -68,3 +78,19 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests compare English output: a Spanish locale on the machine must not change it (the
     Spanish tests ask for Spanish with --lang)."""
     monkeypatch.setenv("RELIMPORT_LANG", "en")
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run from a copy of the repository's config and samples, results in tmp_path."""
+    monkeypatch.chdir(copy_of_repo(tmp_path))
+    monkeypatch.delenv("LEADWAY_TOKEN", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def server_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A sandbox on loopback: it outlives one run, so a run against it can be resumed."""
+    monkeypatch.setenv("LEADWAY_TOKEN", DEMO_TOKEN)
+    with serve(Sandbox()) as server:
+        yield server.url

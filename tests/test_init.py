@@ -14,9 +14,7 @@ from importer.models import Association
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, student_id, teacher_id
 from importer.setup import API_URL, Samples, best, propose, propose_lookup, sample_columns
 from tests.conftest import SAMPLES, write_csv
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # the fixture, shared with the other CLI tests
+from tests.helpers import invoke
 
 FLAGS = ("--base-url", "sandbox", "--location-id", DEMO_LOCATION)
 STUDENT_TEACHER = Association(
