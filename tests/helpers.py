@@ -22,7 +22,7 @@ from importer.api import Retries, RetryPolicy, connect, limiter_for
 from importer.cli import main
 from importer.config import Settings
 from importer.models import Association, SourceRow
-from importer.report import RunSummary
+from importer.report import Hooks, RunSummary
 from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -123,6 +123,19 @@ def seeded(
     return Sandbox(seed, limits=limits, faults=faults, clock=clock)
 
 
+def every_fault(**changes: float) -> FaultPlan:
+    """Answers lost after the write, 503s and timeouts, each every few requests, with a little
+    latency: what the invariants are tested under (``changes`` to vary it)."""
+    plan = {
+        "drop_after_write_every": 7,
+        "fail_every": 11,
+        "timeout_every": 13,
+        "timeout_delay": 0.5,
+        "latency": 0.003,
+    }
+    return FaultPlan(**{**plan, **changes})  # type: ignore[arg-type]
+
+
 def fast_retry(max_attempts: int = 10) -> dict[str, object]:
     """The ``retry`` settings of a test with faults on: back-offs of hundredths of a second."""
     return {"max_attempts": max_attempts, "backoff_initial": 0.01, "backoff_max": 0.05}
@@ -169,6 +182,15 @@ def night(
     """Night ``number``'s run of ``path`` (results in night-N.csv, the ledger in tmp_path)."""
     settings = demo_settings(tmp_path, out=tmp_path / f"night-{number}.csv", **FAST, **changes)
     return run_import(path, settings, transport=sandbox.transport())
+
+
+def run_noting(
+    path: Path, settings: Settings, transport: httpx.AsyncBaseTransport, **options: object
+) -> tuple[RunSummary, list[str]]:
+    """``run_import`` through ``transport``: its summary, and the notices it gave in order."""
+    notices: list[str] = []
+    hooks = Hooks(on_notice=notices.append)
+    return run_import(path, settings, transport=transport, hooks=hooks, **options), notices  # type: ignore[arg-type]
 
 
 def delete(sandbox: Sandbox, relation_id: str) -> None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
 from importer.models import Status
-from importer.report import Hooks
 from importer.run import run_import, run_undo
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -33,7 +32,7 @@ from importer.sandbox import (
 )
 from importer.validate import SHAPES, id_shape
 from tests.conftest import demo_settings, read_results, write_csv
-from tests.helpers import RefusingSearch
+from tests.helpers import RefusingSearch, run_noting
 
 CREATE = "POST /associations/relations"
 CONTACT_SEARCH = "POST /contacts/search"
@@ -355,12 +354,8 @@ def test_skip_existing_reads_the_smaller_side_and_sends_only_new_pairs(tmp_path:
         [["Student ID", "Teacher ID"], *[[student_id(n), teacher_id(1)] for n in range(1, 6)]],
     )
     sandbox = Sandbox()  # students 1 and 2 are linked to teacher 1 already
-    notices: list[str] = []
-    summary = run_import(
-        path,
-        demo_settings(tmp_path, skip_existing=True),
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        path, demo_settings(tmp_path, skip_existing=True), sandbox.transport()
     )
     rows = read_results(summary.result_path)
     assert [(r["status"], r["error_code"]) for r in rows] == [
@@ -390,12 +385,8 @@ def test_skip_existing_does_not_read_when_reading_costs_more_than_sending(
         ],
     )
     sandbox = Sandbox()
-    notices: list[str] = []
-    summary = run_import(
-        path,
-        demo_settings(tmp_path, skip_existing=True),
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        path, demo_settings(tmp_path, skip_existing=True), sandbox.transport()
     )
     assert summary.counts == {Status.ALREADY_EXISTS: 1, Status.CREATED: 1}
     assert "GET /associations/relations/{recordId}" not in sandbox.stats(DEMO_LOCATION).by_route

@@ -234,6 +234,13 @@ def survey(checks: Checks, file: list[SourceRow]) -> None:
     checks.count_shapes()
 
 
+def refusal(checks: Checks) -> str:
+    """Why :meth:`Checks.check_order` stops the run (it must)."""
+    with pytest.raises(InputError) as caught:
+        checks.check_order()
+    return str(caught.value)
+
+
 def test_id_shapes_stop_a_run_whose_columns_are_swapped_with_the_evidence() -> None:
     checks = bound_checks(demo_settings(Path()), IDS)
     survey(
@@ -243,9 +250,7 @@ def test_id_shapes_stop_a_run_whose_columns_are_swapped_with_the_evidence() -> N
             (student_id(9), teacher_id(9)),
         ),
     )
-    with pytest.raises(InputError) as caught:
-        checks.check_order()
-    assert str(caught.value) == (
+    assert refusal(checks) == (
         "in.csv: the columns look swapped. In 3 rows the 'Student ID' column holds ids shaped "
         "like contact ids (20 letters and digits) and 'Teacher ID' ids shaped like "
         "custom_objects.students ids (24 hexadecimal characters); 1 rows fit the association's "
@@ -279,9 +284,7 @@ async def test_record_kinds_stop_a_swapped_run_where_shapes_cannot() -> None:
     await lookups.ask(checks.other_kind_questions(lookups, records), "record checks")
     checks.count_kinds(lookups, records)
     assert checks.evidence.by_kind == {"first wrong": 3, "second wrong": 3}
-    with pytest.raises(InputError) as caught:
-        checks.check_order()
-    assert str(caught.value) == (
+    assert refusal(checks) == (
         "in.csv: the columns are swapped. Of the ids in 'Teacher ID', 3 are contact records and "
         "0 custom_objects.students records; of those in 'Student ID', 3 are "
         "custom_objects.students records and 0 contact records. Run again without --swap (or "

@@ -19,6 +19,7 @@ from tests.helpers import (
     CONFIG,
     CREATE,
     assert_settled,
+    every_fault,
     grid,
     grid_file,
     kill_until_done,
@@ -42,18 +43,7 @@ def check_final_state(
 def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_path: Path) -> None:
     _, pairs = pairs_file(tmp_path, students=100, teachers=4)
     (tmp_path / "config.yaml").write_text(CONFIG)
-    sandbox = seeded(
-        100,
-        4,
-        limits=Limits(burst=100, interval=0.5),
-        faults=FaultPlan(
-            drop_after_write_every=7,
-            fail_every=11,
-            timeout_every=13,
-            timeout_delay=0.5,
-            latency=0.003,
-        ),
-    )
+    sandbox = seeded(100, 4, limits=Limits(burst=100, interval=0.5), faults=every_fault())
     chance = random.Random(20261128)
     with serve(sandbox) as server:
         waits = (chance.uniform(0.4, 2.5) for _ in range(12))

@@ -349,20 +349,14 @@ def write_results(path: Path, header: list[str], rows: list[tuple[SourceRow, Out
 
 
 def result_cells(row: SourceRow, outcome: Outcome) -> list[str]:
+    """The row's cells, then its result columns; the API's words may hold a NUL: dropped, so
+    the file stays readable as CSV."""
+    said = (outcome.relation_id, outcome.error_code, outcome.error)  # the API's words
+    relation_id, code, error = (text.replace("\0", "") for text in said)
+    outcome_cells = (str(row.number), outcome.status.value, relation_id)
     http = "" if outcome.http_status is None else str(outcome.http_status)
-    return [
-        *row.cells,
-        str(row.number),
-        outcome.status.value,
-        # the API's words may hold a NUL: dropped, so the file stays readable as CSV
-        outcome.relation_id.replace("\0", ""),
-        outcome.first_id,
-        outcome.second_id,
-        outcome.error_code.replace("\0", ""),
-        outcome.error.replace("\0", ""),
-        http,
-        str(outcome.attempts),
-    ]
+    ids = (outcome.first_id, outcome.second_id)
+    return [*row.cells, *outcome_cells, *ids, code, error, http, str(outcome.attempts)]
 
 
 formula_text = st.text(NO_SURROGATES | st.sampled_from("=+-@\t\r\n'\",;"), max_size=12)

@@ -16,6 +16,7 @@ from importer.report import Hooks
 from importer.run import run_import
 from importer.sandbox import DEMO_LOCATION, Sandbox, student_id, teacher_id
 from tests.conftest import demo_settings, read_results, write_csv
+from tests.helpers import run_noting
 
 CREATE = "POST /associations/relations"
 
@@ -46,13 +47,11 @@ def twenty_rows(tmp_path: Path) -> Path:
 
 def test_ctrl_c_while_sending_stops_taking_rows_and_writes_every_row(tmp_path: Path) -> None:
     sandbox = Sandbox()
-    notices: list[str] = []
-    summary = run_import(
+    summary, notices = run_noting(
         twenty_rows(tmp_path),
         demo_settings(tmp_path, concurrency=2),
-        transport=CtrlC(sandbox, CREATE),
+        CtrlC(sandbox, CREATE),
         interruptible=True,
-        hooks=Hooks(on_notice=notices.append),
     )
     assert (summary.exit_code, summary.interrupted) == (4, True)
     assert notices == [

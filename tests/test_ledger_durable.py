@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
+from importer.sandbox import DEMO_LOCATION, Limits, Sandbox
 from importer.sandbox import serve as serve_sandbox
 from importer.state import EXISTING, ledger_path
-from tests.helpers import CONFIG, SEEDED, grid, grid_file, kill_until_done, relations_on, seeded
+from tests.helpers import (
+    CONFIG,
+    SEEDED,
+    every_fault,
+    grid,
+    grid_file,
+    kill_until_done,
+    relations_on,
+    seeded,
+)
 
 
 def held(path: Path) -> dict[tuple[str, str], str]:
@@ -45,13 +54,7 @@ def claims_nothing_unconfirmed(ledger: Path, sandbox: Sandbox, dropped: set[obje
 @pytest.mark.slow
 def test_kill_9_during_nightly_runs_leaves_the_ledger_true_to_the_api(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG)
-    sandbox = seeded(
-        100,
-        4,
-        limits=Limits(burst=100, interval=0.5),
-        faults=FaultPlan(drop_after_write_every=7, fail_every=11, timeout_every=13,
-                         timeout_delay=0.5, latency=0.003),
-    )  # fmt: skip
+    sandbox = seeded(100, 4, limits=Limits(burst=100, interval=0.5), faults=every_fault())
     chance = random.Random(20261204)
     kills = 0
     with serve_sandbox(sandbox) as server:

@@ -12,7 +12,6 @@ import pytest
 
 from importer.errors import AuthError, ConfigError, InputError
 from importer.models import Status
-from importer.report import Hooks
 from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -24,7 +23,16 @@ from importer.sandbox import (
     teacher_id,
 )
 from tests.conftest import SAMPLES, demo_settings, read_results
-from tests.helpers import assert_settled, fast_retry, grid, grid_file, relations_on, seeded
+from tests.helpers import (
+    assert_settled,
+    every_fault,
+    fast_retry,
+    grid,
+    grid_file,
+    relations_on,
+    run_noting,
+    seeded,
+)
 
 
 def test_the_clean_sample_creates_or_finds_every_pair(tmp_path: Path) -> None:
@@ -77,12 +85,8 @@ EXPECTED_PROBLEMS = [
 
 
 def test_the_problem_sample_shows_each_status(tmp_path: Path) -> None:
-    notices: list[str] = []
-    summary = run_import(
-        SAMPLES / "relations-with-problems.csv",
-        demo_settings(tmp_path),
-        transport=Sandbox().transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        SAMPLES / "relations-with-problems.csv", demo_settings(tmp_path), Sandbox().transport()
     )
     assert summary.exit_code == 1
     rows = read_results(summary.result_path)
@@ -128,14 +132,7 @@ def test_every_row_once_and_every_pair_once_under_faults(tmp_path: Path) -> None
         40,
         5,
         limits=Limits(burst=40, interval=0.25),
-        faults=FaultPlan(
-            fail_every=5,
-            drop_after_write_every=7,
-            timeout_every=11,
-            timeout_delay=0.3,
-            latency=0.002,
-            seed=3,
-        ),
+        faults=every_fault(fail_every=5, timeout_every=11, timeout_delay=0.3, latency=0.002),
     )
     pairs = grid(40, 5)
     path = grid_file(tmp_path / "many.csv", pairs, list(pairs[3]), ["", teacher_id(1)])
@@ -347,13 +344,7 @@ def test_validate_then_run_with_the_same_out_replaces_the_dry_runs_file(tmp_path
         SAMPLES / "relations.csv", settings, dry_run=True, transport=sandbox.transport()
     )
     assert dry.result_path == tmp_path / "results.csv"
-    notices: list[str] = []
-    real = run_import(
-        SAMPLES / "relations.csv",
-        settings,
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
-    )
+    real, notices = run_noting(SAMPLES / "relations.csv", settings, sandbox.transport())
     assert f"{real.result_path}: the results of a dry run are replaced by this run's." in notices
     assert real.counts == {Status.CREATED: 18, Status.ALREADY_EXISTS: 2}
     with pytest.raises(ConfigError, match="a file is already there and is never overwritten"):
