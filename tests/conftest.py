@@ -28,16 +28,25 @@ def anyio_backend() -> str:
 
 
 class FakeTime:
-    """A clock that only moves when someone sleeps: retries and pauses cost no real time."""
+    """The tests' one virtual clock: it moves only when someone sleeps (or a test sets
+    ``now``), so retries, pauses and whole days cost no real time. ``slept`` lists each
+    sleep asked for."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
 
     def clock(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
         self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
 
 
 def demo_settings(tmp_path: Path, **changes: object) -> Settings:

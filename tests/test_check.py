@@ -31,8 +31,8 @@ from importer.sandbox import (
     teacher_id,
 )
 from importer.validate import SHAPES, id_shape
-from tests.conftest import demo_settings, read_results, write_csv
-from tests.helpers import RefusingSearch, run_noting
+from tests.conftest import FakeTime, demo_settings, read_results, write_csv
+from tests.helpers import RefusingSearch, grid, grid_file, run_noting, seeded
 
 CREATE = "POST /associations/relations"
 CONTACT_SEARCH = "POST /contacts/search"
@@ -461,16 +461,10 @@ def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None
 def test_record_checks_across_budget_days_are_never_asked_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    now = [0.0]
-    sandbox = Sandbox(
-        demo_seed(students=30, teachers=1, relations=False),
-        limits=Limits(daily=20, day_length=100.0),
-        clock=lambda: now[0],
-    )
-    path = write_csv(
-        tmp_path / "in.csv",
-        [["Student ID", "Teacher ID"], *([student_id(s), teacher_id(1)] for s in range(1, 31))],
-    )
+    fake = FakeTime()  # the sandbox's days pass on it
+    limits = Limits(daily=20, day_length=100.0)
+    sandbox = seeded(30, 1, relations=False, limits=limits, clock=fake.clock)
+    path = grid_file(tmp_path / "in.csv", grid(30, 1))
     monkeypatch.chdir(tmp_path)
     with serve(sandbox) as server:
         settings = demo_settings(
@@ -478,7 +472,7 @@ def test_record_checks_across_budget_days_are_never_asked_twice(
         ).model_copy(update={"token": load_settings(environ={"LEADWAY_TOKEN": DEMO_TOKEN}).token})
         days = []
         for day in range(4):
-            now[0] = day * 150.0
+            fake.now = day * 150.0
             summary = run_import(path, settings)
             days.append((summary.exit_code, summary.counts.get(Status.CREATED, 0)))
             if day == 0:  # a scheduler tells it from summary.json alone
