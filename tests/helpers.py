@@ -1,6 +1,7 @@
 """Plain helpers shared by the test modules (fixtures and the virtual clock live in
 conftest.py): the demo association and a row judge as the run builds it; the record grid, a
-seeded sandbox and what every run must leave behind; relimport in a process, killed at will."""
+seeded sandbox, the fault plan and fast retries, and what every run must leave behind; nightly
+runs of a growing export; relimport in a process (killed at will) or in this one (``invoke``)."""
 
 from __future__ import annotations
 
