@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
-from collections.abc import Iterator
+import selectors
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings
@@ -18,6 +21,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 
@@ -47,6 +51,37 @@ class FakeTime:
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer instead of waiting for it: where
+    many tasks share a timeline (the limiter, the lanes), ``run(main)`` runs ``main`` on it,
+    with ``clock=loop.time`` and ``sleep=asyncio.sleep``, and nothing really sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        loop = self
+
+        class Selector(selectors.DefaultSelector):
+            def select(self, timeout: float | None = None) -> Any:
+                if timeout is None:
+                    raise RuntimeError("deadlock: every task waits and no timer is set")
+                loop.now += timeout
+                return super().select(0)
+
+        super().__init__(Selector())
+
+    def time(self) -> float:
+        return self.now
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        return runner.run(main())
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def demo_settings(tmp_path: Path, **changes: object) -> Settings:

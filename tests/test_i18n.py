@@ -41,7 +41,7 @@ from importer.sandbox import DEMO_TOKEN, Sandbox, serve
 from importer.state import Ledger
 from importer.validate import Checks
 from tests.conftest import copy_of_repo
-from tests.test_hostile_files import _BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
+from tests.spreadsheets import BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
 
 Step = tuple[str, ...] | Callable[[Path], None]
 
@@ -381,7 +381,7 @@ def _zip_refusal(tmp_path: Path, *claimed: zipfile.ZipInfo, zeros: int = 0) -> s
 def _entity_bomb(tmp_path: Path) -> Path:
     path = tmp_path / "bomb.ods"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("content.xml", _BOMB_DTD + "<document/>")
+        archive.writestr("content.xml", BOMB_DTD + "<document/>")
     return path
 
 
@@ -481,7 +481,7 @@ def _sheet_messages(tmp_path: Path) -> list[str]:
         *_notices(ods, encoding="utf-8"),
         _raised(lambda: refuse_large_ods(_entity_bomb(tmp_path), 10, 10)),
         _raised(lambda: _read(_csv(tmp_path, b"not a spreadsheet", "in.ods"))),
-        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE, prolog=_BOMB_DTD)))),
+        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE, prolog=BOMB_DTD)))),
         _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04 not a zip", "in.xlsx"))),
         _zip_refusal(tmp_path, zeros=2_000_000),
         _zip_refusal(tmp_path, big),
