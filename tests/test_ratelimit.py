@@ -1,8 +1,8 @@
 """Tests of importer.api, run on an event loop with virtual time.
 
-``VirtualTimeLoop`` (conftest.py) jumps its clock to the next timer whenever every task is waiting, so the
-limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the simulated network
-latencies share one exact timeline and nothing really sleeps.
+``VirtualTimeLoop`` (conftest.py) jumps its clock to the next timer whenever every task is
+waiting, so the limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the
+simulated network latencies share one exact timeline and nothing really sleeps.
 """
 
 from __future__ import annotations
