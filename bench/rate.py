@@ -31,23 +31,9 @@ def measure(p: Params, work: Path) -> list[Figure]:
             f"{len(rows)} rows, {honest.stats.accepted} requests in {honest.child.wall:.1f} s "
             f"of the whole command, allowed {allowed:g}/s",
         ),
-        Figure(
-            "rate.honest.rate_limited",
-            "Rate fidelity, honest headers: 429s",
-            honest.stats.rate_limited,
-            str(honest.stats.rate_limited),
-            "0",
-            honest.stats.rate_limited == 0,
+        *within_limits(
+            "honest", "Rate fidelity, honest headers", "honest headers", honest, p.burst
         ),
-        Figure(
-            "rate.honest.max_in_window",
-            "Rate fidelity, honest headers: most requests in any window",
-            honest.stats.max_in_window,
-            str(honest.stats.max_in_window),
-            f"<= {p.burst}",
-            honest.stats.max_in_window <= p.burst,
-        ),
-        lost_figure("honest", "honest headers", honest.lost),
     ]
     figures += real_window(p, work)
     rows = pairs(p.fault_rows)
@@ -99,23 +85,29 @@ def real_window(p: Params, work: Path) -> list[Figure]:
             f"{len(rows)} rows, {trial.stats.accepted} requests in {trial.child.wall:.1f} s of "
             "the whole command (start-up included; the first window's burst of 100 included)",
         ),
+        *within_limits(
+            "real", "Rate fidelity at the real window", "at the real window", trial, burst
+        ),
+    ]
+
+
+def within_limits(key: str, title: str, what: str, trial: Trial, burst: int) -> list[Figure]:
+    """A trial the server's limits should never refuse: its 429s (none), the most requests in
+    any window (the burst at most) and the rows lost (none)."""
+    refused, most = trial.stats.rate_limited, trial.stats.max_in_window
+    return [
         Figure(
-            "rate.real.rate_limited",
-            "Rate fidelity at the real window: 429s",
-            trial.stats.rate_limited,
-            str(trial.stats.rate_limited),
-            "0",
-            trial.stats.rate_limited == 0,
+            f"rate.{key}.rate_limited", f"{title}: 429s", refused, str(refused), "0", not refused
         ),
         Figure(
-            "rate.real.max_in_window",
-            "Rate fidelity at the real window: most requests in any window",
-            trial.stats.max_in_window,
-            str(trial.stats.max_in_window),
+            f"rate.{key}.max_in_window",
+            f"{title}: most requests in any window",
+            most,
+            str(most),
             f"<= {burst}",
-            trial.stats.max_in_window <= burst,
+            most <= burst,
         ),
-        lost_figure("real", "at the real window", trial.lost),
+        lost_figure(key, what, trial.lost),
     ]
 
 

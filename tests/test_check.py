@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +14,6 @@ from hypothesis import strategies as st
 from importer.config import load_settings
 from importer.errors import ConfigError, InputError
 from importer.models import Status
-from importer.report import Hooks
 from importer.run import run_import, run_undo
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -32,8 +30,9 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from importer.validate import CACHE_NAME, SHAPES, AnswerCache, Question, id_shape
-from tests.conftest import demo_settings, read_results, write_csv
+from importer.validate import SHAPES, id_shape
+from tests.conftest import FakeTime, demo_settings, read_results, write_csv
+from tests.helpers import RefusingSearch, grid, grid_file, run_noting, seeded
 
 CREATE = "POST /associations/relations"
 CONTACT_SEARCH = "POST /contacts/search"
@@ -356,12 +355,8 @@ def test_skip_existing_reads_the_smaller_side_and_sends_only_new_pairs(tmp_path:
         [["Student ID", "Teacher ID"], *[[student_id(n), teacher_id(1)] for n in range(1, 6)]],
     )
     sandbox = Sandbox()  # students 1 and 2 are linked to teacher 1 already
-    notices: list[str] = []
-    summary = run_import(
-        path,
-        demo_settings(tmp_path, skip_existing=True),
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        path, demo_settings(tmp_path, skip_existing=True), sandbox.transport()
     )
     rows = read_results(summary.result_path)
     assert [(r["status"], r["error_code"]) for r in rows] == [
@@ -391,12 +386,8 @@ def test_skip_existing_does_not_read_when_reading_costs_more_than_sending(
         ],
     )
     sandbox = Sandbox()
-    notices: list[str] = []
-    summary = run_import(
-        path,
-        demo_settings(tmp_path, skip_existing=True),
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        path, demo_settings(tmp_path, skip_existing=True), sandbox.transport()
     )
     assert summary.counts == {Status.ALREADY_EXISTS: 1, Status.CREATED: 1}
     assert "GET /associations/relations/{recordId}" not in sandbox.stats(DEMO_LOCATION).by_route
@@ -441,19 +432,6 @@ def test_a_side_is_configured_as_one_mapping_too(tmp_path: Path) -> None:
         load_settings(config_path=tmp_path / "c.yaml", environ={})
 
 
-class RefusingSearch(httpx.AsyncBaseTransport):
-    """The sandbox, but the contact search refuses one e-mail with a 422."""
-
-    def __init__(self, sandbox: Sandbox, email: str) -> None:
-        self._inner = sandbox.transport()
-        self._email = email
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/contacts/search" and self._email in request.content.decode():
-            return httpx.Response(422, json={"statusCode": 422, "message": ["email is invalid"]})
-        return await self._inner.handle_async_request(request)
-
-
 def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
     tmp_path: Path,
 ) -> None:
@@ -475,26 +453,6 @@ def test_a_look_up_the_api_refuses_leaves_that_row_unresolved_and_the_run_going(
     assert "(the API refused the look-up: email is invalid)" in rows[0]["error"]
 
 
-def test_the_cache_keeps_what_was_found_only_and_survives_a_broken_file(tmp_path: Path) -> None:
-    found = Question(DEMO_LOCATION, "email", "teacher1@example.edu")
-    missing = Question(DEMO_LOCATION, "email", "nobody@example.edu")
-    cache = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
-    cache.put(found, (teacher_id(1),))
-    cache.put(missing, ())
-    cache.close()
-    again = AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 12)
-    assert again.get(found) == (teacher_id(1),)
-    assert again.get(missing) is None  # asked again: the record may have been added since
-    assert AnswerCache(tmp_path / CACHE_NAME, "https://other.example", 12).get(found) is None
-    assert AnswerCache(tmp_path / CACHE_NAME, "https://api.example", 0).get(found) is None
-    (tmp_path / "broken.sqlite").write_bytes(b"not a database at all" * 100)
-    broken = AnswerCache(tmp_path / "broken.sqlite", "https://api.example", 12)
-    assert broken.get(found) is None
-    broken.put(found, ("x",))
-    broken.close()
-    assert broken.get(found) == ("x",)  # memory still answers for this run
-
-
 @given(st.text(alphabet="0123456789abcdefABCDEFxyz_é ", min_size=18, max_size=26))
 def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None:
     expected = next((p.pattern for p, _ in SHAPES.values() if p.fullmatch(value)), "")
@@ -504,16 +462,10 @@ def test_the_survey_shape_test_agrees_with_the_shape_regexes(value: str) -> None
 def test_record_checks_across_budget_days_are_never_asked_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    now = [0.0]
-    sandbox = Sandbox(
-        demo_seed(students=30, teachers=1, relations=False),
-        limits=Limits(daily=20, day_length=100.0),
-        clock=lambda: now[0],
-    )
-    path = write_csv(
-        tmp_path / "in.csv",
-        [["Student ID", "Teacher ID"], *([student_id(s), teacher_id(1)] for s in range(1, 31))],
-    )
+    fake = FakeTime()  # the sandbox's days pass on it
+    limits = Limits(daily=20, day_length=100.0)
+    sandbox = seeded(30, 1, relations=False, limits=limits, clock=fake.clock)
+    path = grid_file(tmp_path / "in.csv", grid(30, 1))
     monkeypatch.chdir(tmp_path)
     with serve(sandbox) as server:
         settings = demo_settings(
@@ -521,7 +473,7 @@ def test_record_checks_across_budget_days_are_never_asked_twice(
         ).model_copy(update={"token": load_settings(environ={"LEADWAY_TOKEN": DEMO_TOKEN}).token})
         days = []
         for day in range(4):
-            now[0] = day * 150.0
+            fake.now = day * 150.0
             summary = run_import(path, settings)
             days.append((summary.exit_code, summary.counts.get(Status.CREATED, 0)))
             if day == 0:  # a scheduler tells it from summary.json alone

@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from importer.cli import main
-from importer.sandbox import DEMO_TOKEN, Sandbox, serve
-from tests.conftest import REPO, SAMPLES, read_results
-
-
-@pytest.fixture
-def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Run from a copy of the repository's config and samples, results in tmp_path."""
-    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    (tmp_path / "samples").mkdir()
-    for sample in SAMPLES.iterdir():
-        (tmp_path / "samples" / sample.name).write_bytes(sample.read_bytes())
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LEADWAY_TOKEN", raising=False)
-    return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    stdout = re.sub(r"Time: [\d.]+ s, [\d.]+ rows/s", "Time: T s, R rows/s", result.stdout)
-    return result.exit_code, stdout, result.stderr
+from tests.conftest import REPO, read_results
+from tests.helpers import invoke
 
 
 def test_run_the_demo(in_repo: Path) -> None:
@@ -70,14 +48,6 @@ def test_each_run_on_the_built_in_sandbox_starts_afresh_in_a_new_result(in_repo:
     assert (code, out) == (0, "")
     assert (in_repo / "results/relations-results-2.csv").exists()
     assert not list((in_repo / "results").glob("*.journal"))  # nothing to resume there
-
-
-@pytest.fixture
-def server_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A sandbox on loopback: it outlives one run, so a run against it can be resumed."""
-    monkeypatch.setenv("LEADWAY_TOKEN", DEMO_TOKEN)
-    with serve(Sandbox()) as server:
-        yield server.url
 
 
 def test_the_same_command_again_resumes_and_sends_nothing(in_repo: Path, server_url: str) -> None:

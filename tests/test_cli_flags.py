@@ -9,9 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from importer.cli import hoist_global_options, main
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # a fixture of test_cli's, used here
+from tests.helpers import invoke
 
 COMMANDS = ("run", "validate", "undo", "sandbox")
 

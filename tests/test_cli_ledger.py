@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, STUDENT_TEACHER_ID, Sandbox, serve
-from tests.test_cli import in_repo, invoke
-from tests.test_ledger_run import delete
-
-__all__ = ["in_repo"]  # the fixture, used by name
+from tests.helpers import delete, invoke
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from importer.api import RateLimiter, RateLimits
 from importer.run import dispatch
-from tests.test_ratelimit import now, run
+from tests.conftest import now, run
 
 
 @dataclass(frozen=True)

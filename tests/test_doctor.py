@@ -18,9 +18,7 @@ from importer.sandbox import (
     Sandbox,
 )
 from importer.setup import Finding, diagnose
-from tests.test_cli import in_repo, invoke, server_url
-
-__all__ = ["in_repo", "server_url"]  # fixtures shared with the other CLI tests
+from tests.helpers import invoke
 
 TOKEN_OK = "ok       token: the built-in sandbox accepts the token in $LEADWAY_TOKEN.\n"
 REACHED = (

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,113 +13,42 @@ import pytest
 
 from importer.models import Status
 from importer.run import run_import
-from importer.sandbox import (
-    DEMO_LOCATION,
-    DEMO_TOKEN,
-    FaultPlan,
-    Limits,
-    Sandbox,
-    demo_seed,
-    serve,
-    student_id,
-    teacher_id,
+from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox, serve
+from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results
+from tests.helpers import (
+    CONFIG,
+    CREATE,
+    assert_settled,
+    every_fault,
+    grid,
+    grid_file,
+    kill_until_done,
+    pairs_file,
+    relations_on,
+    seeded,
+    start,
+    wait_for_creates,
 )
-from tests.conftest import REPO, SAMPLES, demo_settings, read_results, write_csv
-
-HEADER = ["Student ID", "Teacher ID"]
-CONFIG = """\
-location_id: ldwDemoLocation00001
-association: student_teacher
-first_column: Student ID
-second_column: Teacher ID
-concurrency: 8
-rate_limit: {max_requests: 100, window_seconds: 0.5}
-retry: {max_attempts: 10, backoff_initial: 0.01, backoff_max: 0.1}
-timeouts: {read: 0.3, connect: 2}
-"""
-
-
-def start(args: list[str], cwd: Path, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "importer", *args, "--base-url", url],
-        cwd=cwd,
-        env={**os.environ, "LEADWAY_TOKEN": DEMO_TOKEN, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def pairs_file(tmp_path: Path, students: int, teachers: int) -> tuple[Path, list[tuple[str, str]]]:
-    pairs = [
-        (student_id(s), teacher_id(t))
-        for s in range(1, students + 1)
-        for t in range(1, teachers + 1)
-    ]
-    rows = [HEADER, *map(list, pairs), list(pairs[5]), ["", teacher_id(1)]]
-    return write_csv(tmp_path / "in.csv", rows), pairs
-
-
-def wait_for_creates(sandbox: Sandbox, count: int, limit: float = 30.0) -> None:
-    """Block until the server has seen ``count`` creates (bounded, so a test never hangs)."""
-    deadline = time.monotonic() + limit
-    while sandbox.stats(DEMO_LOCATION).by_route.get("POST /associations/relations", 0) < count:
-        assert time.monotonic() < deadline, "the run never got going"
-        time.sleep(0.02)
 
 
 def check_final_state(
     sandbox: Sandbox, results: list[dict[str, str]], total: int, pairs: list[tuple[str, str]]
 ) -> None:
     """Every row once; every valid pair once on the server; created rows carry their id."""
-    assert [r["row"] for r in results] == [str(n) for n in range(2, total + 2)]
-    relations = sandbox.relations(DEMO_LOCATION)
-    on_server = Counter((r["firstRecordId"], r["secondRecordId"]) for r in relations)
-    assert all(count == 1 for count in on_server.values())
-    assert set(pairs) <= set(on_server)
-    ids = {r["id"] for r in relations}
-    created = [r for r in results if r["status"] == "created"]
-    assert all(r["relation_id"] in ids for r in created)
-    assert len({r["relation_id"] for r in created}) == len(created)
-    seeded = {(student_id(1), teacher_id(1)), (student_id(2), teacher_id(1))}
-    for r in results:
-        if r["status"] == "already_exists":  # never a relation this import created itself
-            assert (r["Student ID"], r["Teacher ID"]) in seeded
+    assert_settled(sandbox, results, total)
+    assert set(pairs) <= set(relations_on(sandbox))
 
 
 @pytest.mark.slow
 def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_path: Path) -> None:
     _, pairs = pairs_file(tmp_path, students=100, teachers=4)
     (tmp_path / "config.yaml").write_text(CONFIG)
-    sandbox = Sandbox(
-        demo_seed(students=100, teachers=4),
-        limits=Limits(burst=100, interval=0.5),
-        faults=FaultPlan(
-            drop_after_write_every=7,
-            fail_every=11,
-            timeout_every=13,
-            timeout_delay=0.5,
-            latency=0.003,
-        ),
-    )
+    sandbox = seeded(100, 4, limits=Limits(burst=100, interval=0.5), faults=every_fault())
     chance = random.Random(20261128)
-    kills = 0
     with serve(sandbox) as server:
-        for _ in range(12):
-            process = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
-            try:
-                process.wait(timeout=chance.uniform(0.4, 2.5))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                kills += 1
-                continue
-            finally:
-                process.communicate()
-            assert process.returncode == 1, process.stderr  # the blank row is invalid
-            break
-        else:
-            pytest.fail("the run never finished")
+        waits = (chance.uniform(0.4, 2.5) for _ in range(12))
+        process, kills = kill_until_done(["run", "in.csv", "--quiet"], tmp_path, server.url, waits)
+        assert process.returncode == 1, process.stderr  # the blank row is invalid
         resumed = start(["run", "in.csv"], tmp_path, server.url)
         out, err = resumed.communicate(timeout=60)
     assert kills >= 2, "the run finished before it could be killed: make it longer"
@@ -139,11 +65,7 @@ def test_kill_9_at_random_instants_then_resume_loses_and_doubles_nothing(tmp_pat
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
     _, pairs = pairs_file(tmp_path, students=60, teachers=3)
     (tmp_path / "config.yaml").write_text(CONFIG.replace("max_requests: 100", "max_requests: 20"))
-    sandbox = Sandbox(
-        demo_seed(students=60, teachers=3),
-        limits=Limits(burst=40, interval=0.5),
-        faults=FaultPlan(latency=0.01),
-    )
+    sandbox = seeded(60, 3, limits=Limits(burst=40, interval=0.5), faults=FaultPlan(latency=0.01))
     with serve(sandbox) as server:
         process = start(["run", "in.csv"], tmp_path, server.url)
         wait_for_creates(sandbox, 20)  # interrupt part-way, however slow the machine
@@ -160,32 +82,28 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
         statuses = Counter(r["status"] for r in results)
         assert statuses["not_sent"] > 0 and statuses["created"] > 0
         assert {r["error_code"] for r in results if r["status"] == "not_sent"} == {"interrupted"}
-        sent_before = sandbox.stats(DEMO_LOCATION).by_route["POST /associations/relations"]
+        sent_before = sandbox.stats(DEMO_LOCATION).by_route[CREATE]
         resumed = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
         resumed.communicate(timeout=60)
     assert resumed.returncode == 1
     results = read_results(tmp_path / "results/in-results.csv")
     check_final_state(sandbox, results, 182, pairs)
-    creates = sandbox.stats(DEMO_LOCATION).by_route["POST /associations/relations"]
+    creates = sandbox.stats(DEMO_LOCATION).by_route[CREATE]
     found = sum(1 for r in results if r["status"] == "created" and r["http_status"] == "200")
     assert creates - sent_before == statuses["not_sent"] - found  # one create per unsent row
 
 
 def test_a_resume_after_the_daily_budget_sends_only_the_rest(tmp_path: Path) -> None:
-    now = [0.0]
-    sandbox = Sandbox(
-        demo_seed(students=30, teachers=1, relations=False),
-        limits=Limits(daily=21, day_length=100.0),
-        clock=lambda: now[0],
+    fake = FakeTime()
+    sandbox = seeded(
+        30, 1, relations=False, limits=Limits(daily=21, day_length=100.0), clock=fake.clock
     )
-    path = write_csv(
-        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 31))]
-    )
+    path = grid_file(tmp_path / "in.csv", grid(30, 1))
     settings = demo_settings(tmp_path, concurrency=1)
     first = run_import(path, settings, transport=sandbox.transport())
     assert first.exit_code == 5
     assert first.counts == {"created": 20, "not_sent": 10}
-    now[0] = 150.0  # the next day
+    fake.now = 150.0  # the next day
     second = run_import(path, settings, transport=sandbox.transport())
     assert second.exit_code == 0
     assert second.resumed == 20
@@ -223,7 +141,7 @@ def test_only_re_runs_the_chosen_rows_of_a_result_file(tmp_path: Path) -> None:
 def test_ctrl_c_before_sending_stops_at_once_and_sends_nothing(tmp_path: Path) -> None:
     pairs_file(tmp_path, students=6, teachers=1)
     (tmp_path / "config.yaml").write_text(CONFIG)
-    sandbox = Sandbox(demo_seed(students=6, teachers=1), faults=FaultPlan(latency=2.0))
+    sandbox = seeded(6, 1, faults=FaultPlan(latency=2.0))
     with serve(sandbox) as server:
         process = start(["--json", "run", "in.csv"], tmp_path, server.url)
         time.sleep(1.5)  # the association look-up is under way
@@ -235,6 +153,6 @@ def test_ctrl_c_before_sending_stops_at_once_and_sends_nothing(tmp_path: Path) -
     assert (outcome["exit_code"], outcome["outcome"]) == (4, "interrupted")
     assert list(outcome["counts"]) == ["not_sent"]  # a result file, every row in it, resumable
     assert outcome["resume_command"] == f"relimport --json run in.csv --base-url {server.url}"
-    assert "POST /associations/relations" not in sandbox.stats(DEMO_LOCATION).by_route
+    assert CREATE not in sandbox.stats(DEMO_LOCATION).by_route
     rows = read_results(tmp_path / outcome["results"])
     assert {(r["status"], r["error_code"]) for r in rows} == {("not_sent", "interrupted")}

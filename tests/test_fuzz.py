@@ -21,21 +21,13 @@ from hypothesis import Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from importer.errors import InputError
-from importer.models import Association, Issue, Outcome, SourceRow, Status
+from importer.models import Issue, Outcome, SourceRow, Status
 from importer.read import BLANK, open_table
 from importer.read.delimited import DELIMITERS
 from importer.report import RESULT_COLUMNS, ResultWriter, neutralise, redo_rows, result_header
-from importer.validate import RowValidator
+from tests.conftest import demo_settings
+from tests.helpers import judge_for
 
-#: The sandbox's student_teacher association (importer/sandbox/seed.py).
-STUDENT_TEACHER = Association(
-    id="67c1f2a3b4c5d6e7f8a90001",
-    key="student_teacher",
-    first_object_key="custom_objects.students",
-    first_object_label="Student",
-    second_object_key="contact",
-    second_object_label="Teacher",
-)
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 #: What a blank record before the header may hold (reader_csv._HEAD_BLANK).
 HEAD_BLANK = BLANK + '",;|'
@@ -269,21 +261,19 @@ def source_rows(draw: st.DrawFn) -> tuple[int, int, list[SourceRow]]:
     names=st.lists(column_names, min_size=2, max_size=2, unique=True),
     strict=st.booleans(),
 )
-def test_the_validator_gives_one_verdict_per_row_and_finds_duplicates(
+def test_the_row_judge_gives_one_verdict_per_row_and_finds_duplicates(
     shape: tuple[int, int, list[SourceRow]], names: list[str], strict: bool
 ) -> None:
     first, second, rows = shape
-    validator = RowValidator(
-        STUDENT_TEACHER,
-        first_index=first,
-        second_index=second,
-        first_column=names[0],
-        second_column=names[1],
-        strict_ids=strict,
+    header = [""] * (1 + max(first, second))  # no column name is empty
+    header[first], header[second] = names
+    settings = demo_settings(
+        Path(), first_column=names[0], second_column=names[1], strict_ids=strict
     )
+    judge = judge_for(settings, tuple(header))
     seen: dict[tuple[str, str], int] = {}
     for row in rows:
-        verdict = validator.check(row)
+        verdict = judge(row)
         assert (verdict.pair is None) != (verdict.outcome is None)
         pair = (row.cells[first], row.cells[second])
         if verdict.pair is not None:
@@ -359,20 +349,14 @@ def write_results(path: Path, header: list[str], rows: list[tuple[SourceRow, Out
 
 
 def result_cells(row: SourceRow, outcome: Outcome) -> list[str]:
+    """The row's cells, then its result columns; the API's words may hold a NUL: dropped, so
+    the file stays readable as CSV."""
+    said = (outcome.relation_id, outcome.error_code, outcome.error)  # the API's words
+    relation_id, code, error = (text.replace("\0", "") for text in said)
+    outcome_cells = (str(row.number), outcome.status.value, relation_id)
     http = "" if outcome.http_status is None else str(outcome.http_status)
-    return [
-        *row.cells,
-        str(row.number),
-        outcome.status.value,
-        # the API's words may hold a NUL: dropped, so the file stays readable as CSV
-        outcome.relation_id.replace("\0", ""),
-        outcome.first_id,
-        outcome.second_id,
-        outcome.error_code.replace("\0", ""),
-        outcome.error.replace("\0", ""),
-        http,
-        str(outcome.attempts),
-    ]
+    ids = (outcome.first_id, outcome.second_id)
+    return [*row.cells, *outcome_cells, *ids, code, error, http, str(outcome.attempts)]
 
 
 formula_text = st.text(NO_SURROGATES | st.sampled_from("=+-@\t\r\n'\",;"), max_size=12)

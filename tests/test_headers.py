@@ -11,9 +11,7 @@ from openpyxl import Workbook
 from importer.config import ConfigError, load_settings
 from importer.read import HeaderRule, open_table
 from tests.conftest import read_results
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # a fixture of test_cli's, used here
+from tests.helpers import invoke
 
 STUDENT, STUDENT_2 = "67a349a79b28947ec1f60001", "67a349a79b28947ec1f60002"
 TEACHER = "cTeacher000000000002"

@@ -40,8 +40,8 @@ from importer.run import Mirror, Repair, plan_deletions
 from importer.sandbox import DEMO_TOKEN, Sandbox, serve
 from importer.state import Ledger
 from importer.validate import Checks
-from tests.conftest import REPO, SAMPLES
-from tests.test_hostile_files import _BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
+from tests.conftest import copy_of_repo
+from tests.spreadsheets import BOMB_DTD, TABLE, ods_row, sheet_xml, write_ods, write_xlsx
 
 Step = tuple[str, ...] | Callable[[Path], None]
 
@@ -381,7 +381,7 @@ def _zip_refusal(tmp_path: Path, *claimed: zipfile.ZipInfo, zeros: int = 0) -> s
 def _entity_bomb(tmp_path: Path) -> Path:
     path = tmp_path / "bomb.ods"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("content.xml", _BOMB_DTD + "<document/>")
+        archive.writestr("content.xml", BOMB_DTD + "<document/>")
     return path
 
 
@@ -481,7 +481,7 @@ def _sheet_messages(tmp_path: Path) -> list[str]:
         *_notices(ods, encoding="utf-8"),
         _raised(lambda: refuse_large_ods(_entity_bomb(tmp_path), 10, 10)),
         _raised(lambda: _read(_csv(tmp_path, b"not a spreadsheet", "in.ods"))),
-        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE, prolog=_BOMB_DTD)))),
+        _raised(lambda: _read(write_xlsx(tmp_path, sheet_xml(TABLE, prolog=BOMB_DTD)))),
         _raised(lambda: _read(_csv(tmp_path, b"PK\x03\x04 not a zip", "in.xlsx"))),
         _zip_refusal(tmp_path, zeros=2_000_000),
         _zip_refusal(tmp_path, big),
@@ -726,15 +726,6 @@ SCENARIOS: dict[str, list[Step]] = {
 }
 
 
-def _workspace(folder: Path) -> Path:
-    """A copy of the repository's config and samples (as test_cli's in_repo)."""
-    (folder / "samples").mkdir(parents=True)
-    (folder / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    for sample in SAMPLES.iterdir():
-        (folder / "samples" / sample.name).write_bytes(sample.read_bytes())
-    return folder
-
-
 def _run(
     lang: str, folder: Path, steps: list[Step], monkeypatch: pytest.MonkeyPatch
 ) -> list[tuple[int, str]]:
@@ -791,8 +782,8 @@ def _files(folder: Path) -> Iterator[tuple[str, object]]:
 def test_every_line_the_cli_prints_is_in_spanish_and_the_files_stay_english(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steps: list[Step]
 ) -> None:
-    english = _run("en", _workspace(tmp_path / "en"), steps, monkeypatch)
-    spanish = _run("es", _workspace(tmp_path / "es"), steps, monkeypatch)
+    english = _run("en", copy_of_repo(tmp_path / "en"), steps, monkeypatch)
+    spanish = _run("es", copy_of_repo(tmp_path / "es"), steps, monkeypatch)
     lines = [line for _, text in english for line in text.splitlines()]
     assert [line for line in lines if translate_line(line, "es") is None] == []
     expected = [(code, _steady(translate(text, "es"))) for code, text in english]
@@ -805,8 +796,8 @@ def test_english_is_unchanged_byte_for_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     steps: list[Step] = [("validate", PROBLEMS), ("run", DEMO, "--association", "nope")]
-    flagged = _run("en", _workspace(tmp_path / "flag"), steps, monkeypatch)
-    monkeypatch.chdir(_workspace(tmp_path / "plain"))
+    flagged = _run("en", copy_of_repo(tmp_path / "flag"), steps, monkeypatch)
+    monkeypatch.chdir(copy_of_repo(tmp_path / "plain"))
     plain = [CliRunner().invoke(main, list(step)) for step in steps if isinstance(step, tuple)]
     assert [(code, _steady(text)) for code, text in flagged] == [
         (result.exit_code, _steady(result.stdout + result.stderr)) for result in plain
@@ -819,7 +810,7 @@ def test_english_is_unchanged_byte_for_byte(
 def test_the_environment_chooses_spanish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
-    monkeypatch.chdir(_workspace(tmp_path))
+    monkeypatch.chdir(copy_of_repo(tmp_path))
     monkeypatch.setenv(variable, value)
     result = CliRunner().invoke(main, ["run", "samples/nope.csv"])
     assert (result.exit_code, result.stderr) == (
@@ -832,7 +823,7 @@ def test_the_environment_chooses_spanish(
 
 
 def test_associations_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(_workspace(tmp_path))
+    monkeypatch.chdir(copy_of_repo(tmp_path))
     result = CliRunner().invoke(main, ["--lang", "es", "associations"])
     assert (result.exit_code, result.stdout) == (
         0,
@@ -849,7 +840,7 @@ def test_associations_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_the_demo_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the README shows."""
-    monkeypatch.chdir(_workspace(tmp_path))
+    monkeypatch.chdir(copy_of_repo(tmp_path))
     result = CliRunner().invoke(main, ["--lang", "es", "run", PROBLEMS])
     assert result.exit_code == 1
     assert re.sub(r"[\d.]+ s, [\d.]+ filas", "T s, R filas", result.stdout) == (
@@ -876,7 +867,7 @@ def test_the_demo_in_spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_a_spanish_run_writes_the_help_sheet_in_spanish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(_workspace(tmp_path))
+    monkeypatch.chdir(copy_of_repo(tmp_path))
     result = CliRunner().invoke(main, ["--lang", "es", "run", DEMO, "--results-format", "xlsx"])
     assert result.exit_code == 0
     book = load_workbook(tmp_path / "results/relations-results.xlsx", read_only=True)

@@ -24,9 +24,7 @@ from importer.setup import (
     sample_columns,
 )
 from tests.conftest import SAMPLES, write_csv
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # the fixture, shared with the other CLI tests
+from tests.helpers import invoke
 
 FLAGS = ("--base-url", "sandbox", "--location-id", DEMO_LOCATION)
 STUDENT_TEACHER = Association(

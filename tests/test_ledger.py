@@ -11,29 +11,26 @@ from importer.errors import ConfigError
 from importer.models import Pair
 from importer.sandbox import Sandbox
 from importer.state import EXISTING, RELIMPORT, Known, Ledger, Side, ledger_path, open_ledgers
-from tests.conftest import demo_settings
+from tests.conftest import FakeTime, demo_settings
 
 TARGET, LOCATION, A = "https://api.example.com", "loc1", "assoc1"
 DAY = 86_400.0
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+def in_2027() -> FakeTime:
+    """The virtual clock, on a day in January 2027."""
+    return FakeTime(1_800_000_000.0)
 
 
-def opened(tmp_path: Path, clock: Clock | None = None, **kwargs: bool) -> Ledger:
+def opened(tmp_path: Path, clock: FakeTime | None = None, **kwargs: bool) -> Ledger:
     path = ledger_path(tmp_path, TARGET, LOCATION)
-    ledger = Ledger.open(path, TARGET, LOCATION, clock=clock or Clock(), **kwargs)
+    ledger = Ledger.open(path, TARGET, LOCATION, clock=(clock or in_2027()).clock, **kwargs)
     assert ledger is not None
     return ledger
 
 
 def test_a_confirmation_is_on_disk_once_confirm_returns(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = in_2027()
     ledger = opened(tmp_path, clock)
     ledger.confirm(A, Pair("s1", "t1"), "r1", RELIMPORT, association_key="student_teacher")
     other = opened(tmp_path)  # another connection sees it: committed
@@ -49,7 +46,7 @@ def test_a_confirmation_is_on_disk_once_confirm_returns(tmp_path: Path) -> None:
 
 
 def test_relimport_wins_over_existing_and_a_known_id_is_kept(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = in_2027()
     ledger = opened(tmp_path, clock)
     pair = Pair("s1", "t1")
     ledger.confirm(A, pair, "r1", EXISTING)
@@ -63,7 +60,7 @@ def test_relimport_wins_over_existing_and_a_known_id_is_kept(tmp_path: Path) -> 
 
 
 def test_remember_adds_what_was_lost_without_redating(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = in_2027()
     ledger = opened(tmp_path, clock)
     ledger.confirm(A, Pair("s1", "t1"), "r1", RELIMPORT)
     clock.now += DAY
@@ -96,12 +93,12 @@ def test_a_read_only_ledger_forgets_for_the_run_only_and_writes_nothing(tmp_path
     assert dry.known(A, Pair("s1", "t1")) is None
     assert dry.pairs_of(A, "second_id", "t1") == {}
     assert list(opened(tmp_path).pairs(A)) == [
-        (Pair("s1", "t1"), Known("r1", RELIMPORT, Clock().now))
+        (Pair("s1", "t1"), Known("r1", RELIMPORT, in_2027().now))
     ]
 
 
 def test_the_cheapest_side_is_read_and_the_oldest_records_first(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = in_2027()
     ledger = opened(tmp_path, clock)
     for s in range(10):  # 10 students, 2 teachers: the teachers' side costs 2 requests
         for t in range(2):
@@ -118,7 +115,7 @@ def test_the_cheapest_side_is_read_and_the_oldest_records_first(tmp_path: Path) 
 
 
 def test_records_not_confirmed_for_verify_days_are_all_due(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = in_2027()
     ledger = opened(tmp_path, clock)
     for t in range(20):
         ledger.confirm(A, Pair("s0", f"t{t:02}"), "", RELIMPORT)

@@ -5,28 +5,25 @@ pairs. Real processes, a loopback server with faults on, a real ledger file."""
 from __future__ import annotations
 
 import random
-import signal
 import sqlite3
-import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from importer.sandbox import (
-    DEMO_LOCATION,
-    FaultPlan,
-    Limits,
-    Sandbox,
-    demo_seed,
-    student_id,
-    teacher_id,
-)
+from importer.sandbox import DEMO_LOCATION, Limits, Sandbox
 from importer.sandbox import serve as serve_sandbox
 from importer.state import EXISTING, ledger_path
-from tests.conftest import write_csv
-from tests.test_durable import CONFIG, HEADER, start
-
-SEEDED = {(student_id(1), teacher_id(1)), (student_id(2), teacher_id(1))}
+from tests.helpers import (
+    CONFIG,
+    SEEDED,
+    every_fault,
+    grid,
+    grid_file,
+    kill_until_done,
+    relations_on,
+    seeded,
+)
 
 
 def held(path: Path) -> dict[tuple[str, str], str]:
@@ -47,51 +44,34 @@ def held(path: Path) -> dict[tuple[str, str], str]:
         connection.close()
 
 
-def on_server(sandbox: Sandbox) -> set[tuple[str, str]]:
-    return {(r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)}
+def claims_nothing_unconfirmed(ledger: Path, sandbox: Sandbox, dropped: set[object]) -> None:
+    """Whatever instant the run died at: the ledger claims nothing the API does not hold, but
+    a relation --mirror was deleting (forgotten once the API says it is gone: by the resume,
+    the next --mirror run or drift repair)."""
+    assert set(held(ledger)) - set(relations_on(sandbox)) <= dropped
 
 
 @pytest.mark.slow
 def test_kill_9_during_nightly_runs_leaves_the_ledger_true_to_the_api(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG)
-    sandbox = Sandbox(
-        demo_seed(students=100, teachers=4),
-        limits=Limits(burst=100, interval=0.5),
-        faults=FaultPlan(drop_after_write_every=7, fail_every=11, timeout_every=13,
-                         timeout_delay=0.5, latency=0.003),
-    )  # fmt: skip
+    sandbox = seeded(100, 4, limits=Limits(burst=100, interval=0.5), faults=every_fault())
     chance = random.Random(20261204)
     kills = 0
     with serve_sandbox(sandbox) as server:
         ledger = ledger_path(tmp_path / ".relimport", server.url, DEMO_LOCATION)
         # night 2: the same pairs and 90 more; night 3 drops 10 students: --mirror deletes 30
         for number, students in ((1, 70), (2, 100), (3, 90)):
-            pairs = [(student_id(s), teacher_id(t)) for s in range(1, students + 1)
-                     for t in range(1, 4)]  # fmt: skip
-            write_csv(tmp_path / f"export-{number}.csv", [HEADER, *map(list, pairs)])
+            pairs = grid(students, 3)
+            grid_file(tmp_path / f"export-{number}.csv", pairs)
             dropped = set(held(ledger)) - set(pairs) if number == 3 else set()
             command = ["run", f"export-{number}.csv", "--out", f"night-{number}.csv", "--quiet"]
             command += ["--mirror"] if number == 3 else []
-            for _ in range(12):
-                process = start(command, tmp_path, server.url)
-                try:
-                    process.wait(timeout=chance.uniform(0.5, 2.0))
-                except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait()
-                    kills += 1
-                    # whatever instant it died at: nothing claimed that the API does not
-                    # hold, but a relation --mirror was deleting (forgotten once the API says
-                    # it is gone: by the resume, the next --mirror run or drift repair)
-                    assert set(held(ledger)) - on_server(sandbox) <= dropped
-                    continue
-                finally:
-                    process.communicate()
-                assert process.returncode == 0, process.stderr
-                break
-            else:
-                pytest.fail("the run never finished")
+            waits = (chance.uniform(0.5, 2.0) for _ in range(12))
+            after_kill = partial(claims_nothing_unconfirmed, ledger, sandbox, dropped)
+            process, killed = kill_until_done(command, tmp_path, server.url, waits, after_kill)
+            kills += killed
+            assert process.returncode == 0, process.stderr
             kept = held(ledger)
-            assert set(kept) == on_server(sandbox) == set(pairs) | SEEDED
+            assert set(kept) == set(relations_on(sandbox)) == set(pairs) | SEEDED
             assert all(kept[pair] == EXISTING for pair in SEEDED)  # never ours to delete
     assert kills >= 2, "the runs finished before they could be killed: make them longer"

@@ -11,63 +11,20 @@ import pytest
 from importer.config import Settings
 from importer.errors import ConfigError
 from importer.models import Status
-from importer.report import Hooks, RunSummary
+from importer.report import Hooks
 from importer.run import run_import, run_undo
 from importer.sandbox import (
     DEMO_LOCATION,
-    DEMO_TOKEN,
     STUDENT_TEACHER_ID,
     FaultPlan,
-    Limits,
-    Sandbox,
-    demo_seed,
     student_id,
     teacher_id,
 )
 from importer.state import RELIMPORT, Ledger, ledger_path
-from tests.conftest import demo_settings, read_results, write_csv
+from tests.conftest import demo_settings, read_results
+from tests.helpers import FAST, delete, export, night, nightly_sandbox, relations_on
 
 READ = "GET /associations/relations/{recordId}"
-CREATE = "POST /associations/relations"
-FAST = {"rate_limit": {"max_requests": 1000, "window_seconds": 1.0}}
-
-
-def nightly_sandbox(**faults: object) -> Sandbox:
-    return Sandbox(
-        demo_seed(students=60, teachers=6, relations=False),
-        limits=Limits(burst=1000, interval=1.0),
-        faults=FaultPlan(**faults),  # type: ignore[arg-type]
-    )
-
-
-def export(tmp_path: Path, night: int, students: int, teachers: int = 3) -> Path:
-    """A cumulative export: every pair so far (each student with ``teachers`` teachers)."""
-    rows = [["Student ID", "Teacher ID"]]
-    rows += [
-        [student_id(s), teacher_id(t)]
-        for s in range(1, students + 1)
-        for t in range(1, teachers + 1)
-    ]
-    return write_csv(tmp_path / f"export-{night}.csv", rows)
-
-
-def night(
-    tmp_path: Path, sandbox: Sandbox, path: Path, number: int, **changes: object
-) -> RunSummary:
-    settings = demo_settings(tmp_path, out=tmp_path / f"night-{number}.csv", **FAST, **changes)
-    return run_import(path, settings, transport=sandbox.transport())
-
-
-def server_pairs(sandbox: Sandbox) -> set[tuple[str, str]]:
-    return {(r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)}
-
-
-def delete(sandbox: Sandbox, relation_id: str) -> None:
-    """A relation deleted in the CRM behind relimport's back."""
-    headers = {"Authorization": f"Bearer {DEMO_TOKEN}", "Version": "2021-07-28"}
-    path = f"/associations/relations/{relation_id}?locationId={DEMO_LOCATION}"
-    answer = sandbox.handle("DELETE", path, headers, b"")
-    assert answer.status == 200
 
 
 def test_night_two_pays_for_the_new_pairs_and_a_seventh_of_the_records(tmp_path: Path) -> None:
@@ -129,7 +86,7 @@ def test_a_relation_deleted_behind_our_back_is_created_again_within_verify_days_
         known.format(117),
         *[known.format(120)] * (8 - recreated[0]),
     ]
-    assert len(server_pairs(sandbox)) == 120
+    assert len(set(relations_on(sandbox))) == 120
 
 
 def test_a_relation_gone_that_the_file_no_longer_holds_is_only_forgotten(tmp_path: Path) -> None:
@@ -145,7 +102,7 @@ def test_a_relation_gone_that_the_file_no_longer_holds_is_only_forgotten(tmp_pat
     assert second.counts == {Status.ALREADY_EXISTS: 2}
     ledger = open_file_ledger(state)
     assert {(p.first_id, p.second_id) for p, _ in ledger.pairs(STUDENT_TEACHER_ID)} == (
-        server_pairs(sandbox)
+        set(relations_on(sandbox))
     )
 
 
@@ -188,7 +145,7 @@ def test_a_dry_run_reads_the_ledger_counts_its_checks_and_writes_nothing(tmp_pat
 
 
 def test_lost_answers_and_503s_leave_the_ledger_equal_to_the_server(tmp_path: Path) -> None:
-    sandbox = nightly_sandbox(drop_after_write_every=5, fail_every=7)
+    sandbox = nightly_sandbox(FaultPlan(drop_after_write_every=5, fail_every=7))
     state = tmp_path / "state"
     retry = {"max_attempts": 10, "backoff_initial": 0.0, "backoff_max": 0.0}
     first = night(
@@ -197,7 +154,7 @@ def test_lost_answers_and_503s_leave_the_ledger_equal_to_the_server(tmp_path: Pa
     assert Counter(first.counts) == {Status.CREATED: 60}
     ledger = open_file_ledger(state)
     held = {(p.first_id, p.second_id): k for p, k in ledger.pairs(STUDENT_TEACHER_ID)}
-    assert set(held) == server_pairs(sandbox)
+    assert set(held) == set(relations_on(sandbox))
     assert {k.made_by for k in held.values()} == {RELIMPORT}
     ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
     assert {k.relation_id for k in held.values()} == ids
@@ -226,4 +183,4 @@ def test_a_ledger_that_cannot_be_opened_stops_undo_before_any_delete(tmp_path: P
     assert "DELETE /associations/relations/{relationId}" not in (
         sandbox.stats(DEMO_LOCATION).by_route
     )
-    assert len(server_pairs(sandbox)) == 6
+    assert len(set(relations_on(sandbox))) == 6

@@ -18,13 +18,10 @@ from importer.sandbox import (
     STUDENT_TEACHER_ID,
     FaultPlan,
     Limits,
-    Sandbox,
-    demo_seed,
     serve,
-    student_id,
-    teacher_id,
 )
-from tests.conftest import REPO, SAMPLES, demo_settings, read_results, write_csv
+from tests.conftest import REPO, SAMPLES, demo_settings, read_results
+from tests.helpers import assert_settled, fast_retry, grid, grid_file, seeded
 
 pytestmark = pytest.mark.slow
 
@@ -32,25 +29,27 @@ pytestmark = pytest.mark.slow
 def test_a_run_by_url_respects_the_advertised_burst_and_sends_each_pair_once(
     tmp_path: Path,
 ) -> None:
-    sandbox = Sandbox(
-        demo_seed(students=60, teachers=2),
+    sandbox = seeded(
+        60,
+        2,
         limits=Limits(burst=15, interval=0.5),
         faults=FaultPlan(drop_after_write_every=9, fail_every=7, latency=0.005),
     )
-    pairs = [[student_id(s), teacher_id(t)] for s in range(1, 61) for t in (1, 2)]
-    path = write_csv(tmp_path / "in.csv", [["Student ID", "Teacher ID"], *pairs])
+    pairs = grid(60, 2)
+    path = grid_file(tmp_path / "in.csv", pairs)
     with serve(sandbox) as server:
         settings = demo_settings(
             tmp_path,
             target=server.url,
             concurrency=8,
-            retry={"backoff_initial": 0.01, "backoff_max": 0.05},
+            retry=fast_retry(6),
             rate_limit={"max_requests": 100, "window_seconds": 1},
         ).model_copy(update={"token": SecretStr(DEMO_TOKEN)})
         summary = run_import(path, settings)
     results = read_results(summary.result_path)
     assert len(results) == 120
     assert Counter(r["status"] for r in results) == {"created": 118, "already_exists": 2}
+    assert_settled(sandbox, results, len(pairs))
     for s, t in pairs:
         assert sandbox.has_relation(DEMO_LOCATION, STUDENT_TEACHER_ID, s, t)
     stats = sandbox.stats(DEMO_LOCATION)

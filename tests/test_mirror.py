@@ -12,9 +12,9 @@ from importer.errors import ConfigError
 from importer.models import RowWindow, Status
 from importer.report import Hooks, RunSummary
 from importer.run import run_import
-from importer.sandbox import DEMO_LOCATION, Sandbox, student_id, teacher_id
+from importer.sandbox import DEMO_LOCATION, FaultPlan, Sandbox, student_id, teacher_id
 from tests.conftest import SAMPLES, demo_settings, read_results
-from tests.test_ledger_run import FAST, export, night, nightly_sandbox, server_pairs
+from tests.helpers import FAST, export, night, nightly_sandbox, relations_on
 
 
 def mirror_night(
@@ -41,7 +41,7 @@ def test_a_pair_dropped_from_the_file_is_deleted_and_one_there_before_never(
         "creates": 0,
     }
     assert second.exit_code == 0
-    assert server_pairs(sandbox) == {
+    assert set(relations_on(sandbox)) == {
         (student_id(s), teacher_id(t)) for s in range(1, 39) for t in range(1, 4)
     }
     deleted = read_results(tmp_path / "night-2-deleted.csv")
@@ -91,7 +91,7 @@ def test_more_deletions_than_the_cap_stop_before_anything_is_sent(tmp_path: Path
         "the file is the whole export; if it is, run again with --max-deletes 9."
     )
     assert sandbox.stats(DEMO_LOCATION).by_route.get("POST /associations/relations", 0) == before
-    assert len(server_pairs(sandbox)) == 60
+    assert len(set(relations_on(sandbox))) == 60
     allowed = mirror_night(tmp_path, sandbox, 17, 3, max_deletes=9)
     assert allowed.deletions == {Status.DELETED: 9}
 
@@ -116,16 +116,16 @@ def test_a_dry_run_lists_and_counts_the_deletions_and_deletes_nothing(tmp_path: 
         f"--mirror: 6 relations would be deleted: see {tmp_path}/dry-deleted.csv",
     ]
     assert len(read_results(tmp_path / "dry-deleted.csv")) == 6
-    assert len(server_pairs(sandbox)) == 90
+    assert len(set(relations_on(sandbox))) == 90
 
 
 def test_deletions_cut_by_the_daily_budget_are_resumed_from_the_journal(
     tmp_path: Path,
 ) -> None:
-    sandbox = nightly_sandbox(drop_after_write_every=4)  # lost create answers on night 1
+    sandbox = nightly_sandbox(FaultPlan(drop_after_write_every=4))  # lost create answers on night 1
     retry = {"max_attempts": 10, "backoff_initial": 0.0, "backoff_max": 0.0}
     mirror_night(tmp_path, sandbox, 30, 1, retry=retry)
-    assert len(server_pairs(sandbox)) == 90
+    assert len(set(relations_on(sandbox))) == 90
     path = export(tmp_path, 2, students=28)
     left = 200_000 - sandbox.stats(DEMO_LOCATION).requests
 
@@ -142,7 +142,7 @@ def test_deletions_cut_by_the_daily_budget_are_resumed_from_the_journal(
     resumed = run_import(path, settings(0), transport=sandbox.transport())
     assert resumed.exit_code == 0
     assert resumed.deletions == {Status.DELETED: 6}
-    assert len(server_pairs(sandbox)) == 84
+    assert len(set(relations_on(sandbox))) == 84
     rows = read_results(tmp_path / "night-2-deleted.csv")
     assert [r["first_id"] for r in rows] == [student_id(s) for s in (29, 29, 29, 30, 30, 30)]
 

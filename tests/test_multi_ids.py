@@ -10,9 +10,7 @@ from importer.config import ConfigError, load_settings
 from importer.models import SourceRow
 from importer.validate import split_ids
 from tests.conftest import read_results
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # a fixture of test_cli's, used here
+from tests.helpers import invoke
 
 S1, S2, S3 = (f"67a349a79b28947ec1f6000{n}" for n in (1, 2, 3))
 T2, T4 = "cTeacher000000000002", "cTeacher000000000004"

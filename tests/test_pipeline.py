@@ -12,7 +12,6 @@ import pytest
 
 from importer.errors import AuthError, ConfigError, InputError
 from importer.models import Status
-from importer.report import Hooks
 from importer.run import run_import
 from importer.sandbox import (
     DEMO_LOCATION,
@@ -20,13 +19,20 @@ from importer.sandbox import (
     FaultPlan,
     Limits,
     Sandbox,
-    demo_seed,
     student_id,
     teacher_id,
 )
-from tests.conftest import SAMPLES, demo_settings, read_results, write_csv
-
-HEADER = ["Student ID", "Teacher ID"]
+from tests.conftest import SAMPLES, demo_settings, read_results
+from tests.helpers import (
+    assert_settled,
+    every_fault,
+    fast_retry,
+    grid,
+    grid_file,
+    relations_on,
+    run_noting,
+    seeded,
+)
 
 
 def test_the_clean_sample_creates_or_finds_every_pair(tmp_path: Path) -> None:
@@ -79,12 +85,8 @@ EXPECTED_PROBLEMS = [
 
 
 def test_the_problem_sample_shows_each_status(tmp_path: Path) -> None:
-    notices: list[str] = []
-    summary = run_import(
-        SAMPLES / "relations-with-problems.csv",
-        demo_settings(tmp_path),
-        transport=Sandbox().transport(),
-        hooks=Hooks(on_notice=notices.append),
+    summary, notices = run_noting(
+        SAMPLES / "relations-with-problems.csv", demo_settings(tmp_path), Sandbox().transport()
     )
     assert summary.exit_code == 1
     rows = read_results(summary.result_path)
@@ -126,40 +128,27 @@ def test_a_dry_run_sends_no_write_and_marks_what_would_be_sent(tmp_path: Path) -
 @pytest.mark.slow
 def test_every_row_once_and_every_pair_once_under_faults(tmp_path: Path) -> None:
     """The invariant: faults on, limits shrunk; nothing lost, nothing doubled."""
-    seed = demo_seed(students=40, teachers=5, relations=True)
-    sandbox = Sandbox(
-        seed,
+    sandbox = seeded(
+        40,
+        5,
         limits=Limits(burst=40, interval=0.25),
-        faults=FaultPlan(
-            fail_every=5,
-            drop_after_write_every=7,
-            timeout_every=11,
-            timeout_delay=0.3,
-            latency=0.002,
-            seed=3,
-        ),
+        faults=every_fault(fail_every=5, timeout_every=11, timeout_delay=0.3, latency=0.002),
     )
-    pairs = [[student_id(s), teacher_id(t)] for s in range(1, 41) for t in range(1, 6)]
-    rows = [HEADER, *pairs, pairs[3], ["", teacher_id(1)]]
-    path = write_csv(tmp_path / "many.csv", rows)
+    pairs = grid(40, 5)
+    path = grid_file(tmp_path / "many.csv", pairs, list(pairs[3]), ["", teacher_id(1)])
     settings = demo_settings(
         tmp_path,
         concurrency=6,
         timeouts={"read": 0.1, "connect": 1},
-        retry={"max_attempts": 8, "backoff_initial": 0.01, "backoff_max": 0.05},
+        retry=fast_retry(8),
         rate_limit={"max_requests": 40, "window_seconds": 0.25},
     )
     summary = run_import(path, settings, transport=sandbox.transport())
     results = read_results(summary.result_path)
-    assert [r["row"] for r in results] == [str(n) for n in range(2, len(rows) + 1)]
+    assert_settled(sandbox, results, len(pairs) + 2)
     statuses = Counter(r["status"] for r in results)
     assert statuses == {"created": 198, "already_exists": 2, "duplicate_row": 1, "invalid": 1}
-    on_server = [
-        (r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)
-    ]
-    assert len(on_server) == len(set(on_server)) == 200
-    ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
-    assert all(r["relation_id"] in ids for r in results if r["status"] == "created")
+    assert len(relations_on(sandbox)) == 200
     stats = sandbox.stats(DEMO_LOCATION)
     assert stats.server_errors > 0 and stats.dropped > 0 and stats.timed_out > 0
     assert stats.max_in_window <= 40
@@ -181,14 +170,11 @@ class RevokedAfter(httpx.AsyncBaseTransport):
 
 
 def test_a_token_revoked_mid_run_stops_it_and_every_row_is_still_reported(tmp_path: Path) -> None:
-    seed = demo_seed(students=30, teachers=1, relations=False)
-    path = write_csv(
-        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 31))]
-    )
+    path = grid_file(tmp_path / "in.csv", grid(30, 1))
     summary = run_import(
         path,
         demo_settings(tmp_path, concurrency=1),
-        transport=RevokedAfter(Sandbox(seed).transport(), 10),
+        transport=RevokedAfter(seeded(30, 1, relations=False).transport(), 10),
     )
     assert summary.exit_code == 3
     assert summary.stopped is not None and "refused the token" in summary.stopped
@@ -263,11 +249,8 @@ def test_the_library_runs_inside_an_existing_event_loop(tmp_path: Path) -> None:
 
 
 def test_a_spent_daily_budget_stops_the_location_and_leaves_rows_not_sent(tmp_path: Path) -> None:
-    seed = demo_seed(students=20, teachers=1, relations=False)
-    sandbox = Sandbox(seed, limits=Limits(daily=11))
-    path = write_csv(
-        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 21))]
-    )
+    sandbox = seeded(20, 1, relations=False, limits=Limits(daily=11))
+    path = grid_file(tmp_path / "in.csv", grid(20, 1))
     summary = run_import(
         path, demo_settings(tmp_path, concurrency=1), transport=sandbox.transport()
     )
@@ -291,15 +274,10 @@ def test_a_spent_daily_budget_stops_the_location_and_leaves_rows_not_sent(tmp_pa
     ids=["stricter-than-advertised", "limit-drops", "no-headers"],
 )
 def test_servers_that_misreport_their_limit_lose_no_row(tmp_path: Path, faults: FaultPlan) -> None:
-    seed = demo_seed(students=80, teachers=1, relations=False)
-    sandbox = Sandbox(seed, limits=Limits(burst=20, interval=0.2), faults=faults)
-    path = write_csv(
-        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 81))]
-    )
+    sandbox = seeded(80, 1, relations=False, limits=Limits(burst=20, interval=0.2), faults=faults)
+    path = grid_file(tmp_path / "in.csv", grid(80, 1))
     settings = demo_settings(
-        tmp_path,
-        rate_limit={"max_requests": 60, "window_seconds": 0.2},
-        retry={"max_attempts": 20, "backoff_initial": 0.01, "backoff_max": 0.05},
+        tmp_path, rate_limit={"max_requests": 60, "window_seconds": 0.2}, retry=fast_retry(20)
     )
     summary = run_import(path, settings, transport=sandbox.transport())
     assert summary.exit_code == 0
@@ -366,13 +344,7 @@ def test_validate_then_run_with_the_same_out_replaces_the_dry_runs_file(tmp_path
         SAMPLES / "relations.csv", settings, dry_run=True, transport=sandbox.transport()
     )
     assert dry.result_path == tmp_path / "results.csv"
-    notices: list[str] = []
-    real = run_import(
-        SAMPLES / "relations.csv",
-        settings,
-        transport=sandbox.transport(),
-        hooks=Hooks(on_notice=notices.append),
-    )
+    real, notices = run_noting(SAMPLES / "relations.csv", settings, sandbox.transport())
     assert f"{real.result_path}: the results of a dry run are replaced by this run's." in notices
     assert real.counts == {Status.CREATED: 18, Status.ALREADY_EXISTS: 2}
     with pytest.raises(ConfigError, match="a file is already there and is never overwritten"):

@@ -1,18 +1,16 @@
 """Tests of importer.api, run on an event loop with virtual time.
 
-``VirtualTimeLoop`` jumps its clock to the next timer whenever every task is waiting, so the
-limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the simulated network
-latencies share one exact timeline and nothing really sleeps.
+``VirtualTimeLoop`` (conftest.py) jumps its clock to the next timer whenever every task is
+waiting, so the limiter (given ``clock=loop.time`` and ``sleep=asyncio.sleep``) and the
+simulated network latencies share one exact timeline and nothing really sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import selectors
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -20,38 +18,9 @@ from hypothesis import strategies as st
 
 from importer.api import LimiterStats, LocationLimiter, RateLimiter, RateLimits, retry_after
 from importer.errors import BudgetExhaustedError
+from tests.conftest import now, run
 
-T = TypeVar("T")
 TOL = 1e-6  # float noise of the virtual clock, and the limiter's own tolerance
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock jumps to the next timer instead of waiting for it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        loop = self
-
-        class Selector(selectors.DefaultSelector):
-            def select(self, timeout: float | None = None) -> Any:
-                if timeout is None:
-                    raise RuntimeError("deadlock: every task waits and no timer is set")
-                loop.now += timeout
-                return super().select(0)
-
-        super().__init__(Selector())
-
-    def time(self) -> float:
-        return self.now
-
-
-def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
-        return runner.run(main())
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
 
 
 def limiter(

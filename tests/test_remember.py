@@ -7,9 +7,7 @@ from pathlib import Path
 
 from importer.report import FOR_ONLY, remembered_settings
 from tests.conftest import read_results
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # a fixture of test_cli's, used here
+from tests.helpers import invoke
 
 BY_EMAIL = (
     "--first-column",

@@ -8,6 +8,10 @@ import pytest
 from importer.models import Outcome, SourceRow, Status
 from importer.report import ResultWriter, neutralise, result_header
 
+#: The columns relimport adds after the input's, in their order (what users and tools read).
+COLUMNS = "row status relation_id first_id second_id error_code error http_status attempts"
+ADDED = COLUMNS.split()
+
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
@@ -27,19 +31,7 @@ def test_neutralise(cell: str, expected: str) -> None:
 
 
 def test_result_columns_are_prefixed_when_the_input_has_them() -> None:
-    assert result_header(("status", "id")) == (
-        "status",
-        "id",
-        "row",
-        "result_status",
-        "relation_id",
-        "first_id",
-        "second_id",
-        "error_code",
-        "error",
-        "http_status",
-        "attempts",
-    )
+    assert result_header(("status", "id")) == ("status", "id", "row", "result_status", *ADDED[2:])
 
 
 def read(path: Path) -> list[list[str]]:
@@ -55,19 +47,7 @@ def test_rows_are_written_in_input_order_with_the_result_columns(tmp_path: Path)
             writer.add(seq, row, Outcome(Status.CREATED, relation_id=f"r{seq}", attempts=1))
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     table = read(path)
-    assert table[0] == [
-        "A",
-        "B",
-        "row",
-        "status",
-        "relation_id",
-        "first_id",
-        "second_id",
-        "error_code",
-        "error",
-        "http_status",
-        "attempts",
-    ]
+    assert table[0] == ["A", "B", *ADDED]
     assert [line[2] for line in table[1:]] == ["2", "3", "4", "5", "6"]
     assert [line[4] for line in table[1:]] == ["r0", "r1", "r2", "r3", "r4"]
     assert writer.counts == {Status.CREATED: 5}
@@ -96,17 +76,6 @@ def test_cells_that_look_like_formulas_are_neutralised(tmp_path: Path) -> None:
     with ResultWriter(path, ("=A",)) as writer:
         writer.add(0, SourceRow(2, ("=HYPERLINK(1)",)), Outcome(Status.FAILED, error="-x"))
     assert read(path) == [
-        [
-            "'=A",
-            "row",
-            "status",
-            "relation_id",
-            "first_id",
-            "second_id",
-            "error_code",
-            "error",
-            "http_status",
-            "attempts",
-        ],
+        ["'=A", *ADDED],
         ["'=HYPERLINK(1)", "2", "failed", "", "", "", "", "'-x", "", "0"],
     ]

@@ -37,6 +37,7 @@ from importer.sandbox import (
     teacher_id,
 )
 from importer.sandbox.faults import field_docs
+from tests.conftest import FakeTime
 
 RATE_HEADERS = (
     "X-RateLimit-Max",
@@ -49,14 +50,6 @@ DUPLICATE = (
     "Could not create relation: duplicate relation of object Ids for given association "
     + STUDENT_TEACHER_ID
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def call(
@@ -480,9 +473,9 @@ def test_every_answer_has_the_rate_limit_headers(token: str, path: str) -> None:
 # --- rate limits ------------------------------------------------------------------------------
 
 
-def small(clock: Clock, faults: FaultPlan | None = None, **limits: Any) -> Sandbox:
+def small(clock: FakeTime, faults: FaultPlan | None = None, **limits: Any) -> Sandbox:
     return Sandbox(limits=Limits(**{"burst": 3, "interval": 1.0, **limits}), faults=faults,
-                   clock=clock)  # fmt: skip
+                   clock=clock.clock)  # fmt: skip
 
 
 def look_up(sandbox: Sandbox, token: str = DEMO_TOKEN) -> Answer:
@@ -490,7 +483,7 @@ def look_up(sandbox: Sandbox, token: str = DEMO_TOKEN) -> Answer:
 
 
 def test_burst_limit_answers_429_and_429s_do_not_count() -> None:
-    clock = Clock()
+    clock = FakeTime(1000.0)
     sandbox = small(clock)
     remaining = [look_up(sandbox).header("X-RateLimit-Remaining") for _ in range(3)]
     assert remaining == ["2", "1", "0"]
@@ -507,19 +500,19 @@ def test_burst_limit_answers_429_and_429s_do_not_count() -> None:
 
 
 def test_each_location_has_its_own_budget() -> None:
-    sandbox = small(Clock())
+    sandbox = small(FakeTime(1000.0))
     assert [look_up(sandbox).status for _ in range(4)][-1] == 429
     assert look_up(sandbox, OTHER_TOKEN).status == 200
 
 
 def test_bad_tokens_use_no_budget() -> None:
-    sandbox = small(Clock())
+    sandbox = small(FakeTime(1000.0))
     assert {look_up(sandbox, "bad").status for _ in range(10)} == {401}
     assert look_up(sandbox).header("X-RateLimit-Remaining") == "2"
 
 
 def test_daily_budget_then_429_with_daily_remaining_zero() -> None:
-    clock = Clock()
+    clock = FakeTime(1000.0)
     sandbox = small(clock, daily=4, day_length=100.0)
     for _ in range(4):
         clock.now += 1
@@ -533,7 +526,7 @@ def test_daily_budget_then_429_with_daily_remaining_zero() -> None:
 
 def test_fault_plan_rate_limit_variations() -> None:
     plan = FaultPlan(retry_after=1.2, advertised_max=10, limit_drops_to=2, limit_drops_after=2)
-    clock = Clock()
+    clock = FakeTime(1000.0)
     sandbox = small(clock, plan)
     answers = [look_up(sandbox) for _ in range(3)]
     assert [a.status for a in answers] == [200, 200, 429]
@@ -543,7 +536,7 @@ def test_fault_plan_rate_limit_variations() -> None:
 
 
 def test_no_rate_limit_headers_at_all() -> None:
-    sandbox = small(Clock(), FaultPlan(rate_limit_headers=False))
+    sandbox = small(FakeTime(1000.0), FaultPlan(rate_limit_headers=False))
     answers = [look_up(sandbox) for _ in range(4)]
     assert answers[-1].status == 429
     assert not any(a.header(h) for a in answers for h in RATE_HEADERS)
@@ -552,7 +545,7 @@ def test_no_rate_limit_headers_at_all() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=60))
 def test_no_window_ever_holds_more_than_the_limit(gaps: list[int]) -> None:
-    clock = Clock()
+    clock = FakeTime(1000.0)
     sandbox = small(clock)
     accepted = []
     for gap in gaps:

@@ -18,43 +18,27 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
+from tests.conftest import FakeTime
 
 pytestmark = pytest.mark.anyio
 BASE = "https://sandbox.invalid"
 HEADERS = {"Authorization": f"Bearer {DEMO_TOKEN}", "Version": "2021-07-28"}
 
 
-class Sleeper:
-    """Records the delays it is asked for, and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sleeper() -> Sleeper:
-    return Sleeper()
-
-
 async def client_for(
-    sandbox: Sandbox, sleeper: Sleeper, timeout: float | None = 5.0
+    sandbox: Sandbox, fake_time: FakeTime, timeout: float | None = 5.0
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=sandbox.transport(sleep=sleeper), base_url=BASE, headers=HEADERS, timeout=timeout
+        transport=sandbox.transport(sleep=fake_time.sleep),
+        base_url=BASE,
+        headers=HEADERS,
+        timeout=timeout,
     )
 
 
 @pytest.fixture
-async def client(sleeper: Sleeper) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(Sandbox(), sleeper) as client:
+async def client(fake_time: FakeTime) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(Sandbox(), fake_time) as client:
         yield client
 
 
@@ -67,7 +51,7 @@ def pair(n: int = 3, t: int = 2) -> dict[str, str]:
     }
 
 
-async def test_create_then_duplicate(client: httpx.AsyncClient, sleeper: Sleeper) -> None:
+async def test_create_then_duplicate(client: httpx.AsyncClient, fake_time: FakeTime) -> None:
     created = await client.post("/associations/relations", json=pair())
     assert created.status_code == 201
     assert created.json()["firstRecordId"] == student_id(3)
@@ -75,7 +59,7 @@ async def test_create_then_duplicate(client: httpx.AsyncClient, sleeper: Sleeper
     again = await client.post("/associations/relations", json=pair())
     assert again.status_code == 400
     assert "duplicate relation" in again.json()["message"]
-    assert sleeper.delays == []
+    assert fake_time.slept == []
 
 
 async def test_list_params_as_httpx_encodes_them(client: httpx.AsyncClient) -> None:
@@ -91,38 +75,38 @@ async def test_plus_and_at_encoded_by_httpx_params(client: httpx.AsyncClient) ->
     assert answer.json()["contact"]["id"] == teacher_id(2)
 
 
-async def test_latency_is_slept(sleeper: Sleeper) -> None:
+async def test_latency_is_slept(fake_time: FakeTime) -> None:
     sandbox = Sandbox(faults=FaultPlan(latency=0.2))
-    async with await client_for(sandbox, sleeper) as client:
+    async with await client_for(sandbox, fake_time) as client:
         await client.get(f"/contacts/{teacher_id(1)}")
-    assert sleeper.delays == [0.2]
+    assert fake_time.slept == [0.2]
 
 
-async def test_drop_raises_after_the_write(sleeper: Sleeper) -> None:
+async def test_drop_raises_after_the_write(fake_time: FakeTime) -> None:
     sandbox = Sandbox(faults=FaultPlan(drop_after_write_every=1))
-    async with await client_for(sandbox, sleeper) as client:
+    async with await client_for(sandbox, fake_time) as client:
         with pytest.raises(httpx.RemoteProtocolError):
             await client.post("/associations/relations", json=pair())
     assert sandbox.has_relation(DEMO_LOCATION, STUDENT_TEACHER_ID, student_id(3), teacher_id(2))
 
 
-async def test_timeout_honours_the_clients_read_timeout(sleeper: Sleeper) -> None:
+async def test_timeout_honours_the_clients_read_timeout(fake_time: FakeTime) -> None:
     sandbox = Sandbox(faults=FaultPlan(timeout_every=1, timeout_delay=30.0))
-    async with await client_for(sandbox, sleeper, timeout=5.0) as client:
+    async with await client_for(sandbox, fake_time, timeout=5.0) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/associations/relations", json=pair())
-    assert sleeper.delays == [5.0]
+    assert fake_time.slept == [5.0]
     assert sandbox.has_relation(DEMO_LOCATION, STUDENT_TEACHER_ID, student_id(3), teacher_id(2))
 
 
 @pytest.mark.parametrize("timeout", [None, 60.0])
 async def test_a_patient_client_gets_the_late_answer(
-    sleeper: Sleeper, timeout: float | None
+    fake_time: FakeTime, timeout: float | None
 ) -> None:
     sandbox = Sandbox(faults=FaultPlan(timeout_every=1, timeout_delay=30.0))
-    async with await client_for(sandbox, sleeper, timeout=timeout) as client:
+    async with await client_for(sandbox, fake_time, timeout=timeout) as client:
         answer = await client.post("/associations/relations", json=pair())
-    assert (answer.status_code, sleeper.delays) == (201, [30.0])
+    assert (answer.status_code, fake_time.slept) == (201, [30.0])
 
 
 async def test_default_transport_really_sleeps() -> None:

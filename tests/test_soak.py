@@ -12,16 +12,9 @@ from pathlib import Path
 import pytest
 
 from importer.run import run_import
-from importer.sandbox import (
-    DEMO_LOCATION,
-    FaultPlan,
-    Limits,
-    Sandbox,
-    demo_seed,
-    student_id,
-    teacher_id,
-)
-from tests.conftest import demo_settings, read_results, write_csv
+from importer.sandbox import DEMO_LOCATION, FaultPlan, Limits, Sandbox
+from tests.conftest import demo_settings, read_results
+from tests.helpers import assert_settled, fast_retry, grid, grid_file, relations_on, seeded
 
 pytestmark = pytest.mark.slow
 
@@ -34,33 +27,20 @@ def soak(
     faults: FaultPlan,
     **settings: object,
 ) -> tuple[Sandbox, list[dict[str, str]], int]:
-    sandbox = Sandbox(
-        demo_seed(students=students, teachers=teachers, relations=False),
-        limits=limits,
-        faults=faults,
-    )
-    pairs = [
-        [student_id(s), teacher_id(t)]
-        for s in range(1, students + 1)
-        for t in range(1, teachers + 1)
-    ]
-    path = write_csv(tmp_path / "soak.csv", [["Student ID", "Teacher ID"], *pairs])
+    """Every pair of the grid, none there before: every row settled once, every pair there."""
+    sandbox = seeded(students, teachers, relations=False, limits=limits, faults=faults)
+    pairs = grid(students, teachers)
+    path = grid_file(tmp_path / "soak.csv", pairs)
     options = {
         "concurrency": 16,
         "timeouts": {"read": 0.05, "connect": 1},
-        "retry": {"max_attempts": 10, "backoff_initial": 0.005, "backoff_max": 0.05},
+        "retry": fast_retry(),
         **settings,
     }
     summary = run_import(path, demo_settings(tmp_path, **options), transport=sandbox.transport())
     results = read_results(summary.result_path)
-    assert [r["row"] for r in results] == [str(n) for n in range(2, len(pairs) + 2)]
-    on_server = Counter(
-        (r["firstRecordId"], r["secondRecordId"]) for r in sandbox.relations(DEMO_LOCATION)
-    )
-    assert set(on_server.values()) == {1}  # no pair twice
-    assert set(on_server) == {tuple(p) for p in pairs}  # every pair there
-    ids = {r["id"] for r in sandbox.relations(DEMO_LOCATION)}
-    assert all(r["relation_id"] in ids for r in results if r["status"] == "created")
+    assert_settled(sandbox, results, len(pairs))
+    assert set(relations_on(sandbox)) == set(pairs)  # every pair there
     return sandbox, results, summary.exit_code
 
 

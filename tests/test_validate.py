@@ -1,33 +1,33 @@
+"""Row checks as the run makes them: ``Checks.judge`` (scope, cells, resolution, duplicates)
+with ids as written, and the column finding of :mod:`importer.validate`."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from importer.errors import InputError
-from importer.models import Association, Issue, Pair, SourceRow, Status
-from importer.validate import RowValidator, column_index, find_column
+from importer.models import Issue, Pair, SourceRow, Status
+from importer.sandbox import DEMO_LOCATION
+from importer.validate import Judgement, column_index, find_column
+from tests.conftest import demo_settings
+from tests.helpers import STUDENT_TEACHER, judge_for
 
 STUDENT = "67a349a79b28947ec1f60001"
 STUDENT_2 = "67a349a79b28947ec1f60002"
 TEACHER = "cTeacher000000000001"
-ASSOCIATION = Association(
-    id="67c1f2a3b4c5d6e7f8a90001",
-    key="student_teacher",
-    first_object_key="custom_objects.students",
-    first_object_label="Student",
-    second_object_key="contact",
-    second_object_label="Teacher",
-)
 
 
-def validator(strict: bool = False) -> RowValidator:
-    return RowValidator(
-        ASSOCIATION,
-        first_index=0,
-        second_index=1,
-        first_column="Student ID",
-        second_column="Teacher ID",
-        strict_ids=strict,
-    )
+def judge(strict: bool = False) -> Callable[[SourceRow], Judgement]:
+    """A fresh run's judge of rows with the Student ID then the Teacher ID."""
+    return judge_for(demo_settings(Path(), strict_ids=strict), ("Student ID", "Teacher ID"))
+
+
+def sent(pair: Pair) -> Judgement:
+    """The judgement of a clean row of the demo location: its pair is sent."""
+    return Judgement(DEMO_LOCATION, STUDENT_TEACHER, pair=pair)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def validator(strict: bool = False) -> RowValidator:
 def test_invalid_rows_get_a_code_and_a_message_naming_the_column(
     cells: tuple[str, str], numeric: tuple[int, ...], code: str
 ) -> None:
-    verdict = validator().check(SourceRow(2, cells, numeric=frozenset(numeric)))
+    verdict = judge()(SourceRow(2, cells, numeric=frozenset(numeric)))
     assert verdict.pair is None
     assert verdict.outcome is not None
     assert verdict.outcome.status is Status.INVALID
@@ -58,19 +58,19 @@ def test_invalid_rows_get_a_code_and_a_message_naming_the_column(
 
 def test_a_short_or_long_row_is_sent_with_a_warning_when_its_id_cells_are_there() -> None:
     short = Issue("short_row", "the row has 2 cells but the header has 4")
-    verdict = validator().check(SourceRow(4, (STUDENT, TEACHER), (short,), present=2))
+    verdict = judge()(SourceRow(4, (STUDENT, TEACHER), (short,), present=2))
     assert verdict.pair == Pair(STUDENT, TEACHER)
     assert [w.message for w in verdict.warnings] == [
         "the row has 2 cells but the header has 4; the missing cells are read as empty"
     ]
     long = Issue("long_row", "the row has 5 cells but the header has 2")
-    verdict = validator().check(SourceRow(5, (STUDENT_2, TEACHER), (long,)))
+    verdict = judge()(SourceRow(5, (STUDENT_2, TEACHER), (long,)))
     assert (verdict.pair, verdict.warnings) == (Pair(STUDENT_2, TEACHER), (long,))
 
 
 def test_a_short_row_without_an_id_cell_is_invalid_and_says_which() -> None:
     short = Issue("short_row", "the row has 1 cell but the header has 4")
-    outcome = validator().check(SourceRow(4, (STUDENT, ""), (short,), present=1)).outcome
+    outcome = judge()(SourceRow(4, (STUDENT, ""), (short,), present=1)).outcome
     assert outcome is not None
     assert (outcome.status, outcome.error_code, outcome.error) == (
         Status.INVALID,
@@ -80,35 +80,35 @@ def test_a_short_row_without_an_id_cell_is_invalid_and_says_which() -> None:
 
 
 def test_a_clean_row_becomes_a_pair() -> None:
-    verdict = validator().check(SourceRow(2, (STUDENT, TEACHER)))
-    assert verdict == type(verdict)(pair=Pair(STUDENT, TEACHER))
+    verdict = judge()(SourceRow(2, (STUDENT, TEACHER)))
+    assert verdict == sent(Pair(STUDENT, TEACHER))
 
 
 def test_shape_mismatch_is_a_warning_unless_strict() -> None:
     row = SourceRow(2, (TEACHER, STUDENT))
-    lenient = validator().check(row)
+    lenient = judge()(row)
     assert lenient.pair == Pair(TEACHER, STUDENT)
     assert [w.code for w in lenient.warnings] == ["first_id_shape", "second_id_shape"]
-    strict = validator(strict=True).check(row)
+    strict = judge(strict=True)(row)
     assert strict.outcome is not None
     assert strict.outcome.error_code == "first_id_shape"
     assert "check the column order" in strict.outcome.error
 
 
 def test_duplicates_name_the_first_row_and_only_pairs_count() -> None:
-    check = validator().check
-    assert check(SourceRow(2, (STUDENT, TEACHER))).pair is not None
-    assert check(SourceRow(3, (STUDENT_2, TEACHER))).pair is not None
-    duplicate = check(SourceRow(7, (STUDENT, TEACHER))).outcome
+    judge_row = judge()
+    assert judge_row(SourceRow(2, (STUDENT, TEACHER))).pair is not None
+    assert judge_row(SourceRow(3, (STUDENT_2, TEACHER))).pair is not None
+    duplicate = judge_row(SourceRow(7, (STUDENT, TEACHER))).outcome
     assert duplicate is not None
     assert duplicate.status is Status.DUPLICATE_ROW
     assert duplicate.error == "same pair as row 2; only row 2 is sent"
 
 
 def test_an_invalid_row_does_not_hide_a_later_valid_one() -> None:
-    check = validator().check
-    assert check(SourceRow(2, (STUDENT, ""))).outcome
-    assert check(SourceRow(3, (STUDENT, TEACHER))).pair == Pair(STUDENT, TEACHER)
+    judge_row = judge()
+    assert judge_row(SourceRow(2, (STUDENT, ""))).outcome
+    assert judge_row(SourceRow(3, (STUDENT, TEACHER))).pair == Pair(STUDENT, TEACHER)
 
 
 def test_column_index_is_exact_then_case_insensitive_and_names_what_was_found() -> None:
@@ -156,7 +156,7 @@ def test_only_a_needed_column_may_not_share_its_title() -> None:
 
 
 def test_an_email_in_an_id_column_says_how_to_look_it_up() -> None:
-    outcome = validator().check(SourceRow(2, (STUDENT, "teacher1@example.edu"))).outcome
+    outcome = judge()(SourceRow(2, (STUDENT, "teacher1@example.edu"))).outcome
     assert outcome is not None
     assert outcome.error == (
         "the Teacher id in column 'Teacher ID' looks like an e-mail address "
@@ -167,7 +167,7 @@ def test_an_email_in_an_id_column_says_how_to_look_it_up() -> None:
 
 @pytest.mark.parametrize("value", ["x", "-", "n/a", "12345", "cTeacher0"])
 def test_a_value_too_short_to_be_an_id_is_invalid(value: str) -> None:
-    outcome = validator().check(SourceRow(2, (STUDENT, value))).outcome
+    outcome = judge()(SourceRow(2, (STUDENT, value))).outcome
     assert outcome is not None
     assert (outcome.error_code, outcome.error) == (
         "second_id_malformed",
@@ -177,5 +177,5 @@ def test_a_value_too_short_to_be_an_id_is_invalid(value: str) -> None:
 
 
 def test_an_upper_case_hexadecimal_id_has_the_shape_of_one() -> None:
-    verdict = validator().check(SourceRow(2, (STUDENT.upper(), TEACHER)))
-    assert verdict == type(verdict)(pair=Pair(STUDENT.upper(), TEACHER))  # sent as written
+    verdict = judge()(SourceRow(2, (STUDENT.upper(), TEACHER)))
+    assert verdict == sent(Pair(STUDENT.upper(), TEACHER))  # sent as written

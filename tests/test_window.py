@@ -11,9 +11,7 @@ from importer.models import RowWindow
 from importer.run import run_import
 from importer.sandbox import DEMO_LOCATION, Sandbox
 from tests.conftest import SAMPLES, demo_settings, read_results
-from tests.test_cli import in_repo, invoke, server_url
-
-__all__ = ["in_repo", "server_url"]  # fixtures of test_cli's, used here
+from tests.helpers import invoke
 
 OUTSIDE = "outside --limit 2: not sent; run again without it to send this row"
 

@@ -9,9 +9,7 @@ from importer.report import LocationPlan, Plan
 from importer.run import run_import
 from importer.sandbox import Limits, Sandbox
 from tests.conftest import SAMPLES, demo_settings, read_results
-from tests.test_cli import in_repo, invoke
-
-__all__ = ["in_repo"]  # a fixture of test_cli's, used here
+from tests.helpers import invoke
 
 
 def _plan(requests: int, remaining: int) -> Plan:

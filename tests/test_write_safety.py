@@ -36,8 +36,17 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results, write_csv
-from tests.test_durable import CONFIG, HEADER, pairs_file, start, wait_for_creates
+from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results
+from tests.helpers import (
+    CONFIG,
+    HEADER,
+    grid,
+    grid_file,
+    pairs_file,
+    seeded,
+    start,
+    wait_for_creates,
+)
 
 MISSING = "ffffffffffffffffffffffff"  # a student id no record has
 
@@ -67,9 +76,9 @@ def test_kill_9s_then_resume_post_no_pair_more_than_twice_and_a_rerun_sends_noth
 ) -> None:
     """Rows whose record does not exist are refused (400) after their earlier answer was lost:
     that settles them, so a re-run of the finished file sends no create at all."""
-    pairs = [(student_id(s), teacher_id(t)) for s in range(1, 41) for t in range(1, 4)]
+    pairs = grid(40, 3)
     missing = [(MISSING, teacher_id(t)) for t in range(1, 4)]
-    write_csv(tmp_path / "in.csv", [HEADER, *map(list, pairs + missing)])
+    grid_file(tmp_path / "in.csv", pairs + missing)
     (tmp_path / "config.yaml").write_text(CONFIG)
     sandbox = CountingSandbox(
         demo_seed(students=40, teachers=3, relations=False),
@@ -163,7 +172,7 @@ def test_a_server_that_goes_away_mid_run_stops_it_with_exit_3_and_a_resumable_re
             "max_attempts: 10", "max_attempts: 2, unreachable_failures: 5, unreachable_seconds: 1"
         ).replace("max_requests: 100", "max_requests: 10")
     )
-    sandbox = Sandbox(demo_seed(students=100, teachers=2), limits=Limits(burst=20, interval=0.5))
+    sandbox = seeded(100, 2, limits=Limits(burst=20, interval=0.5))
     server = serve(sandbox)
     try:
         process = start(["--json", "run", "in.csv"], tmp_path, server.url)
@@ -198,7 +207,7 @@ def test_a_second_run_of_the_same_file_or_location_stops_then_waits_with_wait_lo
 ) -> None:
     _, pairs = pairs_file(tmp_path, students=30, teachers=2)
     slow_server_config(tmp_path)
-    sandbox = Sandbox(demo_seed(students=30, teachers=2), limits=Limits(burst=10, interval=0.5))
+    sandbox = seeded(30, 2, limits=Limits(burst=10, interval=0.5))
     with serve(sandbox) as server:
         first = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
         wait_for_creates(sandbox, 3)
@@ -229,7 +238,7 @@ def test_a_second_run_of_the_same_file_or_location_stops_then_waits_with_wait_lo
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     pairs_file(tmp_path, students=30, teachers=2)
     slow_server_config(tmp_path)
-    sandbox = Sandbox(demo_seed(students=30, teachers=2), limits=Limits(burst=10, interval=0.5))
+    sandbox = seeded(30, 2, limits=Limits(burst=10, interval=0.5))
     with serve(sandbox) as server:
         killed = start(["run", "in.csv", "--quiet"], tmp_path, server.url)
         wait_for_creates(sandbox, 3)
@@ -262,11 +271,9 @@ def unblock(path: Path) -> None:
 def test_a_result_file_that_cannot_be_replaced_is_exit_6_and_the_same_command_writes_it(
     tmp_path: Path,
 ) -> None:
-    path = write_csv(
-        tmp_path / "in.csv", [HEADER, *([student_id(s), teacher_id(1)] for s in range(1, 9))]
-    )
+    path = grid_file(tmp_path / "in.csv", grid(8, 1))
     settings = demo_settings(tmp_path, state_dir=tmp_path / "state")
-    sandbox = Sandbox(demo_seed(students=8, teachers=1, relations=False))
+    sandbox = seeded(8, 1, relations=False)
     notices: list[str] = []
     out = tmp_path / "results.csv"
     blocked = False
@@ -307,8 +314,8 @@ def test_a_result_file_that_cannot_be_replaced_is_exit_6_and_the_same_command_wr
 
 def test_a_summary_json_that_cannot_be_replaced_is_removed_or_said(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path, state_dir=tmp_path / "state")
-    path = write_csv(tmp_path / "in.csv", [HEADER, [student_id(1), teacher_id(1)]])
-    sandbox = Sandbox(demo_seed(students=1, teachers=1, relations=False))
+    path = grid_file(tmp_path / "in.csv", grid(1, 1))
+    sandbox = seeded(1, 1, relations=False)
     block(summary_path(tmp_path / "results.csv"))
     notices: list[str] = []
     hooks = Hooks(on_error=notices.append)
@@ -328,10 +335,11 @@ def test_a_summary_json_that_cannot_be_replaced_is_removed_or_said(tmp_path: Pat
 
 @pytest.mark.slow
 def test_ctrl_c_while_a_large_file_is_read_stops_at_once(tmp_path: Path) -> None:
-    rows = ([student_id(s % 90 + 1), teacher_id(s % 7 + 1)] for s in range(1_500_000))
-    write_csv(tmp_path / "in.csv", [HEADER, *rows])
+    # 1.5 million rows: 630 pairs (90 students by 7 teachers) over and over, written at once
+    block = "".join(f"{student_id(s % 90 + 1)},{teacher_id(s % 7 + 1)}\r\n" for s in range(630))
+    (tmp_path / "in.csv").write_text(",".join(HEADER) + "\r\n" + block * 2381, newline="")
     (tmp_path / "config.yaml").write_text(CONFIG)
-    with serve(Sandbox(demo_seed(students=90, teachers=7))) as server:
+    with serve(seeded(90, 7)) as server:
         process = start(["--json", "run", "in.csv"], tmp_path, server.url)
         time.sleep(1.5)  # reading: no request yet
         process.send_signal(signal.SIGINT)

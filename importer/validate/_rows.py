@@ -1,8 +1,10 @@
 """Pure checks of rows against the association: what a run may send, and what it must not.
 
-``RowValidator.check(row)`` turns one :class:`SourceRow` into a :class:`Verdict`: either a
-:class:`Pair` to send (perhaps with warnings) or the outcome the row gets without any request
-(``invalid`` or ``duplicate_row``). No I/O: the association and column positions come in.
+:meth:`RowValidator.examine` turns one :class:`SourceRow` into a :class:`Verdict`: either the
+row's two values (perhaps with warnings) or the outcome it gets without any request
+(``invalid``); :meth:`RowValidator.settle` then refuses a pair with the same record on both
+sides, or met before (``duplicate_row``). ``Checks.judge`` calls both, around the resolution
+of natural keys. No I/O: the association and column positions come in.
 
 Duplicates are remembered by a 64-bit digest of the pair (a collision between two different
 pairs is about 1 in 10^10 for a million rows) so memory per distinct pair stays small.
@@ -162,9 +164,9 @@ class Side:
 class RowValidator:
     """Checks each row; remembers pairs already seen to report duplicates.
 
-    ``check(row)`` is :meth:`examine` (the cells) then :meth:`settle` (same record on both
-    sides, duplicates). A run whose columns hold natural keys examines, looks the keys up, and
-    settles the pair of ids they resolved to.
+    :meth:`examine` (the cells), then :meth:`settle` (same record on both sides, duplicates)
+    of the pair of ids to send: a run whose columns hold natural keys looks the keys up in
+    between, and settles the ids they resolved to.
     """
 
     def __init__(
@@ -205,13 +207,6 @@ class RowValidator:
         self._strict = strict_ids
         self._region = phone_region
         self._seen: dict[int, int] = {}
-
-    def check(self, row: SourceRow) -> Verdict:
-        verdict = self.examine(row)
-        if verdict.pair is None:
-            return verdict
-        outcome = self.settle(row.number, verdict.pair)
-        return Verdict(outcome=outcome, warnings=verdict.warnings) if outcome else verdict
 
     def examine(self, row: SourceRow) -> Verdict:
         """The row's cells: ``pair`` holds its two values (normalised keys for key sides)."""
