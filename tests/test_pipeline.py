@@ -22,7 +22,7 @@ from importer.sandbox import (
     student_id,
     teacher_id,
 )
-from tests.conftest import SAMPLES, demo_settings, read_results
+from tests.conftest import SAMPLES, FakeTime, demo_settings, read_results
 from tests.helpers import (
     assert_settled,
     every_fault,
@@ -304,12 +304,20 @@ class BusyAtFirst(httpx.AsyncBaseTransport):
 
 
 def test_the_association_look_up_is_retried_like_any_request(tmp_path: Path) -> None:
-    settings = demo_settings(tmp_path, rate_limit={"max_requests": 100, "window_seconds": 0.05})
+    """Two 429s on the association's look-up: retried, and the pacing they cause passes on
+    the virtual clock given to run_import (no real second is spent)."""
+    time = FakeTime()
+    settings = demo_settings(tmp_path)
     summary = run_import(
-        SAMPLES / "relations.csv", settings, transport=BusyAtFirst(Sandbox().transport(), 2)
+        SAMPLES / "relations.csv",
+        settings,
+        transport=BusyAtFirst(Sandbox().transport(), 2),
+        sleep=time.sleep,
+        clock=time.clock,
     )
     assert summary.exit_code == 0
     assert summary.rate_limited == 2
+    assert time.now > 1.0  # the limiter's pacing after the 429s, on the virtual clock
 
 
 def test_the_library_writes_what_the_command_line_writes(tmp_path: Path) -> None:

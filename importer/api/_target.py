@@ -7,6 +7,7 @@ token is set; anything else is a base URL and needs the token from the environme
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 import httpx
@@ -16,12 +17,14 @@ from importer.api._client import Client
 from importer.api._ratelimit import RateLimiter, RateLimits
 from importer.config import Settings
 from importer.errors import ConfigError
-from importer.timing import Sleep
+from importer.timing import Clock, Sleep
 
 SANDBOX_URL = "https://sandbox.invalid"
 
 
-def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimiter:
+def limiter_for(
+    settings: Settings, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic
+) -> RateLimiter:
     limits = settings.rate_limit
     return RateLimiter(
         RateLimits(
@@ -31,6 +34,7 @@ def limiter_for(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> RateLimi
             daily_reserve=limits.daily_reserve,
         ),
         sleep=sleep,
+        clock=clock,
     )
 
 

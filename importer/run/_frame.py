@@ -55,7 +55,7 @@ from importer.run._locks import hold_run_locks
 from importer.run._out import check_out, free_result_path, set_aside
 from importer.run._sender import Job, Sender
 from importer.state import Ledgers, open_ledgers
-from importer.timing import Sleep
+from importer.timing import Clock, Sleep
 
 PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 WORKERS = 32  # workers in all, about, when a run spans many locations
@@ -171,6 +171,7 @@ class DurableRun:
         self.outside = 0  # rows written as outside --rows / --limit
         self.ephemeral = dry_run
         self.sleep: Sleep = asyncio.sleep
+        self.clock: Clock = time.monotonic
         self.ledgers: Ledgers | None = None  # the known relations, while the run executes
         self.locations: frozenset[str] = frozenset()  # where it writes (the survey's)
 
@@ -184,6 +185,7 @@ class DurableRun:
             retry=RetryPolicy.of(self.settings),
             concurrency=concurrency,
             sleep=sleep,
+            clock=self.clock,
             before_queue=lambda jobs: journal.intend_all((job.seq, job.number) for job in jobs),
             resumable=self.resumable,
         )
@@ -275,9 +277,13 @@ class DurableRun:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
         interruptible: bool = False,
     ) -> RunSummary:
-        """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`)."""
+        """The whole run. ``interruptible``: handle SIGINT/SIGTERM (see :mod:`interrupts`).
+        ``sleep`` and ``clock``: every wait and every reading of the time (the rate limit,
+        retries, the unreachable API's seconds), one virtual clock for tests."""
+        self.sleep, self.clock = sleep, clock
         with open_ledgers(self.settings, transport, read_only=self.dry_run) as self.ledgers:
             if not interruptible:
                 return await self._execute(transport, sleep, None)
@@ -292,7 +298,6 @@ class DurableRun:
     ) -> RunSummary:
         started = time.monotonic()
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.sleep = sleep
         stop = interrupts.stop_reading if interrupts is not None else None
         total, size, digest = await asyncio.to_thread(self.survey, stop)
         self.hooks.on_total(total)
@@ -345,7 +350,7 @@ class DurableRun:
         interrupts: Interrupts | None,
     ) -> RunSummary:
         """The run once its locks are held: prepare, journal, send, render."""
-        limiter = limiter_for(self.settings, sleep=sleep)
+        limiter = limiter_for(self.settings, sleep=sleep, clock=self.clock)
         client = connect(self.settings, limiter, transport=transport)
         with ExitStack() as stack:
             try:

@@ -23,6 +23,7 @@ What every durable run shares (the journal, resume, locks, interrupts, the resul
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
@@ -57,7 +58,7 @@ from importer.run._mirror import Mirror, MirrorSender
 from importer.run._resolve import Resolve
 from importer.run._sender import Job, Sender
 from importer.state import EXISTING
-from importer.timing import Sleep
+from importer.timing import Clock, Sleep
 from importer.validate import (
     Checks,
     split_ids,
@@ -77,6 +78,7 @@ def run_import(
     window: RowWindow | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
     interruptible: bool = False,
     hooks: Hooks | None = None,
     resume_command: str | None = None,
@@ -88,7 +90,8 @@ def run_import(
     ``not_sent`` (``outside_range``), and a later run without it sends them (the journal does
     not change with it). ``interruptible``: the first SIGINT/SIGTERM stops taking rows, lets
     requests in flight end (a few seconds at most) and writes the results; the second stops
-    at once.
+    at once. ``sleep`` and ``clock``: every wait and reading of the time (a virtual clock in
+    tests).
 
     Writes the result CSV and, beside it, summary.json (with ``resume_command`` as the command
     that resumes the run), a dry run's plan.json and, as ``results_format`` asks, the workbook
@@ -104,7 +107,7 @@ def run_import(
         hooks=hooks or Hooks(),
     ).run
     summary = asyncio.run(
-        run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
+        run.execute(transport=transport, sleep=sleep, clock=clock, interruptible=interruptible)
     )
     return finish_run(summary, run.hooks, resume_command, lang)
 

@@ -9,6 +9,7 @@ resumable, rate-limited, with its own result file.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
@@ -25,7 +26,7 @@ from importer.report import Hooks, RunSummary, finish_run, result_columns, resul
 from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
 from importer.run._journal import Identity, Journal
 from importer.run._sender import UNVERIFIED, Interrupted, Job, Sender, Tally
-from importer.timing import Sleep
+from importer.timing import Clock, Sleep
 
 
 def run_undo(
@@ -37,6 +38,7 @@ def run_undo(
     include_unverified: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
     interruptible: bool = False,
     hooks: Hooks | None = None,
     resume_command: str | None = None,
@@ -56,7 +58,7 @@ def run_undo(
         include_unverified=include_unverified,
     ).run
     summary = asyncio.run(
-        run.execute(transport=transport, sleep=sleep, interruptible=interruptible)
+        run.execute(transport=transport, sleep=sleep, clock=clock, interruptible=interruptible)
     )
     return finish_run(summary, run.hooks, resume_command, lang)
 
