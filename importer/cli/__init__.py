@@ -1,7 +1,8 @@
 """The ``relimport`` command: parse, call the library, draw progress, print, exit."""
 
 from importer.cli._flags import hoist_global_options
-from importer.cli._main import format_summary, main
+from importer.cli._main import main
+from importer.cli._terminal import format_summary
 
 __all__ = [
     "format_summary",
