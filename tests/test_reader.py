@@ -19,6 +19,8 @@ import openpyxl
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
@@ -449,6 +451,30 @@ def test_xlsx_values_become_text_and_numbers_are_marked(tmp_path: Path) -> None:
         SourceRow(5, ("2024-01-05", "2024-01-05 10:30:00", "2024-02-29")),
         SourceRow(6, ("NA", "null", "08:15:00")),
     ]
+
+
+def test_xlsx_text_reads_as_openpyxl_reads_it_plain_rich_or_empty(tmp_path: Path) -> None:
+    # openpyxl writes every string inline (<is><t>..</t></is>, or runs of rich text): the
+    # reader takes plain text without openpyxl's rich-text objects, and must read the same
+    def fill(wb: openpyxl.Workbook) -> None:
+        ws = wb.active
+        assert ws is not None
+        ws.append(["first_id", "second_id", "note"])
+        bold = InlineFont(b=True)
+        ws.append(["  spaced\t", CellRichText("ab", TextBlock(bold, "cd"), " e "), ""])
+        ws.append([CellRichText(TextBlock(bold, "x")), "\u00e9\u2713 <&>", "x" * 300])
+
+    path = write_xlsx(tmp_path, fill)
+    book = openpyxl.load_workbook(path)  # openpyxl's own reading, as the reference
+    sheet = book.active
+    assert sheet is not None
+    expected = [
+        tuple("" if value is None else str(value).strip(BLANK) for value in values)
+        for values in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    _, rows = read(path)
+    assert cells_of(rows) == expected
+    assert expected[0][:2] == ("spaced", "abcd e")
 
 
 def test_xlsx_sheet_selection(tmp_path: Path) -> None:
