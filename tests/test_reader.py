@@ -278,6 +278,33 @@ def test_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
     assert large < small + 16 * 1024
 
 
+@pytest.mark.slow  # two seconds: the sheets must be large enough for openpyxl's buffers
+def test_xlsx_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
+    # rows with a height, as Excel writes them: openpyxl alone keeps each one read
+    def peak(count: int) -> int:
+        def fill(wb: openpyxl.Workbook) -> None:
+            ws = wb.active
+            assert ws is not None
+            ws.append(["a", "b"])
+            for n in range(count):
+                ws.append([f"id{n:08d}", n])
+                ws.row_dimensions[n + 2].height = 20
+
+        path = write_xlsx(tmp_path, fill, f"{count}.xlsx")
+        tracemalloc.start()
+        try:
+            with open_table(path) as table:
+                for _ in table.rows:
+                    pass
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(3_000)  # first use: imports, caches, buffers that grow up to a few thousand rows
+    small, large = peak(3_000), peak(9_000)  # openpyxl alone: 2 MB more
+    assert large < small + 64 * 1024
+
+
 # --------------------------------------------------------------------------- CSV input errors
 
 NUL_LATE = b"a,b\n" + b"1,2\n" * 20_000 + b"3,\x004\n"

@@ -20,8 +20,9 @@ from typing import Any
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, ROW_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
 __all__ = ["UNSAVED", "Row", "open_workbook", "sheet_rows"]
 
@@ -41,12 +42,30 @@ class _Unsaved:
 
 UNSAVED = _Unsaved()
 _TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
+_DATA_TAG = f"{{{SHEET_MAIN_NS}}}sheetData"
 
 
 class _CellParser(WorkSheetParser):
     """openpyxl's sheet parser, telling a formula without a saved value from an empty cell,
     and reading plain inline text (``<is><t>text</t></is>``: how openpyxl and pandas write
     every string) without openpyxl's rich-text objects, which cost most of a cell's time."""
+
+    def parse(self) -> Generator[Row]:
+        """The rows, each dropped once read, so that memory does not grow with the sheet:
+        openpyxl's ``parse`` empties each row but keeps it in the tree, and keeps the
+        attributes of every row with a height or a style, and it reads the sheet's settings,
+        which relimport never uses. The same parser as openpyxl's (defusedxml's)."""
+        rows: Any = None  # <sheetData>, once it starts
+        for event, element in iterparse(self.source, events=("start", "end")):
+            if event == "start":
+                if element.tag == _DATA_TAG:
+                    rows = element
+            elif element.tag == ROW_TAG:
+                row = self.parse_row(element)
+                if rows is not None:
+                    rows.clear()  # the row just read is its only element
+                self.row_dimensions.clear()
+                yield row
 
     def parse_cell(self, element: Any) -> dict[str, Any]:
         inline = element.find(INLINE_STRING) if element.get("t") == "inlineStr" else None
