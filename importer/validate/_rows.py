@@ -5,10 +5,10 @@
 (``invalid`` or ``duplicate_row``). No I/O: the association and column positions come in.
 
 Duplicates are remembered by a 64-bit key of the pair, Python's own hash of the two ids (keyed
-at random per process: a collision between two different pairs is about 1 in 10^7 for a
-million rows, and cannot be aimed at), with the first row that had it: in memory up to
-``seen_limit`` pairs, on disk beyond (see :mod:`importer.validate._seen`), so memory does not
-grow with the file.
+at random per process unless PYTHONHASHSEED is set, so a file cannot aim at a collision: two
+different pairs share a key about once in 40 million files of a million rows), with the first
+row that had it: in memory up to ``seen_limit`` pairs, on disk beyond (see
+:mod:`importer.validate._seen`), so memory does not grow with the file.
 """
 
 from __future__ import annotations
