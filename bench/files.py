@@ -14,7 +14,10 @@ from bench.params import Params
 from bench.workload import HEADER, run_child, write_config
 from importer.sandbox import student_id, teacher_id
 
-CSV_SECONDS, RSS_MB = 10.0, 200.0
+CSV_SECONDS, RSS_MB, FLAT = 10.0, 200.0, 1.25
+#: The exit of a dry run whose real run does not fit in today's budget (the sandbox allows
+#: 200,000 requests a day): the file was read and validated all the same.
+OVER_BUDGET = 7
 
 
 def write_csv(path: Path, n: int) -> Path:
@@ -56,7 +59,7 @@ def measure(p: Params, work: Path, skipped: list[str]) -> list[Figure]:
                     str(config), "--base-url", "sandbox", "--out", str(work / "dry.csv"),
                     "--quiet"]  # fmt: skip
             child = run_child(args, work)
-            if child.returncode != 0:
+            if child.returncode not in (0, OVER_BUDGET):
                 raise RuntimeError(f"validate exited {child.returncode}: {child.stderr[-2000:]}")
             path.unlink()
             (work / "dry.csv").unlink()  # results are never overwritten: make room for the next
@@ -93,8 +96,8 @@ def measure(p: Params, work: Path, skipped: list[str]) -> list[Figure]:
                     name,
                     round(growth, 3),
                     f"{growth:.2f}",
-                    "flat (<= 1.25)",
-                    growth <= 1.25,
+                    f"flat (<= {FLAT:g})",
+                    growth <= FLAT,
                     f"{max(p.file_rows) // min(p.file_rows)}x the rows",
                 )
             )

@@ -6,7 +6,7 @@ No third-party types cross a stage boundary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -82,7 +82,13 @@ class Issue:
     column: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+_NO_NUMERIC: frozenset[int] = frozenset()
+#: Sets an attribute past a frozen dataclass's guard: a fast ``__init__`` gives an instance its
+#: whole ``__dict__`` in one call (see :class:`SourceRow`).
+_set = object.__setattr__
+
+
+@dataclass(frozen=True, init=False)
 class SourceRow:
     """One data row as the user sees it.
 
@@ -91,18 +97,46 @@ class SourceRow:
     to the header's width; the difference is reported in ``issues``). ``numeric`` holds the
     indexes of cells that the file stored as numbers (XLSX), so an id mangled by Excel can be
     reported instead of used.
+
+    A frozen dataclass like the others, made once per row and pass: its ``__init__`` is written
+    by hand to set every field in one call (the generated one sets them one by one, past the
+    frozen guard, which cost a second per million rows and pass).
     """
 
     number: int
     cells: tuple[str, ...]
     issues: tuple[Issue, ...] = ()
-    numeric: frozenset[int] = field(default_factory=frozenset)
+    numeric: frozenset[int] = _NO_NUMERIC
     #: From a result file given back (--only): an earlier run may have written this pair.
     in_doubt: bool = False
     #: When that earlier run first tried (wall clock), if its journal says.
     doubt_since: float | None = None
     #: The cells the row really had, when fewer than the header's (a short CSV row).
     present: int | None = None
+
+    def __init__(
+        self,
+        number: int,
+        cells: tuple[str, ...],
+        issues: tuple[Issue, ...] = (),
+        numeric: frozenset[int] = _NO_NUMERIC,
+        in_doubt: bool = False,
+        doubt_since: float | None = None,
+        present: int | None = None,
+    ) -> None:
+        _set(
+            self,
+            "__dict__",
+            {
+                "number": number,
+                "cells": cells,
+                "issues": issues,
+                "numeric": numeric,
+                "in_doubt": in_doubt,
+                "doubt_since": doubt_since,
+                "present": present,
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +152,22 @@ class Association:
     association_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class Pair:
-    """A relation to create: the record on the association's first side, then the second."""
+    """A relation to create: the record on the association's first side, then the second.
+    (Made once per row: its ``__init__`` is :class:`SourceRow`'s kind.)"""
 
     first_id: str
     second_id: str
 
+    def __init__(self, first_id: str, second_id: str) -> None:
+        _set(self, "__dict__", {"first_id": first_id, "second_id": second_id})
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, init=False)
 class Outcome:
-    """What became of one row. ``error_code`` is stable; ``error`` is for a person."""
+    """What became of one row. ``error_code`` is stable; ``error`` is for a person.
+    (Made once per row: its ``__init__`` is :class:`SourceRow`'s kind.)"""
 
     status: Status
     relation_id: str = ""
@@ -142,6 +181,34 @@ class Outcome:
     #: The record ids the row resolved to (its own ids, or those its natural keys found).
     first_id: str = ""
     second_id: str = ""
+
+    def __init__(
+        self,
+        status: Status,
+        relation_id: str = "",
+        error_code: str = "",
+        error: str = "",
+        http_status: int | None = None,
+        attempts: int = 0,
+        in_doubt: bool = False,
+        first_id: str = "",
+        second_id: str = "",
+    ) -> None:
+        _set(
+            self,
+            "__dict__",
+            {
+                "status": status,
+                "relation_id": relation_id,
+                "error_code": error_code,
+                "error": error,
+                "http_status": http_status,
+                "attempts": attempts,
+                "in_doubt": in_doubt,
+                "first_id": first_id,
+                "second_id": second_id,
+            },
+        )
 
 
 #: The error code of a row left out by ``--limit`` / ``--rows``: ``not_sent``, sent by a later

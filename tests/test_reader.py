@@ -19,6 +19,8 @@ import openpyxl
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
@@ -276,6 +278,33 @@ def test_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
     assert large < small + 16 * 1024
 
 
+@pytest.mark.slow  # two seconds: the sheets must be large enough for openpyxl's buffers
+def test_xlsx_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
+    # rows with a height, as Excel writes them: openpyxl alone keeps each one read
+    def peak(count: int) -> int:
+        def fill(wb: openpyxl.Workbook) -> None:
+            ws = wb.active
+            assert ws is not None
+            ws.append(["a", "b"])
+            for n in range(count):
+                ws.append([f"id{n:08d}", n])
+                ws.row_dimensions[n + 2].height = 20
+
+        path = write_xlsx(tmp_path, fill, f"{count}.xlsx")
+        tracemalloc.start()
+        try:
+            with open_table(path) as table:
+                for _ in table.rows:
+                    pass
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(3_000)  # first use: imports, caches, buffers that grow up to a few thousand rows
+    small, large = peak(3_000), peak(9_000)  # openpyxl alone: 2 MB more
+    assert large < small + 64 * 1024
+
+
 # --------------------------------------------------------------------------- CSV input errors
 
 NUL_LATE = b"a,b\n" + b"1,2\n" * 20_000 + b"3,\x004\n"
@@ -449,6 +478,30 @@ def test_xlsx_values_become_text_and_numbers_are_marked(tmp_path: Path) -> None:
         SourceRow(5, ("2024-01-05", "2024-01-05 10:30:00", "2024-02-29")),
         SourceRow(6, ("NA", "null", "08:15:00")),
     ]
+
+
+def test_xlsx_text_reads_as_openpyxl_reads_it_plain_rich_or_empty(tmp_path: Path) -> None:
+    # openpyxl writes every string inline (<is><t>..</t></is>, or runs of rich text): the
+    # reader takes plain text without openpyxl's rich-text objects, and must read the same
+    def fill(wb: openpyxl.Workbook) -> None:
+        ws = wb.active
+        assert ws is not None
+        ws.append(["first_id", "second_id", "note"])
+        bold = InlineFont(b=True)
+        ws.append(["  spaced\t", CellRichText("ab", TextBlock(bold, "cd"), " e "), ""])
+        ws.append([CellRichText(TextBlock(bold, "x")), "\u00e9\u2713 <&>", "x" * 300])
+
+    path = write_xlsx(tmp_path, fill)
+    book = openpyxl.load_workbook(path)  # openpyxl's own reading, as the reference
+    sheet = book.active
+    assert sheet is not None
+    expected = [
+        tuple("" if value is None else str(value).strip(BLANK) for value in values)
+        for values in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    _, rows = read(path)
+    assert cells_of(rows) == expected
+    assert expected[0][:2] == ("spaced", "abcd e")
 
 
 def test_xlsx_sheet_selection(tmp_path: Path) -> None:

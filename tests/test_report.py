@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,51 @@ def test_cells_that_look_like_formulas_are_neutralised(tmp_path: Path) -> None:
         ["'=A", *ADDED],
         ["'=HYPERLINK(1)", "2", "failed", "", "", "", "", "'-x", "", "0"],
     ]
+
+
+TRICKY = [
+    "plain",
+    "",
+    "a,b",
+    'say "hi"',
+    "two\nlines",
+    "cr\r",
+    "=1+1",
+    "+1",
+    "-1",
+    "@x",
+    "\tx",
+    "'=x",
+    "''",
+    "'a",
+    "a=b",
+    "nul\0here",
+    "ünïcode ✓",
+]
+
+
+@pytest.mark.parametrize("cell", TRICKY)
+def test_each_cell_is_written_as_csv_writes_it_once_neutralised(tmp_path: Path, cell: str) -> None:
+    # whichever way the writer takes (most rows need no quoting nor neutralising), the bytes
+    # are those of csv.writer given the neutralised cells, NULs removed from the API's fields
+    path = tmp_path / "o.csv"
+    row = SourceRow(7, (cell, "x"))
+    outcome = Outcome(
+        Status.FAILED,
+        relation_id=cell,
+        error_code=cell,
+        error=cell,
+        first_id=cell,
+        http_status=422,
+        attempts=2,
+    )
+    with ResultWriter(path, ("A", "B")) as writer:
+        writer.add(0, row, outcome)
+    expected = io.StringIO(newline="")
+    reference = csv.writer(expected)
+    reference.writerow([neutralise(name) for name in result_header(("A", "B"))])
+    api = cell.replace("\0", "")
+    reference.writerow(
+        [neutralise(c) for c in (cell, "x", "7", "failed", api, cell, "", api, api, "422", "2")]
+    )
+    assert path.read_bytes() == ("\ufeff" + expected.getvalue()).encode()

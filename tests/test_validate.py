@@ -3,6 +3,7 @@ with ids as written, and the column finding of :mod:`importer.validate`."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from importer.errors import InputError
 from importer.models import Issue, Pair, SourceRow, Status
 from importer.sandbox import DEMO_LOCATION
-from importer.validate import Judgement, column_index, find_column
+from importer.validate import Judgement, RowValidator, column_index, find_column
 from tests.conftest import demo_settings
 from tests.helpers import STUDENT_TEACHER, judge_for
 
@@ -28,6 +29,19 @@ def judge(strict: bool = False) -> Callable[[SourceRow], Judgement]:
 def sent(pair: Pair) -> Judgement:
     """The judgement of a clean row of the demo location: its pair is sent."""
     return Judgement(DEMO_LOCATION, STUDENT_TEACHER, pair=pair)
+
+
+def validator(strict: bool = False, seen_limit: int = 50_000) -> RowValidator:
+    """The row checks of one association alone (``examine``, ``settle``: what judge calls)."""
+    return RowValidator(
+        STUDENT_TEACHER,
+        first_index=0,
+        second_index=1,
+        first_column="Student ID",
+        second_column="Teacher ID",
+        strict_ids=strict,
+        seen_limit=seen_limit,
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,6 +117,47 @@ def test_duplicates_name_the_first_row_and_only_pairs_count() -> None:
     assert duplicate is not None
     assert duplicate.status is Status.DUPLICATE_ROW
     assert duplicate.error == "same pair as row 2; only row 2 is sent"
+
+
+def _settled(limit: int, pairs: list[tuple[int, Pair]]) -> list[str]:
+    settle = validator(seen_limit=limit).settle
+    return [
+        (outcome.error if (outcome := settle(number, pair)) else "new") for number, pair in pairs
+    ]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 100])
+def test_duplicates_are_the_same_with_pairs_kept_on_disk_past_the_limit(limit: int) -> None:
+    # pairs drawn with many repeats, some a long way apart (many moves to disk between them),
+    # and the same pair twice in one row (as --split makes it): answered as with all in memory
+    draw = random.Random(limit)
+    students = [f"67a349a79b28947ec1f6{n:04x}" for n in range(40)]
+    teachers = [f"cTeacher{n:012d}" for n in range(25)]
+    pairs = [(2 + n, Pair(draw.choice(students), draw.choice(teachers))) for n in range(3000)]
+    pairs.insert(1500, (1501, pairs[1499][1]))
+    in_memory = _settled(10**9, pairs)
+    assert in_memory.count("new") < 1000 < len(pairs)  # the draw has duplicates to find
+    assert "same pair as row 2; only row 2 is sent" in in_memory
+    assert _settled(limit, pairs) == in_memory
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "warned"),
+    [
+        (STUDENT, TEACHER, []),
+        (STUDENT.upper(), TEACHER, []),
+        (STUDENT[:-1] + "g", TEACHER, ["first_id_shape"]),  # not hexadecimal
+        (STUDENT, "cTeacher00000000000\u0661", ["second_id_shape"]),  # an Arabic-Indic 1
+        (STUDENT, TEACHER + "1", ["second_id_shape"]),
+        (STUDENT + "0", TEACHER[:-1], ["first_id_shape", "second_id_shape"]),
+    ],
+)
+def test_only_ids_of_the_usual_shape_pass_without_a_warning(
+    first: str, second: str, warned: list[str]
+) -> None:
+    verdict = validator().examine(SourceRow(2, (first, second)))
+    assert verdict.pair == Pair(first, second)
+    assert [warning.code for warning in verdict.warnings] == warned
 
 
 def test_an_invalid_row_does_not_hide_a_later_valid_one() -> None:

@@ -80,11 +80,11 @@ def open_csv(path: Path, *, encoding: str | None = None, header: HeaderRule) -> 
     strip: Callable[[str], str] = _strip_blank if zero_width else str.strip
     csv.field_size_limit(FIELD_LIMIT)
     with path.open(encoding=chosen, errors="strict", newline="") as text:
-        sep, head, records = _read_head(text, header.row)
-        delimiter = sep or _choose_delimiter(records, header, tab=path.suffix.lower() == ".tsv")
+        sep, head, texts = _read_head(text, header.row)
+        delimiter = sep or _choose_delimiter(texts, header, tab=path.suffix.lower() == ".tsv")
         reader = csv.reader(chain(head, text), delimiter=delimiter, strict=True)
-        parsed = _records(path, reader, chosen)
-        number, cells, ahead, found = find_header(path.name, parsed, _head_cells, header)
+        records = _Records(path, reader, chosen)
+        number, cells, ahead, found = find_header(path.name, iter(records), _head_cells, header)
         names, header_notices, duplicates = make_header(
             path, cells, number, lambda n: f"column {n}"
         )
@@ -97,7 +97,7 @@ def open_csv(path: Path, *, encoding: str | None = None, header: HeaderRule) -> 
             delimiter=delimiter,
             sheet=None,
             notices=(*notices, *header_notices, *found),
-            rows=_rows(chain(ahead, parsed), len(names), strip, header.absent),
+            rows=_rows(records, ahead, len(names), strip, header.absent),
             duplicates=duplicates,
         )
 
@@ -109,31 +109,64 @@ def _head_cells(record: list[str]) -> list[str]:
     return cells if any(cell.strip(_HEAD_BLANK) for cell in cells) else []
 
 
-def _records(path: Path, reader: Reader, encoding: str) -> Iterator[Record]:
-    """Every record with its row number; a record that cannot be parsed is an InputError
-    naming its row and the line it starts on (``line_num`` is kept to name it)."""
-    number = line_num = 0
-    try:
-        for number, record in enumerate(reader, 1):
-            yield number, record
-            line_num = reader.line_num
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise read_error(path, error, number + 1, line_num + 1, encoding) from None
+class _Records:
+    """The records of a CSV reader, numbered from 1 (``iter``: the top of the file, for the
+    header search). ``number`` is the last record read and ``line`` the line it ends on, so
+    that :func:`_rows` reads on from there and a record that cannot be parsed is named by its
+    row and the line it starts on (an InputError)."""
+
+    def __init__(self, path: Path, reader: Reader, encoding: str) -> None:
+        self.path, self.reader, self.encoding = path, reader, encoding
+        self.number = self.line = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        reader = self.reader
+        try:
+            for record in reader:
+                self.number += 1
+                self.line = reader.line_num
+                yield self.number, record
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise self.error(error) from None
+
+    def error(self, error: csv.Error | UnicodeDecodeError) -> InputError:
+        """The InputError for the record after the last one read."""
+        return read_error(self.path, error, self.number + 1, self.line + 1, self.encoding)
 
 
 def _rows(
-    records: Iterator[Record], width: int, strip: Callable[[str], str], headless: bool = False
+    records: _Records,
+    ahead: list[Record],
+    width: int,
+    strip: Callable[[str], str],
+    headless: bool = False,
 ) -> Iterator[SourceRow]:
-    """Shape each record after the header's to the header's width (without a header: the
-    widest of the first rows'); skip blank ones."""
+    """Shape each record after the header (``ahead``: those already read, then the rest of
+    ``records``) to the header's width (without a header: the widest of the first rows');
+    skip blank ones. One loop over the csv reader: this is every row's path."""
     whole = f"the first rows have {width} columns" if headless else f"the header has {width}"
-    for number, record in records:
+    for number, record in ahead:
         cells = tuple(map(strip, record))
-        if len(cells) == width:  # the fast path
+        if len(cells) == width:
             if any(cells):
-                yield SourceRow(number, cells, (), _NO_NUMERIC)
+                yield SourceRow(number, cells)
         elif any(cells):
             yield _reshape(number, cells, width, whole)
+    reader = records.reader
+    number, line = records.number, records.line
+    try:
+        for record in reader:
+            number += 1
+            cells = tuple(map(strip, record))
+            if len(cells) == width:  # the fast path
+                if any(cells):
+                    yield SourceRow(number, cells)
+            elif any(cells):
+                yield _reshape(number, cells, width, whole)
+            line = reader.line_num
+    except (csv.Error, UnicodeDecodeError) as error:
+        records.number, records.line = number, line
+        raise records.error(error) from None
 
 
 def _strip_blank(cell: str) -> str:

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import IO, cast
 from xml.etree.ElementTree import ParseError
 
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
@@ -42,7 +41,7 @@ from importer.models import Issue, SourceRow
 from importer.read._guard import entity_error, refuse_zip_bomb
 from importer.read._header import HeaderRule, find_header
 from importer.read._table import BLANK, Table, make_header, pick_sheet, quote
-from importer.read._xlsx_sheet import UNSAVED, Row, sheet_rows
+from importer.read._xlsx_sheet import UNSAVED, Row, open_workbook, sheet_rows
 
 #: Columns read beyond the header's last one, to notice values without a column title.
 MARGIN = 50
@@ -259,7 +258,7 @@ def _load(path: Path, raw: IO[bytes]) -> Workbook:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return load_workbook(raw, read_only=True, data_only=True, keep_links=False)
+            return open_workbook(raw)
     except _UNLOADABLE as error:
         raise entity_error(path, error) or InputError(
             f"{path.name} cannot be read as an Excel workbook ({error}). It may be damaged or "

@@ -33,6 +33,11 @@ RESULT_COLUMNS = (
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARACTERS = frozenset(_FORMULA_START)
+#: In a row's cells joined by commas, each after one: a cell that may need a quote (its
+#: start, after apostrophes, is a formula character). Almost no row has one, and one search
+#: of the whole row (the regex starts with a literal: it is found by a fast scan) costs less
+#: than a look at each cell.
+_RISKY = re.compile(r",'*[=+\-@\t\r]")
 
 
 def _needs_quote(cell: str) -> bool:
@@ -121,7 +126,7 @@ class ResultWriter:
 
     def __init__(self, path: Path, input_header: tuple[str, ...]) -> None:
         self.path = path
-        self.counts: Counter[Status] = Counter()
+        self._counts: dict[str, int] = {}  # by status value: an enum member hashes slowly
         self._width = len(input_header)
         self._header = result_header(input_header)
         self._temporary = path.with_name(f".{path.name}.partial")
@@ -130,10 +135,20 @@ class ResultWriter:
 
     def __enter__(self) -> ResultWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self._temporary, "w", encoding="utf-8-sig", newline="")
+        # UTF-8 with a byte-order mark (Excel reads it as UTF-8): the mark written once, as
+        # "utf-8-sig" would, and the rows through the C codec ("utf-8-sig" is Python's)
+        self._file = open(self._temporary, "w", encoding="utf-8", newline="")
+        self._file.write("\ufeff")
         self._csv = csv.writer(self._file)
+        self._write = self._csv.writerow
+        self._line = self._file.write
         self._csv.writerow([neutralise(name) for name in self._header])
         return self
+
+    @property
+    def counts(self) -> Counter[Status]:
+        """The rows written, by status."""
+        return Counter({Status(value): n for value, n in self._counts.items()})
 
     @property
     def written(self) -> int:
@@ -143,21 +158,46 @@ class ResultWriter:
         """Write the row at input position ``seq`` (0, 1, 2, ...: each once, in order)."""
         if seq != self._next:
             raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
-        self._next += 1
-        self.counts[outcome.status] += 1
-        cells = [*row.cells[: self._width], *([""] * (self._width - len(row.cells)))]
-        cells += [
+        self._next = seq + 1
+        status = str(outcome.status)  # its value (a StrEnum), without enum's slow .value
+        counts = self._counts
+        counts[status] = counts.get(status, 0) + 1
+        cells = row.cells
+        if len(cells) != self._width:
+            cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
+        http = outcome.http_status
+        line = (
+            *cells,
             str(row.number),
-            outcome.status.value,
-            outcome.relation_id.replace("\0", ""),
+            status,
+            outcome.relation_id,
             outcome.first_id,
             outcome.second_id,
-            outcome.error_code.replace("\0", ""),
-            outcome.error.replace("\0", ""),  # an API message may hold anything
-            "" if outcome.http_status is None else str(outcome.http_status),
+            outcome.error_code,
+            outcome.error,
+            "" if http is None else str(http),
             str(outcome.attempts),
-        ]
-        self._csv.writerow([neutralise(cell) for cell in cells])
+        )
+        text = "," + ",".join(line)
+        if (  # the fast path: no cell to neutralise, none that csv would quote
+            text.count(",") == len(line)
+            and '"' not in text
+            and "\r" not in text
+            and "\n" not in text
+            and "\0" not in text
+            and _RISKY.search(text) is None
+        ):
+            self._line(text[1:] + "\r\n")  # as csv.writer writes cells without quotes
+            return
+        at = len(cells) + 2  # the relation id's column, then the ids, the code, the error
+        cleaned = (  # an API's relation id or message may hold anything
+            *line[:at],
+            line[at].replace("\0", ""),
+            *line[at + 1 : at + 3],
+            *(cell.replace("\0", "") for cell in line[at + 3 : at + 5]),
+            *line[at + 5 :],
+        )
+        self._write([neutralise(cell) for cell in cleaned])
 
     def __exit__(
         self,

@@ -6,20 +6,23 @@ row's two values (perhaps with warnings) or the outcome it gets without any requ
 sides, or met before (``duplicate_row``). ``Checks.judge`` calls both, around the resolution
 of natural keys. No I/O: the association and column positions come in.
 
-Duplicates are remembered by a 64-bit digest of the pair (a collision between two different
-pairs is about 1 in 10^10 for a million rows) so memory per distinct pair stays small.
+Duplicates are remembered by a 64-bit key of the pair, Python's own hash of the two ids (keyed
+at random per process unless PYTHONHASHSEED is set, so a file cannot aim at a collision: two
+different pairs share a key about once in 40 million files of a million rows), with the first
+row that had it: in memory up to ``seen_limit`` pairs, on disk beyond (see
+:mod:`importer.validate._seen`), so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.read import letters
+from importer.validate._seen import LIMIT, SeenPairs
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
 SHAPES = {
@@ -41,13 +44,48 @@ def shape_of(object_key: str) -> tuple[re.Pattern[str], str] | None:
     return SHAPES.get(object_key)
 
 
-@dataclass(frozen=True, slots=True)
+_HEX = "0123456789abcdefABCDEF"
+#: The shapes' regexes as tests in C string methods (every id of every row meets one).
+_SHAPE_TESTS: dict[str, Callable[[str], bool]] = {
+    SHAPES["contact"][0].pattern: lambda v: len(v) == 20 and v.isascii() and v.isalnum(),
+    SHAPES["business"][0].pattern: lambda v: len(v) == 24 and not v.strip(_HEX),
+}
+
+
+def _well_shaped(object_key: str) -> Callable[[str], bool] | None:
+    """A test true only for ids of the object kind's usual shape: such an id passes every
+    check of :meth:`RowValidator._check_id` (it has no blank, separator, space, @ or phone
+    punctuation, and is long enough). None when no shape is known."""
+    shape = shape_of(object_key)
+    if shape is None:
+        return None
+    pattern = shape[0]
+
+    def matches(value: str) -> bool:
+        return pattern.fullmatch(value) is not None
+
+    return _SHAPE_TESTS.get(pattern.pattern, matches)
+
+
+_set = object.__setattr__
+
+
+@dataclass(frozen=True, init=False)
 class Verdict:
-    """A row's fate before sending: ``pair`` to send, or ``outcome`` without a request."""
+    """A row's fate before sending: ``pair`` to send, or ``outcome`` without a request.
+    (Made once per row: its ``__init__`` sets every field in one call.)"""
 
     pair: Pair | None = None
     outcome: Outcome | None = None
     warnings: tuple[Issue, ...] = ()
+
+    def __init__(
+        self,
+        pair: Pair | None = None,
+        outcome: Outcome | None = None,
+        warnings: tuple[Issue, ...] = (),
+    ) -> None:
+        _set(self, "__dict__", {"pair": pair, "outcome": outcome, "warnings": warnings})
 
 
 def column_index(
@@ -181,6 +219,7 @@ class RowValidator:
         first_lookup: str = ID,
         second_lookup: str = ID,
         phone_region: str = "US",
+        seen_limit: int = LIMIT,
     ) -> None:
         sides = []
         for index, column, role, object_key, label, lookup in (
@@ -206,10 +245,23 @@ class RowValidator:
         self.sides = (sides[0], sides[1])
         self._strict = strict_ids
         self._region = phone_region
-        self._seen: dict[int, int] = {}
+        self._seen = SeenPairs(seen_limit)
+        # ids on both sides, of known shapes: a row whose two ids have them is valid at once
+        tests = [_well_shaped(side.object_key) if side.kind == ID else None for side in sides]
+        self._fast = (sides[0].index, tests[0], sides[1].index, tests[1])
 
     def examine(self, row: SourceRow) -> Verdict:
         """The row's cells: ``pair`` holds its two values (normalised keys for key sides)."""
+        first_at, first_ok, second_at, second_ok = self._fast
+        if first_ok is not None and second_ok is not None and not row.issues:
+            cells, stored = row.cells, row.numeric  # stored as numbers: the slow path says so
+            first, second = cells[first_at], cells[second_at]
+            if (
+                first_ok(first)
+                and second_ok(second)
+                and (not stored or (first_at not in stored and second_at not in stored))
+            ):
+                return Verdict(Pair(first, second))
         issues, warnings, missing = self._width_issues(row)
         values: list[str] = []
         for side in self.sides:
@@ -275,13 +327,7 @@ class RowValidator:
                     )
                 ]
             )
-        digest = int.from_bytes(
-            hashlib.blake2b(
-                f"{pair.first_id}\x00{pair.second_id}".encode(), digest_size=8
-            ).digest(),
-            "big",
-        )
-        earlier = self._seen.setdefault(digest, number)
+        earlier = self._seen.first(hash((pair.first_id, pair.second_id)), number)
         if earlier != number:
             return Outcome(
                 Status.DUPLICATE_ROW,

@@ -1,0 +1,120 @@
+"""The pairs a validator has met, each with the first row that had it: in memory up to a limit,
+on disk beyond it, so that memory does not grow with the file.
+
+A pair is known by a 64-bit key (see ``RowValidator.settle``). Up to ``limit`` keys live in a
+dict. When it is full, its keys move to a private temporary SQLite database (SQLite removes
+its file from the folder as soon as it creates it, so nothing is left behind, even by a
+killed process), sorted and cut into :data:`PARTITIONS` blobs by the key's top bits, one row
+per partition and move; and into a Bloom filter of :data:`BLOOM_BITS` bits, which tells in
+memory that almost every new key was never moved. Only a key the filter cannot rule out (a
+duplicate, or about one new key in 130 at a million rows) costs a query and a search of
+one partition's blobs, both in C. The answers are the same as with every key in memory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+
+__all__ = ["LIMIT", "SeenPairs"]
+
+#: Keys held in memory before they move to disk (about 5 MB of dict and integers).
+LIMIT = 50_000
+#: Bits of the Bloom filter (16 MiB), one per key (one probe costs half of two, in Python):
+#: with a million keys on disk, about 1 new key in 130 is looked up for nothing; with ten
+#: million, 1 in 14.
+BLOOM_BITS = 1 << 27
+_PART_BITS = 12
+PARTITIONS = 1 << _PART_BITS
+_BLOOM_MASK = BLOOM_BITS - 1
+_PART_SHIFT = 64 - _PART_BITS  # a partition: the key's top bits
+_SIGN = 1 << 63
+_SCHEMA = "CREATE TABLE moved (part INTEGER NOT NULL, keys BLOB NOT NULL, rows BLOB NOT NULL)"
+
+
+class SeenPairs:
+    """``first(key, number)``: the row that had the pair ``key`` first (``number`` itself when
+    the key is new, and it is remembered with it)."""
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        if limit < 1:
+            raise ValueError("the limit is a number of keys: 1 or more")
+        self._limit = limit
+        self._recent: dict[int, int] = {}
+        self._bloom: bytearray | None = None
+        self._db: sqlite3.Connection | None = None
+
+    def first(self, key: int, number: int) -> int:
+        recent = self._recent
+        earlier = recent.get(key)
+        if earlier is not None:
+            return earlier
+        bloom = self._bloom
+        if bloom is not None:  # some keys are on disk: is this one of them?
+            bit = key & _BLOOM_MASK
+            if bloom[bit >> 3] >> (bit & 7) & 1:
+                found = self._find(key)
+                if found is not None:
+                    return found
+        recent[key] = number
+        if len(recent) >= self._limit:
+            self._move()
+        return number
+
+    def _find(self, key: int) -> int | None:
+        assert self._db is not None
+        needle = key.to_bytes(8, sys.byteorder, signed=True)
+        query = "SELECT keys, rows FROM moved WHERE part = ?"
+        for keys, rows in self._db.execute(query, (_part(key),)):
+            at = keys.find(needle)
+            while at % 8 and at >= 0:  # a match across two keys: look further
+                at = keys.find(needle, at + 1)
+            if at >= 0:
+                return int.from_bytes(rows[at : at + 8], sys.byteorder, signed=True)
+        return None
+
+    def _move(self) -> None:
+        """Move the keys in memory to disk: sorted, so that each partition (the top bits of
+        the key) is a slice, one blob of keys and one of rows per partition."""
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(_SCHEMA)
+            self._db.execute("CREATE INDEX moved_part ON moved (part)")
+            self._bloom = bytearray(BLOOM_BITS // 8)
+        bloom = self._bloom
+        assert bloom is not None
+        recent = self._recent
+        keys = array("q", sorted(recent))
+        rows = array("q", map(recent.__getitem__, keys))
+        for key in keys:
+            bit = key & _BLOOM_MASK
+            bloom[bit >> 3] |= 1 << (bit & 7)
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO moved VALUES (?, ?, ?)", _slices(keys, rows))
+        self._db.execute("COMMIT")
+        self._recent = {}
+
+
+def _slices(keys: array[int], rows: array[int]) -> Iterator[tuple[int, bytes, bytes]]:
+    """(partition, its keys, their rows) of sorted keys, for each partition that has some."""
+    few = len(keys) < PARTITIONS  # (a test's small limit)
+    for part in sorted({_part(key) for key in keys}) if few else range(PARTITIONS):
+        start = bisect_left(keys, _lowest(part))
+        end = bisect_left(keys, _lowest(part + 1), start)
+        if start < end:
+            yield part, keys[start:end].tobytes(), rows[start:end].tobytes()
+
+
+def _part(key: int) -> int:
+    """A key's partition: its top bits (of the key as an unsigned number)."""
+    return (key + _SIGN) >> _PART_SHIFT
+
+
+def _lowest(part: int) -> int:
+    """The lowest key of a partition."""
+    return (part << _PART_SHIFT) - _SIGN
