@@ -4,6 +4,7 @@ with ids as written, and the column finding of :mod:`importer.validate`."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from importer.errors import InputError
 from importer.models import Issue, Pair, SourceRow, Status
 from importer.sandbox import DEMO_LOCATION
-from importer.validate import Judgement, RowValidator, column_index, find_column
+from importer.validate import Judgement, RowValidator, SeenPairs, column_index, find_column
 from tests.conftest import demo_settings
 from tests.helpers import STUDENT_TEACHER, judge_for
 
@@ -139,6 +140,51 @@ def test_duplicates_are_the_same_with_pairs_kept_on_disk_past_the_limit(limit: i
     assert in_memory.count("new") < 1000 < len(pairs)  # the draw has duplicates to find
     assert "same pair as row 2; only row 2 is sent" in in_memory
     assert _settled(limit, pairs) == in_memory
+
+
+def _full_disk() -> sqlite3.Connection:
+    """A database that takes no more than two pages: a temporary folder that is full."""
+    database = sqlite3.connect(":memory:", isolation_level=None)
+    database.execute("PRAGMA max_page_count = 2")
+    return database
+
+
+def test_duplicates_stay_exact_in_memory_when_the_temporary_folder_is_full() -> None:
+    pairs = [(2 + n, Pair(STUDENT, f"cTeacher{n % 40:012d}")) for n in range(300)]
+    in_memory = _settled(10**9, pairs)
+    seen = SeenPairs(limit=7, database=_full_disk)
+    settle = RowValidator(
+        STUDENT_TEACHER,
+        first_index=0,
+        second_index=1,
+        first_column="Student ID",
+        second_column="Teacher ID",
+        seen=seen,
+    ).settle
+    got = [(outcome.error if (outcome := settle(n, pair)) else "new") for n, pair in pairs]
+    assert got == in_memory
+    assert got.count("new") == 40
+
+
+def test_one_set_of_pairs_serves_every_scope_and_keeps_them_apart() -> None:
+    seen = SeenPairs(limit=3)
+    made = {
+        scope: RowValidator(
+            STUDENT_TEACHER,
+            first_index=0,
+            second_index=1,
+            first_column="Student ID",
+            second_column="Teacher ID",
+            seen=seen,
+            scope=scope,
+        )
+        for scope in ("location A", "location B")
+    }
+    pair = Pair(STUDENT, TEACHER)
+    assert made["location A"].settle(2, pair) is None
+    assert made["location B"].settle(3, pair) is None  # another location: its own pair
+    again = made["location B"].settle(9, pair)
+    assert again is not None and again.error == "same pair as row 3; only row 3 is sent"
 
 
 @pytest.mark.parametrize(

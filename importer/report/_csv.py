@@ -88,8 +88,14 @@ def write_json(path: Path, data: Mapping[str, object]) -> None:
         raise
 
 
-def unwritten_message(path: Path, error: OSError) -> str:
+def unwritten_message(path: Path, error: OSError, *, dry_run: bool = False) -> str:
     """What to do about a file beside the results that could not be written."""
+    if dry_run:  # its journal was a temporary one: nothing to keep, nothing sent
+        return (
+            f"{path}: could not be written ({error.strerror or error}). If it is open (in "
+            "Excel, for example), close it; if it is read-only, make it writable; if the disk "
+            "is full, make room; then run the same command again (a dry run sends nothing)."
+        )
     return (
         f"{path}: could not be written ({error.strerror or error}). If it is open (in Excel, "
         "for example), close it; if it is read-only, make it writable; then run the same "
@@ -129,7 +135,8 @@ class ResultWriter:
         self._counts: dict[str, int] = {}  # by status value: an enum member hashes slowly
         self._width = len(input_header)
         self._header = result_header(input_header)
-        self._temporary = path.with_name(f".{path.name}.partial")
+        # this process's own: two dry runs of one input (they take no lock) never share it
+        self._temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
         self._file: IO[str] | None = None
         self._next = 0
 

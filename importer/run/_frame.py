@@ -502,7 +502,9 @@ class DurableRun:
                         writer.add(seq, row, self.steps.fill(row, outcome))
         except OSError as error:  # open in Excel, read-only, disk full: the journal has it all
             self.unwritten.append(str(out))
-            (self.hooks.on_error or self.hooks.on_notice)(unwritten_message(out, error))
+            (self.hooks.on_error or self.hooks.on_notice)(
+                unwritten_message(out, error, dry_run=self.dry_run)
+            )
         return dict(writer.counts)
 
 

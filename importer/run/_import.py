@@ -376,7 +376,12 @@ class Import:
             self.hooks.on_notice(
                 self.mirror.render(summary.result_path, self.journal, dry_run=self.dry_run)
             )
-        whole = summary.rendered and not summary.interrupted and not summary.not_sent_reasons
+        whole = (  # a plan of rows seen whole, and written
+            summary.rendered
+            and not summary.interrupted
+            and not summary.not_sent_reasons
+            and not summary.unwritten
+        )
         return replace(
             summary,
             title=self.title(),

@@ -16,6 +16,7 @@ from importer.validate._rows import (
     is_phone,
     shape_of,
 )
+from importer.validate._seen import SeenPairs
 
 __all__ = [
     "CACHE_NAME",
@@ -28,6 +29,7 @@ __all__ = [
     "Question",
     "RowValidator",
     "ScopeKey",
+    "SeenPairs",
     "check_properties",
     "column_index",
     "examine_properties",

@@ -32,6 +32,7 @@ from importer.validate._rows import (
     lookup_kind,
     shape_of,
 )
+from importer.validate._seen import SeenPairs
 
 MAX_SCOPES = 1000  # distinct (location, association) values in one file
 ScopeKey = tuple[str, str]  # (location id, association key or id as written)
@@ -66,6 +67,7 @@ class Checks:
         #: Locations the token may not access (403), by the error: their rows are not sent.
         self.refused: dict[str, AuthError] = {}
         self._validators: dict[ScopeKey, RowValidator] = {}
+        self._seen = SeenPairs()  # the pairs met, in every scope: memory flat with many
         self._at: tuple[int, int] = (0, 1)
         self._location_at: int | None = None
         self._association_at: int | None = None
@@ -215,6 +217,8 @@ class Checks:
             (first_column, first_lookup), (second_column, second_lookup) = s.sides()
             self._validators[key] = RowValidator(
                 association,
+                seen=self._seen,
+                scope=f"{key[0]}\x00{key[1]}",
                 first_index=self._at[0],
                 second_index=self._at[1],
                 first_column=first_column,

@@ -6,16 +6,20 @@ row's two values (perhaps with warnings) or the outcome it gets without any requ
 sides, or met before (``duplicate_row``). ``Checks.judge`` calls both, around the resolution
 of natural keys. No I/O: the association and column positions come in.
 
-Duplicates are remembered by a 64-bit key of the pair, Python's own hash of the two ids (keyed
-at random per process unless PYTHONHASHSEED is set, so a file cannot aim at a collision: two
-different pairs share a key about once in 40 million files of a million rows), with the first
-row that had it: in memory up to ``seen_limit`` pairs, on disk beyond (see
-:mod:`importer.validate._seen`), so memory does not grow with the file.
+Duplicates are remembered by a 64-bit key of the scope and pair (:func:`pair_key`: Python's
+own hash where it is 64 bits wide, keyed at random per process unless PYTHONHASHSEED is set, so
+a file cannot aim at a collision; else a keyed blake2b: two different pairs share a key about
+once in 40 million files of a million rows), with the first row that had it: in memory up to
+``seen_limit`` pairs, on disk beyond (see :mod:`importer.validate._seen`), one set for every
+scope of a run, so memory does not grow with the file nor with its locations.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +27,18 @@ from importer.errors import InputError
 from importer.models import Association, Issue, Outcome, Pair, SourceRow, Status
 from importer.read import letters
 from importer.validate._seen import LIMIT, SeenPairs
+
+_KEY = os.urandom(16)  # the pair keys' own, where hash() is narrower than 64 bits
+
+
+def pair_key(scope: str, first: str, second: str) -> int:
+    """A signed 64-bit key of a pair in its scope (location and association)."""
+    if sys.hash_info.width >= 64:
+        return hash((scope, first, second))
+    text = f"{scope}\x00{first}\x00{second}".encode()
+    digest = hashlib.blake2b(text, digest_size=8, key=_KEY).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
 SHAPES = {
@@ -220,6 +236,8 @@ class RowValidator:
         second_lookup: str = ID,
         phone_region: str = "US",
         seen_limit: int = LIMIT,
+        seen: SeenPairs | None = None,
+        scope: str = "",
     ) -> None:
         sides = []
         for index, column, role, object_key, label, lookup in (
@@ -245,7 +263,9 @@ class RowValidator:
         self.sides = (sides[0], sides[1])
         self._strict = strict_ids
         self._region = phone_region
-        self._seen = SeenPairs(seen_limit)
+        #: the pairs met, shared by every scope of a run (``scope`` tells them apart)
+        self._seen = seen if seen is not None else SeenPairs(seen_limit)
+        self._scope = scope
         # ids on both sides, of known shapes: a row whose two ids have them is valid at once
         tests = [_well_shaped(side.object_key) if side.kind == ID else None for side in sides]
         self._fast = (sides[0].index, tests[0], sides[1].index, tests[1])
@@ -327,7 +347,7 @@ class RowValidator:
                     )
                 ]
             )
-        earlier = self._seen.first(hash((pair.first_id, pair.second_id)), number)
+        earlier = self._seen.first(pair_key(self._scope, pair.first_id, pair.second_id), number)
         if earlier != number:
             return Outcome(
                 Status.DUPLICATE_ROW,

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["LIMIT", "SeenPairs"]
 
@@ -39,10 +39,14 @@ class SeenPairs:
     """``first(key, number)``: the row that had the pair ``key`` first (``number`` itself when
     the key is new, and it is remembered with it)."""
 
-    def __init__(self, limit: int = LIMIT) -> None:
+    def __init__(
+        self, limit: int = LIMIT, database: Callable[[], sqlite3.Connection] | None = None
+    ) -> None:
+        """``database``: the connection the keys move to (a private temporary file)."""
         if limit < 1:
             raise ValueError("the limit is a number of keys: 1 or more")
         self._limit = limit
+        self._connect = database or _temporary
         self._recent: dict[int, int] = {}
         self._bloom: bytearray | None = None
         self._db: sqlite3.Connection | None = None
@@ -77,10 +81,21 @@ class SeenPairs:
         return None
 
     def _move(self) -> None:
-        """Move the keys in memory to disk: sorted, so that each partition (the top bits of
-        the key) is a slice, one blob of keys and one of rows per partition."""
+        """Move the keys in memory to disk; if the temporary folder cannot take them (full,
+        not writable: see ``SQLITE_TMPDIR``), keep every key in memory from now on: the
+        answers stay exact, only the memory grows."""
+        try:
+            self._spill()
+        except sqlite3.Error:
+            if self._db is not None and self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._limit = sys.maxsize
+
+    def _spill(self) -> None:
+        """Sorted, so that each partition (the top bits of the key) is a slice: one blob of
+        keys and one of rows per partition."""
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+            self._db = self._connect()
             self._db.execute("PRAGMA journal_mode=OFF")
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute(_SCHEMA)
@@ -98,6 +113,10 @@ class SeenPairs:
         self._db.executemany("INSERT INTO moved VALUES (?, ?, ?)", _slices(keys, rows))
         self._db.execute("COMMIT")
         self._recent = {}
+
+
+def _temporary() -> sqlite3.Connection:
+    return sqlite3.connect("", isolation_level=None)  # "": a private temporary file
 
 
 def _slices(keys: array[int], rows: array[int]) -> Iterator[tuple[int, bytes, bytes]]:
