@@ -116,18 +116,21 @@ class Client:
         self._tokens = dict(tokens or {})
         self._date: tuple[str, float] | None = None  # the last Date header, our clock then
         self._limiter = limiter
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers={
-                "Version": api_version,
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            limits=httpx.Limits(  # None: as many as the workers (per location) need
+        self._options: dict[str, Any] = {
+            "base_url": base_url,
+            "headers": {"Version": api_version, "Accept": "application/json"},
+            "timeout": httpx.Timeout(read_timeout, connect=connect_timeout),
+            "limits": httpx.Limits(  # None: as many as the location's workers need
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            transport=transport,
-        )
+        }
+        if transport is None:  # one TLS set-up for every pool (25 ms each otherwise)
+            self._options["verify"] = httpx.create_ssl_context()
+        self._http = httpx.AsyncClient(**self._options, transport=transport)
+        #: A pool of connections per location: httpcore scans every connection of a pool per
+        #: request, so one large shared pool costs CPU that grows with the locations. A
+        #: transport given (the sandbox, tests) is one object: every location shares it.
+        self._pools: dict[str, httpx.AsyncClient] | None = {} if transport is None else None
 
     @property
     def clock_offset(self) -> float | None:
@@ -153,7 +156,19 @@ class Client:
         return {location: stats.requests for location, stats in self._limiter.stats.items()}
 
     async def aclose(self) -> None:
+        for pool in (self._pools or {}).values():
+            await pool.aclose()
         await self._http.aclose()
+
+    def _pool(self, location_id: str) -> httpx.AsyncClient:
+        """The connections of one location (the shared client when a transport was given)."""
+        pools = self._pools
+        if pools is None:
+            return self._http
+        pool = pools.get(location_id)
+        if pool is None:
+            pool = pools[location_id] = httpx.AsyncClient(**self._options)
+        return pool
 
     async def _request(
         self,
@@ -174,7 +189,7 @@ class Client:
         permit = await self._limiter.location(location_id).acquire()
         started = time.monotonic()
         try:
-            response = await self._http.request(
+            response = await self._pool(location_id).request(
                 method, path, params=params, json=json, headers=authorization
             )
         except httpx.TransportError as error:

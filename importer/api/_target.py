@@ -96,6 +96,6 @@ def connect(
         tokens=tokens,
         connect_timeout=settings.timeouts.connect,
         read_timeout=settings.timeouts.read,
-        max_connections=None,  # one pool for every location: its workers bound it
+        max_connections=None,  # a pool per location: its workers bound it
         transport=transport,
     )
