@@ -179,6 +179,29 @@ async def test_a_refused_connection_names_the_url_and_no_secret(base_url: str) -
 
 
 @pytest.mark.anyio
+async def test_no_file_descriptor_left_is_not_called_a_network_problem() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 24] Too many open files", request=request)
+
+    client = Client(
+        base_url="http://127.0.0.1:9",
+        token=SecretStr(TOKEN),
+        api_version="2021-07-28",
+        limiter=RateLimiter(RateLimits()),
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(UnreachableError) as caught:
+        await client.create_relation("loc", "assoc", Pair("a", "b"))
+    await client.aclose()
+    assert caught.value.message == (
+        "could not open a connection ([Errno 24] Too many open files): this process may open "
+        "no more files; raise the limit (ulimit -n) or split the file by location (relimport "
+        "split)"
+    )
+    assert translate_line(caught.value.message, "es") is not None
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("exception", "maybe_written"),
     [

@@ -466,6 +466,11 @@ def _network_error(error: httpx.TransportError, base_url: httpx.URL) -> Unreacha
         return UnreachableError(f"no connection within the timeout ({name})")
     if isinstance(error, httpx.TimeoutException):
         return UnreachableError(f"no answer within the timeout ({name})", maybe_written=True)
+    if isinstance(error, httpx.ConnectError) and "Too many open files" in str(error):
+        return UnreachableError(  # not the network: this machine's limit of open files
+            f"could not open a connection ({error}): this process may open no more files; "
+            "raise the limit (ulimit -n) or split the file by location (relimport split)"
+        )
     if isinstance(error, httpx.ConnectError):
         reason = f"could not connect to the API ({error})"
         url = str(base_url.copy_with(userinfo=b"", query=None)).rstrip("/")

@@ -45,3 +45,26 @@ def fail(error: RelimportError) -> None:
         print_json({"exit_code": EXIT_NOT_STARTED, "outcome": "not_started", "error": str(error)})
     LOG.error("%s", error, extra={"event": "not_started", "exit_code": EXIT_NOT_STARTED})
     sys.exit(EXIT_NOT_STARTED)
+
+
+#: Open files wanted at the most: a run holds a lock file and a few connections per location
+#: it writes (up to 1,000 locations in one file), beyond the 1,024 many systems allow at first.
+OPEN_FILES = 65_536
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files towards :data:`OPEN_FILES` (never past
+    the hard limit the system sets), as Go programs do at start; the limit after."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # not allowed here: keep what there is
+            return soft
+        return wanted
+    return soft

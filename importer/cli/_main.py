@@ -19,7 +19,7 @@ import click
 
 from importer import logs
 from importer.api import list_associations
-from importer.cli._common import fail, load
+from importer.cli._common import fail, load, raise_open_file_limit
 from importer.cli._flags import RelimportGroup, window_options
 from importer.cli._language import language, remember_language, say, speak_to_everyone
 from importer.cli._sandbox import sandbox
@@ -241,6 +241,7 @@ def main(
     """Create relations in bulk in Leadway CRM from CSV and Excel files."""
     ctx.meta["relimport.lang"] = choose_language(lang, os.environ)
     ctx.meta["relimport.json"] = json_output
+    raise_open_file_limit()  # a lock and a pool of connections per location
     if log_file is not None:
         try:
             logs.configure(log_file, log_format, log_level)
