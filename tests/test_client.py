@@ -150,13 +150,11 @@ async def test_errors_carry_the_api_message_and_never_the_token(
     assert TOKEN not in repr(client)
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    "base_url", ["http://127.0.0.1:9", "https://user:secret@api.test/v2/?key=secret"]
-)
-async def test_a_refused_connection_names_the_url_and_no_secret(base_url: str) -> None:
+async def _connect_fails(base_url: str, error: str) -> UnreachableError:
+    """What a create says when every connection fails with ``error``."""
+
     def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        raise httpx.ConnectError(error, request=request)
 
     client = Client(
         base_url=base_url,
@@ -168,37 +166,34 @@ async def test_a_refused_connection_names_the_url_and_no_secret(base_url: str) -
     with pytest.raises(UnreachableError) as caught:
         await client.create_relation("loc", "assoc", Pair("a", "b"))
     await client.aclose()
+    return caught.value
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:9", "https://user:secret@api.test/v2/?key=secret"]
+)
+async def test_a_refused_connection_names_the_url_and_no_secret(base_url: str) -> None:
+    caught = await _connect_fails(base_url, "[Errno 111] Connection refused")
     shown = "http://127.0.0.1:9" if "127" in base_url else "https://api.test/v2"
-    assert caught.value.message == (
+    assert caught.message == (
         f"could not connect to the API at {shown} ([Errno 111] Connection refused): check the "
         "target (--base-url) and the network"
     )
-    assert caught.value.reason == "could not connect to the API ([Errno 111] Connection refused)"
-    assert "secret" not in caught.value.message and TOKEN not in caught.value.message
-    assert translate_line(caught.value.message, "es") is not None
+    assert caught.reason == "could not connect to the API ([Errno 111] Connection refused)"
+    assert "secret" not in caught.message and TOKEN not in caught.message
+    assert translate_line(caught.message, "es") is not None
 
 
 @pytest.mark.anyio
 async def test_no_file_descriptor_left_is_not_called_a_network_problem() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 24] Too many open files", request=request)
-
-    client = Client(
-        base_url="http://127.0.0.1:9",
-        token=SecretStr(TOKEN),
-        api_version="2021-07-28",
-        limiter=RateLimiter(RateLimits()),
-        transport=httpx.MockTransport(handler),
-    )
-    with pytest.raises(UnreachableError) as caught:
-        await client.create_relation("loc", "assoc", Pair("a", "b"))
-    await client.aclose()
-    assert caught.value.message == (
+    caught = await _connect_fails("http://127.0.0.1:9", "[Errno 24] Too many open files")
+    assert caught.message == (
         "could not open a connection ([Errno 24] Too many open files): this process may open "
         "no more files; raise the limit (ulimit -n) or split the file by location (relimport "
         "split)"
     )
-    assert translate_line(caught.value.message, "es") is not None
+    assert translate_line(caught.message, "es") is not None
 
 
 @pytest.mark.anyio

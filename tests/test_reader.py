@@ -261,17 +261,23 @@ def test_the_file_is_closed_on_exit(tmp_path: Path) -> None:
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+def _peak_reading(path: Path) -> int:
+    """The most memory Python held while every row of ``path`` was read."""
+    tracemalloc.start()
+    try:
+        with open_table(path) as table:
+            for _ in table.rows:
+                pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
     def peak(count: int) -> int:
-        path = write(tmp_path, f"{count}.csv", "a,b,c\n" + "0012345,abcdef,x\n" * count)
-        tracemalloc.start()
-        try:
-            with open_table(path) as table:
-                for _ in table.rows:
-                    pass
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return _peak_reading(
+            write(tmp_path, f"{count}.csv", "a,b,c\n" + "0012345,abcdef,x\n" * count)
+        )
 
     peak(10)  # first use: imports, caches
     small, large = peak(10_000), peak(30_000)  # both larger than the 64 KiB scan chunk
@@ -290,15 +296,7 @@ def test_xlsx_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
                 ws.append([f"id{n:08d}", n])
                 ws.row_dimensions[n + 2].height = 20
 
-        path = write_xlsx(tmp_path, fill, f"{count}.xlsx")
-        tracemalloc.start()
-        try:
-            with open_table(path) as table:
-                for _ in table.rows:
-                    pass
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return _peak_reading(write_xlsx(tmp_path, fill, f"{count}.xlsx"))
 
     peak(3_000)  # first use: imports, caches, buffers that grow up to a few thousand rows
     small, large = peak(3_000), peak(9_000)  # openpyxl alone: 2 MB more

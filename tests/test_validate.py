@@ -32,7 +32,9 @@ def sent(pair: Pair) -> Judgement:
     return Judgement(DEMO_LOCATION, STUDENT_TEACHER, pair=pair)
 
 
-def validator(strict: bool = False, seen_limit: int = 50_000) -> RowValidator:
+def validator(
+    strict: bool = False, seen_limit: int = 50_000, seen: SeenPairs | None = None, scope: str = ""
+) -> RowValidator:
     """The row checks of one association alone (``examine``, ``settle``: what judge calls)."""
     return RowValidator(
         STUDENT_TEACHER,
@@ -42,6 +44,8 @@ def validator(strict: bool = False, seen_limit: int = 50_000) -> RowValidator:
         second_column="Teacher ID",
         strict_ids=strict,
         seen_limit=seen_limit,
+        seen=seen,
+        scope=scope,
     )
 
 
@@ -152,15 +156,7 @@ def _full_disk() -> sqlite3.Connection:
 def test_duplicates_stay_exact_in_memory_when_the_temporary_folder_is_full() -> None:
     pairs = [(2 + n, Pair(STUDENT, f"cTeacher{n % 40:012d}")) for n in range(300)]
     in_memory = _settled(10**9, pairs)
-    seen = SeenPairs(limit=7, database=_full_disk)
-    settle = RowValidator(
-        STUDENT_TEACHER,
-        first_index=0,
-        second_index=1,
-        first_column="Student ID",
-        second_column="Teacher ID",
-        seen=seen,
-    ).settle
+    settle = validator(seen=SeenPairs(limit=7, database=_full_disk)).settle
     got = [(outcome.error if (outcome := settle(n, pair)) else "new") for n, pair in pairs]
     assert got == in_memory
     assert got.count("new") == 40
@@ -168,18 +164,7 @@ def test_duplicates_stay_exact_in_memory_when_the_temporary_folder_is_full() -> 
 
 def test_one_set_of_pairs_serves_every_scope_and_keeps_them_apart() -> None:
     seen = SeenPairs(limit=3)
-    made = {
-        scope: RowValidator(
-            STUDENT_TEACHER,
-            first_index=0,
-            second_index=1,
-            first_column="Student ID",
-            second_column="Teacher ID",
-            seen=seen,
-            scope=scope,
-        )
-        for scope in ("location A", "location B")
-    }
+    made = {scope: validator(seen=seen, scope=scope) for scope in ("location A", "location B")}
     pair = Pair(STUDENT, TEACHER)
     assert made["location A"].settle(2, pair) is None
     assert made["location B"].settle(3, pair) is None  # another location: its own pair
