@@ -104,3 +104,39 @@ def test_a_second_ctrl_c_stops_at_once_and_the_same_run_resumes_whole(tmp_path: 
     assert [r["row"] for r in rows] == [str(n) for n in range(2, 22)]
     assert Counter(r["status"] for r in rows) == {"created": 20}
     assert sandbox.stats(DEMO_LOCATION).by_route[CREATE] == 20  # nothing sent twice
+
+
+def test_ctrl_c_during_a_dry_run_stops_its_pass(tmp_path: Path) -> None:
+    """A dry run sends nothing, so no sender stops its pass: the pass itself checks for the
+    signal and stops within about a thousand rows; the result file still has every row."""
+    rows = 5_000
+    path = write_csv(
+        tmp_path / "in.csv",
+        [["Student ID", "Teacher ID"]]
+        + [[student_id(n // 125 + 1), teacher_id(n % 125 + 1)] for n in range(rows)],
+    )
+    judged = 0
+
+    def on_row(_: Status) -> None:
+        nonlocal judged
+        judged += 1
+        if judged == 1_000:
+            signal.raise_signal(signal.SIGINT)
+
+    summary = run_import(
+        path,
+        demo_settings(tmp_path),
+        dry_run=True,
+        transport=Sandbox().transport(),
+        interruptible=True,
+        hooks=Hooks(on_row=on_row),
+    )
+    assert summary.interrupted and summary.exit_code == 4
+    # stopped within a few checks (the signal's handler runs as the loop turns, every 256
+    # rows), not after every row
+    assert judged < 1_000 + 4 * 256
+    written = read_results(summary.result_path)
+    assert [row["row"] for row in written] == [str(n) for n in range(2, rows + 2)]
+    # as any interrupted run's: written from the journal, the rows not judged to the end
+    # (and the plainly valid, never journalled by a dry run) not sent, said why
+    assert {(row["status"], row["error_code"]) for row in written} == {("not_sent", "interrupted")}

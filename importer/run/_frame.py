@@ -448,7 +448,10 @@ class DurableRun:
             direct = _Direct(self, ResultWriter(self.out, header))
             try:
                 await sender.run(
-                    self.steps.jobs(direct.feed(rows), Book(self, journal, direct)), record
+                    self.steps.jobs(
+                        direct.feed(rows, lambda: sender.interrupted), Book(self, journal, direct)
+                    ),
+                    record,
                 )
             finally:
                 whole = direct.close(
@@ -525,12 +528,15 @@ class _Direct:
         except OSError:  # said by the writing from the journal, which meets it too
             self._opened, self._broken = False, True
 
-    def feed(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+    def feed(self, rows: Iterator[SourceRow], stop: Callable[[], bool]) -> Iterator[SourceRow]:
         """The rows for the steps; a row they leave without an outcome is plainly valid (or
-        outside ``--rows`` / ``--limit``), written as the next one is asked for."""
+        outside ``--rows`` / ``--limit``), written as the next one is asked for. ``stop``
+        (Ctrl-C: nothing is sent, so no sender stops the pass) ends it, unfinished."""
         run = self._run
         valid, outside = Outcome(Status.VALID), run.outside_outcome()
         for seq, row in enumerate(rows):
+            if seq % 256 == 0 and stop():
+                return
             self._pending = (seq, row)
             yield row
             if self._pending is not None:
