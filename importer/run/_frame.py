@@ -142,8 +142,6 @@ class Book:
 class DurableRun:
     """Survey, journal, send, render: the frame of one run, given its :class:`Steps`."""
 
-    only: frozenset[Status] | None = None  # a result file given back: the statuses to redo
-    window: RowWindow | None = None  # --rows / --limit: the rows processed, the rest not sent
     limit_seq: int | None = None  # the position of the last row --limit takes (the survey's)
     out: Path  # the result file, once the run has chosen it (before prepare())
 
@@ -164,7 +162,9 @@ class DurableRun:
                 "--location-id."
             )
         self.path, self.settings, self.dry_run, self.restart = path, settings, dry_run, restart
-        self.hooks, self.only, self.window = hooks, only, window
+        self.hooks = hooks
+        self.only = only  # a result file given back: the statuses to redo
+        self.window = window  # --rows / --limit: the rows processed, the rest not sent
         self.steps: Steps  # given by whoever builds the run, before execute()
         self.resumed = 0
         self.unwritten: list[str] = []  # files that could not be written (exit 6)
