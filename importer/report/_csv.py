@@ -90,17 +90,18 @@ def write_json(path: Path, data: Mapping[str, object]) -> None:
 
 def unwritten_message(path: Path, error: OSError, *, dry_run: bool = False) -> str:
     """What to do about a file beside the results that could not be written."""
+    what = (
+        f"{path}: could not be written ({error.strerror or error}). If it is open (in Excel, "
+        "for example), close it; if it is read-only, make it writable; "
+    )
     if dry_run:  # its journal was a temporary one: nothing to keep, nothing sent
         return (
-            f"{path}: could not be written ({error.strerror or error}). If it is open (in "
-            "Excel, for example), close it; if it is read-only, make it writable; if the disk "
-            "is full, make room; then run the same command again (a dry run sends nothing)."
+            what + "if the disk is full, make room; then run the same command again (a dry run "
+            "sends nothing)."
         )
-    return (
-        f"{path}: could not be written ({error.strerror or error}). If it is open (in Excel, "
-        "for example), close it; if it is read-only, make it writable; then run the same "
-        "command again: nothing is lost, the journal keeps every outcome and no row is sent "
-        "again."
+    return what + (
+        "then run the same command again: nothing is lost, the journal keeps every outcome "
+        "and no row is sent again."
     )
 
 

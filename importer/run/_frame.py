@@ -3,9 +3,11 @@
 A run reads its input three times, each time streaming: a survey (the whole file can be read,
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
-in input order, however the run ended. Re-running the same command resumes: final rows cost no
-request, rows in doubt are looked up first. What a row is and what to send for it, the run is
-told by its :class:`Steps`, plain callables (see :mod:`importer.run._import` for an import's).
+in input order, however the run ended. A dry run, which sends nothing, writes its result file
+in the sending pass (``_Direct``) and so reads twice, unless that pass is cut short.
+Re-running the same command resumes: final rows cost no request, rows in doubt are looked up
+first. What a row is and what to send for it, the run is told by its :class:`Steps`, plain
+callables (see :mod:`importer.run._import` for an import's).
 """
 
 from __future__ import annotations
@@ -533,6 +535,7 @@ class _Direct:
         outside ``--rows`` / ``--limit``), written as the next one is asked for. ``stop``
         (Ctrl-C: nothing is sent, so no sender stops the pass) ends it, unfinished."""
         run = self._run
+        selected, fill = run.selected, run.steps.fill  # once, not per row
         valid, outside = Outcome(Status.VALID), run.outside_outcome()
         for seq, row in enumerate(rows):
             if seq % 256 == 0 and stop():
@@ -541,8 +544,8 @@ class _Direct:
             yield row
             if self._pending is not None:
                 self._pending = None
-                if run.selected(seq, row):
-                    self._add(seq, row, run.steps.fill(row, valid))
+                if selected(seq, row):
+                    self._add(seq, row, fill(row, valid))
                 else:
                     self.outside += 1
                     self._add(seq, row, outside)

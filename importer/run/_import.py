@@ -152,7 +152,6 @@ class Import:
                 f"--mirror needs the whole export: with {cut} the run sees a few rows, and "
                 "every other relation relimport created would be deleted. Leave one of them off."
             )
-        self.only = only
         self.checks = Checks(settings, str(path))
         self.to_send: Counter[str] = Counter()  # location -> rows a real run sends
         self.known = 0  # rows the ledger settled (no request)
@@ -182,7 +181,7 @@ class Import:
         stack = ExitStack()
         s = self.settings
         rule = HeaderRule()  # a result file given back (--only) has its header on row 1
-        if self.only is None:
+        if self.run.only is None:
             rule = HeaderRule(s.header_row, s.no_header, None if s.header_row else self.checks.fits)
         table = stack.enter_context(
             open_table(self.path, sheet=s.sheet, encoding=s.encoding, header=rule)
@@ -191,9 +190,9 @@ class Import:
         self.duplicates = table.duplicates
         if s.split:  # one row per pair of ids, once the header has told where they are
             rows = split_ids(rows, lambda: self.checks.columns, s.split)
-        if self.only is not None:  # the earlier run's journal dates the rows it left in doubt
+        if self.run.only is not None:  # the earlier run's journal dates the rows it left in doubt
             since = doubt_times(journal_path(self.path))
-            header, rows = redo_rows(header, rows, self.only, self.path, since)
+            header, rows = redo_rows(header, rows, self.run.only, self.path, since)
         return (table.notices, header, rows), stack
 
     def survey(self, header: tuple[str, ...], rows: Iterator[SourceRow]) -> Survey:
@@ -229,7 +228,7 @@ class Import:
             columns=columns,
             association=s.association or "",
             location_id=s.location_id or "",
-            selection=",".join(sorted(self.only)) if self.only is not None else "",
+            selection=",".join(sorted(self.run.only)) if self.run.only is not None else "",
             target=s.target,
         )
 

@@ -31,13 +31,21 @@ from importer.validate._seen import LIMIT, SeenPairs
 _KEY = os.urandom(16)  # the pair keys' own, where hash() is narrower than 64 bits
 
 
-def pair_key(scope: str, first: str, second: str) -> int:
-    """A signed 64-bit key of a pair in its scope (location and association)."""
-    if sys.hash_info.width >= 64:
-        return hash((scope, first, second))
+def _hashed_key(scope: str, first: str, second: str) -> int:
+    return hash((scope, first, second))
+
+
+def _digested_key(scope: str, first: str, second: str) -> int:
     text = f"{scope}\x00{first}\x00{second}".encode()
     digest = hashlib.blake2b(text, digest_size=8, key=_KEY).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+#: A signed 64-bit key of a pair in its scope (location and association): Python's own hash
+#: where it is that wide, else a keyed blake2b (chosen once, not per row).
+pair_key: Callable[[str, str, str], int] = (
+    _hashed_key if sys.hash_info.width >= 64 else _digested_key
+)
 
 
 #: Id shapes seen in the wild, per object key: hints, never proof (see the API notes, 6).
