@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -125,12 +126,17 @@ class Client:
             ),
         }
         if transport is None:  # one TLS set-up for every pool (25 ms each otherwise)
-            self._options["verify"] = httpx.create_ssl_context()
+            self._options["verify"] = _tls(base_url)
         self._http = httpx.AsyncClient(**self._options, transport=transport)
-        #: A pool of connections per location: httpcore scans every connection of a pool per
-        #: request, so one large shared pool costs CPU that grows with the locations. A
-        #: transport given (the sandbox, tests) is one object: every location shares it.
-        self._pools: dict[str, httpx.AsyncClient] | None = {} if transport is None else None
+        #: Per location: its connections and the headers each of its requests adds. A pool
+        #: per location: httpcore scans every connection of a pool per request, so one large
+        #: shared pool costs CPU that grows with the locations; the location's token is then
+        #: one of the pool's own headers. A transport given (the sandbox, tests) is one object:
+        #: every location shares it, and each request carries its location's token.
+        self._routes: dict[str, tuple[httpx.AsyncClient, dict[str, str] | None, str]] = {}
+        self._shared = transport is not None
+        #: The create's URL, whole: merging a path with the base URL parses it, per request.
+        self._create_url = _merge(self._http.base_url, "/associations/relations")
 
     @property
     def clock_offset(self) -> float | None:
@@ -156,19 +162,31 @@ class Client:
         return {location: stats.requests for location, stats in self._limiter.stats.items()}
 
     async def aclose(self) -> None:
-        for pool in (self._pools or {}).values():
-            await pool.aclose()
+        for pool, _, _ in self._routes.values():
+            if pool is not self._http:
+                await pool.aclose()
         await self._http.aclose()
 
-    def _pool(self, location_id: str) -> httpx.AsyncClient:
-        """The connections of one location (the shared client when a transport was given)."""
-        pools = self._pools
-        if pools is None:
-            return self._http
-        pool = pools.get(location_id)
-        if pool is None:
-            pool = pools[location_id] = httpx.AsyncClient(**self._options)
-        return pool
+    def _route(self, location_id: str) -> tuple[httpx.AsyncClient, dict[str, str] | None, str]:
+        """A location's connections, the headers its requests add (None: none, the token is
+        the pool's own), and the variable its token came from; built on its first request."""
+        route = self._routes.get(location_id)
+        if route is not None:
+            return route
+        token, token_env = self._tokens.get(location_id, (self._token, self._token_env))
+        if token is None:
+            raise ConfigError(
+                f"No API token for location {location_id}: set the environment variable "
+                f"{token_env}, or map the location to a variable in token_env_by_location."
+            )
+        authorization = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        if self._shared:
+            route = (self._http, authorization, token_env)
+        else:
+            headers = {**self._options["headers"], **authorization}
+            route = (httpx.AsyncClient(**{**self._options, "headers": headers}), None, token_env)
+        self._routes[location_id] = route
+        return route
 
     async def _request(
         self,
@@ -178,19 +196,15 @@ class Client:
         *,
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
+        url: httpx.URL | None = None,
     ) -> Any:
-        token, token_env = self._tokens.get(location_id, (self._token, self._token_env))
-        if token is None:
-            raise ConfigError(
-                f"No API token for location {location_id}: set the environment variable "
-                f"{token_env}, or map the location to a variable in token_env_by_location."
-            )
-        authorization = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        """One request to ``path`` (``url``: the same, merged with the base URL already)."""
+        pool, headers, token_env = self._route(location_id)
         permit = await self._limiter.location(location_id).acquire()
         started = time.monotonic()
         try:
-            response = await self._pool(location_id).request(
-                method, path, params=params, json=json, headers=authorization
+            response = await pool.request(
+                method, url or path, params=params, json=json, headers=headers
             )
         except httpx.TransportError as error:
             permit.release(None, None)
@@ -199,17 +213,12 @@ class Client:
         except BaseException:  # cancelled: free the slot, then let it through
             permit.release(None, None)
             raise
-        permit.release(response.status_code, response.headers)
-        _log(
-            method,
-            path,
-            location_id,
-            response.status_code,
-            started,
-            None,
-            response.headers.get("X-RateLimit-Remaining"),
-        )
-        date = response.headers.get("Date")
+        answered = dict(response.headers.items())  # names in lower case: read once, not per get
+        permit.release(response.status_code, answered)
+        if LOG.isEnabledFor(logging.DEBUG):
+            remaining = answered.get("x-ratelimit-remaining")
+            _log(method, path, location_id, response.status_code, started, None, remaining)
+        date = answered.get("date")
         if date:
             self._date = (date, time.time())
         error_class = classify(
@@ -225,7 +234,7 @@ class Client:
                     maybe_written=True,
                 ) from None
         message = _message(response)
-        wait = retry_after(response.headers)
+        wait = retry_after(answered)
         if error_class is AuthError:
             message = auth_message(response.status_code, message, location_id, token_env)
         if issubclass(error_class, RetryableError):
@@ -279,6 +288,7 @@ class Client:
                 "firstRecordId": pair.first_id,
                 "secondRecordId": pair.second_id,
             },
+            url=self._create_url,
         )
         return str(body.get("id", "")) if isinstance(body, dict) else ""
 
@@ -411,6 +421,20 @@ class Client:
             location_id,
             params={"locationId": location_id},
         )
+
+
+def _tls(base_url: str) -> ssl.SSLContext:
+    """The TLS set-up of every pool: the certificates httpx trusts for an HTTPS target; for
+    any other (plain HTTP, on loopback) one that trusts nothing, which costs no reading of the
+    certificate bundle (30 ms) and could never connect to an HTTPS server unverified."""
+    if httpx.URL(base_url).scheme == "https":
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no certificate to trust
+
+
+def _merge(base_url: httpx.URL, path: str) -> httpx.URL:
+    """``path`` under the base URL, as httpx merges a relative URL with its ``base_url``."""
+    return base_url.copy_with(raw_path=base_url.raw_path + path.lstrip("/").encode("ascii"))
 
 
 def _record_path(object_key: str, record_id: str) -> tuple[str, str]:

@@ -7,9 +7,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from importer.cli._common import LOG, fail, json_output, print_json
 from importer.cli._language import language, say
@@ -26,6 +24,9 @@ from importer.models import (
     Status,
 )
 from importer.report import Hooks, RunSummary, workbook_path
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def starter(
@@ -67,6 +68,8 @@ def execute(
         if show_progress:
             if bar is not None:
                 bar.close()
+            from tqdm import tqdm  # here: a run without a bar (--quiet, no terminal) needs none
+
             desc, unit = translate(name, lang), translate(unit, lang)
             bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
@@ -90,6 +93,8 @@ def execute(
 
     def on_notice(message: str) -> None:
         if not quiet:
+            from tqdm import tqdm
+
             tqdm.write(translate(message, lang), file=sys.stderr)
 
     try:

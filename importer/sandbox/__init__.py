@@ -3,37 +3,47 @@
 One pure core (:class:`Sandbox`), two ways in: :meth:`Sandbox.transport` (in-process httpx
 transport, no socket) and :func:`serve` (real HTTP on loopback). Behaviours the real API does
 not document are chosen and listed in this package's README.md.
+
+Its names are imported on first use (as the standard library's ``concurrent.futures`` does):
+``import importer.sandbox.faults`` (the ``sandbox serve`` command's options, at every start
+of ``relimport``) loads that module alone, not the emulator, its server and its seed.
 """
 
-from importer.sandbox.answer import Action, Answer
-from importer.sandbox.core import VERSIONS, LocationStats, Sandbox
-from importer.sandbox.faults import FaultPlan, Limits
-from importer.sandbox.seed import (
-    ALL_SCOPES,
-    BUSINESSES_CONTACTS,
-    DEMO_LOCATION,
-    DEMO_TOKEN,
-    OPPORTUNITIES_CONTACTS,
-    OTHER_LOCATION,
-    OTHER_TOKEN,
-    READ_SCOPES,
-    READONLY_TOKEN,
-    STUDENT_TEACHER_ID,
-    STUDENTS_KEY,
-    AssociationDef,
-    LocationSeed,
-    ObjectDef,
-    PropertyDef,
-    Record,
-    RelationDef,
-    Seed,
-    Token,
-    demo_seed,
-    student_id,
-    teacher_id,
-)
-from importer.sandbox.server import RunningServer, serve, serve_forever
-from importer.sandbox.transport import SandboxTransport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importer.sandbox.answer import Action, Answer
+    from importer.sandbox.core import VERSIONS, LocationStats, Sandbox
+    from importer.sandbox.faults import FaultPlan, Limits
+    from importer.sandbox.seed import (
+        ALL_SCOPES,
+        BUSINESSES_CONTACTS,
+        DEMO_LOCATION,
+        DEMO_TOKEN,
+        OPPORTUNITIES_CONTACTS,
+        OTHER_LOCATION,
+        OTHER_TOKEN,
+        READ_SCOPES,
+        READONLY_TOKEN,
+        STUDENT_TEACHER_ID,
+        STUDENTS_KEY,
+        AssociationDef,
+        LocationSeed,
+        ObjectDef,
+        PropertyDef,
+        Record,
+        RelationDef,
+        Seed,
+        Token,
+        demo_seed,
+        student_id,
+        teacher_id,
+    )
+    from importer.sandbox.server import RunningServer, serve, serve_forever
+    from importer.sandbox.transport import SandboxTransport
 
 __all__ = [
     "ALL_SCOPES",
@@ -70,3 +80,53 @@ __all__ = [
     "student_id",
     "teacher_id",
 ]
+
+#: Each public name and the module it comes from.
+_WHERE = {
+    "Action": "answer",
+    "Answer": "answer",
+    "VERSIONS": "core",
+    "LocationStats": "core",
+    "Sandbox": "core",
+    "FaultPlan": "faults",
+    "Limits": "faults",
+    "ALL_SCOPES": "seed",
+    "BUSINESSES_CONTACTS": "seed",
+    "DEMO_LOCATION": "seed",
+    "DEMO_TOKEN": "seed",
+    "OPPORTUNITIES_CONTACTS": "seed",
+    "OTHER_LOCATION": "seed",
+    "OTHER_TOKEN": "seed",
+    "READ_SCOPES": "seed",
+    "READONLY_TOKEN": "seed",
+    "STUDENT_TEACHER_ID": "seed",
+    "STUDENTS_KEY": "seed",
+    "AssociationDef": "seed",
+    "LocationSeed": "seed",
+    "ObjectDef": "seed",
+    "PropertyDef": "seed",
+    "Record": "seed",
+    "RelationDef": "seed",
+    "Seed": "seed",
+    "Token": "seed",
+    "demo_seed": "seed",
+    "student_id": "seed",
+    "teacher_id": "seed",
+    "RunningServer": "server",
+    "serve": "server",
+    "serve_forever": "server",
+    "SandboxTransport": "transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once: later uses find it as a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
