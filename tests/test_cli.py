@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -377,3 +379,15 @@ def test_results_format_xlsx_writes_a_workbook_beside_the_csv(in_repo: Path) -> 
         assert {"Summary", "Help"} <= set(book.sheetnames)
     finally:
         book.close()
+
+
+def test_a_start_of_the_command_loads_no_emulator_and_no_progress_bar() -> None:
+    """Start-up is part of every run's time: ``relimport`` loads the sandbox's emulator and
+    server only when the sandbox is the target (``sandbox serve``'s options need only its
+    faults), tqdm only to draw a bar, openpyxl only for a workbook."""
+    heavy = ["importer.sandbox.core", "importer.sandbox.server", "tqdm", "openpyxl"]
+    code = f"import sys, importer.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

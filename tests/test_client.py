@@ -19,6 +19,7 @@ from importer.errors import (
 )
 from importer.i18n import translate_line
 from importer.models import Pair
+from importer.sandbox import DEMO_LOCATION, DEMO_TOKEN, OTHER_LOCATION, OTHER_TOKEN, Sandbox, serve
 
 TOKEN = "pit-very-secret-token-0000"
 DUPLICATE = "Could not create relation: duplicate relation of object Ids for given association abc"
@@ -284,3 +285,60 @@ async def test_every_request_goes_through_the_location_limiter() -> None:
     await client.create_relation("locB", "assoc", Pair("a", "b"))
     await client.aclose()
     assert {k: v.requests for k, v in limiter.stats.items()} == {"locA": 3, "locB": 1}
+
+
+@pytest.mark.anyio
+async def test_a_base_url_with_a_path_keeps_it_in_every_request() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url.copy_with(query=None)))
+        return httpx.Response(201 if request.method == "POST" else 200, json={"id": "r"})
+
+    client = Client(
+        base_url="https://api.test/v2",
+        token=SecretStr(TOKEN),
+        api_version="2021-07-28",
+        limiter=RateLimiter(RateLimits()),
+        transport=httpx.MockTransport(handler),
+    )
+    await client.create_relation("loc", "assoc", Pair("a", "b"))
+    await client.list_associations("loc")
+    await client.aclose()
+    assert seen == [
+        "https://api.test/v2/associations/relations",
+        "https://api.test/v2/associations/",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_over_a_socket_each_location_is_sent_its_own_token() -> None:
+    """A pool of connections per location, its token among the pool's headers: each location
+    is asked with its own token, and one with no token of its own with the run's."""
+    with serve(Sandbox()) as server:
+        client = Client(
+            base_url=server.url,
+            token=SecretStr(DEMO_TOKEN),
+            api_version="2021-07-28",
+            limiter=RateLimiter(RateLimits()),
+            tokens={OTHER_LOCATION: (SecretStr(OTHER_TOKEN), "OTHER_TOKEN")},
+        )
+        try:
+            for _ in range(2):  # the second time through the pools made the first
+                assert await client.list_associations(DEMO_LOCATION)
+                assert await client.list_associations(OTHER_LOCATION)
+        finally:
+            await client.aclose()
+        only_demo = Client(
+            base_url=server.url,
+            token=SecretStr(DEMO_TOKEN),
+            api_version="2021-07-28",
+            limiter=RateLimiter(RateLimits()),
+        )
+        try:
+            with pytest.raises(AuthError) as refused:
+                await only_demo.list_associations(OTHER_LOCATION)
+        finally:
+            await only_demo.aclose()
+    assert refused.value.status == 403

@@ -167,7 +167,9 @@ class LocationLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()  # FIFO: waiters are served in order
-        self._changed = asyncio.Event()  # set (and replaced) on every release
+        #: What the head waiter waits on for a release (made when one waits: most releases
+        #: come with nobody waiting); a release sets it and drops it.
+        self._changed: asyncio.Event | None = None
         self._seq = 0
         self._in_flight: set[int] = set()  # seq of requests not released yet
         self._released: deque[float] = deque()  # release times of slots still held, ascending
@@ -207,6 +209,8 @@ class LocationLimiter:
                     if wait == 0.0:
                         return self._start(now)
                     if wait is None:
+                        if self._changed is None:
+                            self._changed = asyncio.Event()
                         await self._changed.wait()
                     else:
                         await self._sleep(wait)
@@ -316,7 +320,8 @@ class LocationLimiter:
     def _check_budget(self) -> None:
         """Raise BudgetExhaustedError if the day is spent or the API refuses everything."""
         left, reserve = self._daily_left(), self._limits.daily_reserve
-        if left + len(self._daily_unseen & self._in_flight) <= reserve:  # none can come back
+        # none can come back (the set is built only near the reserve: most calls are far)
+        if left <= reserve and left + len(self._daily_unseen & self._in_flight) <= reserve:
             used = max(0, self._daily_limit - max(0, left))
             raise BudgetExhaustedError(
                 self.location_id,
@@ -347,8 +352,9 @@ class LocationLimiter:
         elif status is not None:
             self._refused, self._backoff = None, (0, self._backoff[1])
         self._refresh_stats(now)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def _apply_headers(
         self, seq: int, now: float, headers: RateLimitHeaders, *, counted: bool
