@@ -283,6 +283,8 @@ class LocationLimiter:
 
     def _aimd(self, now: float) -> int:
         """The server's max after the cuts: grown one per window, held below the ceiling."""
+        if self._ceiling is None and self._aimd_base >= self._header_max:
+            return self._header_max  # no cut holds it below (nearly every call): grown >= base
         grown = self._aimd_base + self._windows_since(now, self._aimd_since)
         if self._ceiling is not None:
             quiet = self._windows_since(now, self._last_429)  # forgotten after 10 quiet ones
