@@ -9,6 +9,7 @@ decided by the pure :func:`classify`, in one place.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import ssl
 import time
@@ -424,12 +425,14 @@ class Client:
 
 
 def _tls(base_url: str) -> ssl.SSLContext:
-    """The TLS set-up of every pool: the certificates httpx trusts for an HTTPS target; for
-    any other (plain HTTP, on loopback) one that trusts nothing, which costs no reading of the
-    certificate bundle (30 ms) and could never connect to an HTTPS server unverified."""
-    if httpx.URL(base_url).scheme == "https":
-        return httpx.create_ssl_context()
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no certificate to trust
+    """The TLS set-up of every pool: the certificates httpx trusts, unless no connection can
+    use TLS (a plain-HTTP target, on loopback, and no proxy in the environment): then one that
+    trusts nothing, which costs no reading of the certificate bundle (30 ms) and could never
+    connect to an HTTPS server unverified."""
+    proxied = any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ)
+    if httpx.URL(base_url).scheme == "http" and not proxied:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no certificate to trust
+    return httpx.create_ssl_context()
 
 
 def _merge(base_url: httpx.URL, path: str) -> httpx.URL:
