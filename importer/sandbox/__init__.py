@@ -81,51 +81,21 @@ __all__ = [
     "teacher_id",
 ]
 
-#: Each public name and the module it comes from.
-_WHERE = {
-    "Action": "answer",
-    "Answer": "answer",
-    "VERSIONS": "core",
-    "LocationStats": "core",
-    "Sandbox": "core",
-    "FaultPlan": "faults",
-    "Limits": "faults",
-    "ALL_SCOPES": "seed",
-    "BUSINESSES_CONTACTS": "seed",
-    "DEMO_LOCATION": "seed",
-    "DEMO_TOKEN": "seed",
-    "OPPORTUNITIES_CONTACTS": "seed",
-    "OTHER_LOCATION": "seed",
-    "OTHER_TOKEN": "seed",
-    "READ_SCOPES": "seed",
-    "READONLY_TOKEN": "seed",
-    "STUDENT_TEACHER_ID": "seed",
-    "STUDENTS_KEY": "seed",
-    "AssociationDef": "seed",
-    "LocationSeed": "seed",
-    "ObjectDef": "seed",
-    "PropertyDef": "seed",
-    "Record": "seed",
-    "RelationDef": "seed",
-    "Seed": "seed",
-    "Token": "seed",
-    "demo_seed": "seed",
-    "student_id": "seed",
-    "teacher_id": "seed",
-    "RunningServer": "server",
-    "serve": "server",
-    "serve_forever": "server",
-    "SandboxTransport": "transport",
-}
+#: The modules the public names come from, each after those it imports names from: a name is
+#: looked for in this order, so it is found where it is defined, and ``DEMO_TOKEN`` loads the
+#: seed alone, not the emulator.
+_MODULES = ("faults", "seed", "answer", "core", "server", "transport")
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # once: later uses find it as a plain global
-    return value
+    if name in __all__:
+        for module in _MODULES:
+            found = importlib.import_module(f"{__name__}.{module}")
+            if hasattr(found, name):
+                value = getattr(found, name)
+                globals()[name] = value  # once: later uses find it as a plain global
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
