@@ -75,8 +75,15 @@ class Checks:
         #: Both columns hold ids (nothing to resolve).
         self.plain_ids = all(lookup == ID for _, lookup in settings.sides())
         #: Rows per scope and id shape of the two cells (the shape's regex, or ""): the survey
-        #: counts them, so the order can be judged without reading the file again.
+        #: counts them, so the order can be judged without reading the file again; or, when
+        #: ``tally`` is set (a run that reads its file once), :meth:`judge` does.
         self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
+        self.tally = False
+        self._fresh = 0  # rows judged valid at a glance (their shapes are their sides')
+        #: (location, association, validator) of a run whose rows need no resolution: one
+        #: scope, ids not checked. Found at the first row judged (the association is known).
+        self._quick: tuple[str, Association, RowValidator] | None = None
+        self._quick_found = False
 
     @property
     def per_row(self) -> bool:
@@ -296,9 +303,17 @@ class Checks:
         return list(keys), list(records)
 
     def count_shapes(self) -> None:
-        """Evidence of the order from the id shapes the survey counted (ids on both sides)."""
+        """Evidence of the order from the id shapes the survey (or :meth:`judge`) counted
+        (ids on both sides)."""
         if not self.plain_ids:
             return
+        if self._fresh and self._quick is not None:  # valid at a glance: their sides' shapes
+            location, _, validator = self._quick
+            shapes = [shape_of(side.object_key) for side in validator.sides]
+            if shapes[0] is not None and shapes[1] is not None:
+                key = (location, self.settings.association or "")
+                self.shapes[key, shapes[0][0].pattern, shapes[1][0].pattern] += self._fresh
+            self._fresh = 0
         for (key, first, second), rows in self.shapes.items():
             association = self.associations.get(key)
             if association is None:
@@ -375,6 +390,16 @@ class Checks:
         """One row, as the run sends it: its scope, its cells, its ids resolved, duplicates.
 
         Either ``pair`` is set (send it) or ``outcome`` is the row's without a request."""
+        quick = self._quick if self._quick_found else self._quick_path()
+        if quick is not None:
+            pair = quick[2].fresh(row)
+            if pair is not None:
+                self._fresh += 1
+                return Judgement(quick[0], quick[1], pair=pair)
+            if self.tally:
+                first, second = self._at
+                key = (quick[0], self.settings.association or "")
+                self.shapes[key, id_shape(row.cells[first]), id_shape(row.cells[second])] += 1
         key, association, problem = self.scope(row)
         if problem is not None or association is None:
             return Judgement(key[0], None, outcome=problem)
@@ -391,6 +416,17 @@ class Checks:
             outcome = with_ids(settled, resolved)
             return Judgement(key[0], association, outcome=outcome, warnings=warnings)
         return Judgement(key[0], association, pair=resolved, warnings=warnings)
+
+    def _quick_path(self) -> tuple[str, Association, RowValidator] | None:
+        """The scope of every row, when no row needs resolving (see ``_quick``)."""
+        s = self.settings
+        self._quick, self._quick_found = None, True
+        if not self.per_row and self.plain_ids and not s.check_records:
+            key = (s.location_id or "", s.association or "")
+            association = self.associations.get(key)
+            if association is not None:
+                self._quick = (key[0], association, self.validator(key, association))
+        return self._quick
 
     def resolve(
         self, location: str, validator: RowValidator, values: Pair, lookups: Lookups
