@@ -4,7 +4,10 @@ A run reads its input three times, each time streaming: a survey (the whole file
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
 in input order, however the run ended. A dry run, which sends nothing, writes its result file
-in the sending pass (``_Direct``) and so reads twice, unless that pass is cut short.
+in the sending pass (``_Direct``) and so reads twice, unless that pass is cut short; and once
+when its steps can ``glance`` at the header instead of surveying the rows (nothing about them
+is asked of the API before the pass: the survey's checks come with the pass, and a failed one
+leaves no result file).
 Re-running the same command resumes: final rows cost no request, rows in doubt are looked up
 first. What a row is and what to send for it, the run is told by its :class:`Steps`, plain
 callables (see :mod:`importer.run._import` for an import's).
@@ -93,6 +96,10 @@ class Steps:
     open_rows: Callable[[], tuple[Rows, AbstractContextManager[object]]]
     #: the first reading: check the header (InputError), count the rows, note their locations
     survey: Callable[[tuple[str, ...], Iterator[SourceRow]], Survey]
+    #: a dry run that needs its rows only in the pass that judges them: check the header and
+    #: say where the run writes, without reading the rows (``jobs`` then does the survey's
+    #: checks as it goes). None: ``survey`` reads them first.
+    glance: Callable[[tuple[str, ...]], frozenset[str]] | None = None
     #: resolve: ask the API what the run needs before it writes (journal: None when new)
     prepare: Callable[[Client, Journal | None], Awaitable[None]] = _nothing_to_ask
     #: the journal is open: keep in it what a resume must not ask again
@@ -176,6 +183,7 @@ class DurableRun:
         self.clock: Clock = time.monotonic
         self.ledgers: Ledgers | None = None  # the known relations, while the run executes
         self.locations: frozenset[str] = frozenset()  # where it writes (the survey's)
+        self._opened: tuple[Rows, AbstractContextManager[object]] | None = None  # glance()'s
 
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
         """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
@@ -255,15 +263,43 @@ class DurableRun:
                 rows = _stoppable(rows, stop)
             found = self.steps.survey(header, rows if self.window is None else self._windowed(rows))
         count, self.locations = found.rows, found.locations
-        if count == 0 and self.only is not None:
+        if count == 0:
+            self._no_rows()
+        return count, self.path.stat().st_size, file_digest(self.path)
+
+    def _no_rows(self) -> None:
+        if self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
-        if count == 0:
-            raise InputError(
-                f"{self.path}: there are no rows to process under the header. "
-                "Check that this is the right file (or sheet, or --only statuses)."
-            )
-        return count, self.path.stat().st_size, file_digest(self.path)
+        raise InputError(
+            f"{self.path}: there are no rows to process under the header. "
+            "Check that this is the right file (or sheet, or --only statuses)."
+        )
+
+    @property
+    def one_pass(self) -> bool:
+        """A dry run of the whole file that its steps can judge in one reading (``glance``)."""
+        return self.dry_run and self.window is None and self.steps.glance is not None
+
+    def glance(self, reading: ExitStack) -> tuple[int, str]:
+        """A one-pass run's look at its input before the pass: the header checked and where
+        the run writes (its rows stay unread; the input stays open for the pass, in
+        ``reading``: a large workbook takes seconds to open); the input's size and sha256."""
+        assert self.steps.glance is not None
+        self.hooks.on_phase("checking", None)  # before opening: a workbook takes seconds
+        reading.callback(self._release)
+        self._opened = self.steps.open_rows()
+        (_, header, _), _ = self._opened
+        self.locations = self.steps.glance(header)
+        return self.path.stat().st_size, file_digest(self.path)
+
+    def _release(self) -> None:
+        """Close the input :meth:`glance` opened, if the run stopped before its pass."""
+        if self._opened is not None:
+            _, stack = self._opened
+            self._opened = None
+            with stack:
+                pass
 
     def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
         if self.ephemeral:  # a throw-away journal: one code path, nothing left behind
@@ -300,9 +336,28 @@ class DurableRun:
     ) -> RunSummary:
         started = time.monotonic()
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        stop = interrupts.stop_reading if interrupts is not None else None
-        total, size, digest = await asyncio.to_thread(self.survey, stop)
-        self.hooks.on_total(total)
+        with ExitStack() as reading:  # the input, when it is read once and kept open
+            if self.one_pass:
+                size, digest = await asyncio.to_thread(self.glance, reading)
+            else:
+                stop = interrupts.stop_reading if interrupts is not None else None
+                total, size, digest = await asyncio.to_thread(self.survey, stop)
+                self.hooks.on_total(total)
+            return await self._surveyed(
+                size, digest, started, started_at, transport, sleep, interrupts
+            )
+
+    async def _surveyed(
+        self,
+        size: int,
+        digest: str,
+        started: float,
+        started_at: str,
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Sleep,
+        interrupts: Interrupts | None,
+    ) -> RunSummary:
+        """The run once its input is known: where its results go, its locks, the rest."""
         identity = replace(self.steps.identity, size=size, sha256=digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
@@ -422,7 +477,8 @@ class DurableRun:
     async def _send(self, journal: Journal, sender: Sender) -> dict[Status, int] | None:
         """Send the jobs of every row. A dry run writes its result file in the same pass and
         returns its counts (None: the file is to be written from the journal)."""
-        (notices, header, rows), stack = self.steps.open_rows()
+        (notices, header, rows), stack = self._opened or self.steps.open_rows()
+        self._opened = None
         with stack:
             for line in notices:  # the reader names the file: by the path given, once
                 name = self.path.name
@@ -455,10 +511,14 @@ class DurableRun:
                     ),
                     record,
                 )
-            finally:
-                whole = direct.close(
-                    sender.fatal is None and not sender.interrupted and not sender.stopped_locations
-                )
+                if self.one_pass and direct.whole and not direct.writer.written:
+                    self._no_rows()  # the survey's check, with the pass
+            except BaseException:  # a check of the pass failed (InputError), or worse
+                direct.close(False)
+                raise
+            whole = direct.close(
+                sender.fatal is None and not sender.interrupted and not sender.stopped_locations
+            )
             if not whole:
                 return None
             self.outside += direct.outside
@@ -522,7 +582,7 @@ class _Direct:
     def __init__(self, run: DurableRun, writer: ResultWriter) -> None:
         self._run, self.writer = run, writer
         self._pending: tuple[int, SourceRow] | None = None  # the row the steps are at
-        self._whole = False  # every row was fed and written
+        self.whole = False  # every row was fed and written
         self.outside = 0
         try:
             writer.__enter__()
@@ -549,7 +609,7 @@ class _Direct:
                 else:
                     self.outside += 1
                     self._add(seq, row, outside)
-        self._whole = True
+        self.whole = True
 
     def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         if self._pending is None or self._pending[0] != seq:  # not the row fed: give up
@@ -569,7 +629,7 @@ class _Direct:
     def close(self, kept: bool) -> bool:
         """Put the file in place when it is whole and ``kept`` (the run was not stopped); else
         leave no file. True when the result file is written."""
-        whole = kept and self._whole and not self._broken
+        whole = kept and self.whole and not self._broken
         if self._opened:
             try:
                 if whole:

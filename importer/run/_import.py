@@ -166,6 +166,7 @@ class Import:
             result_path=result_name(path, "dry-run" if dry_run else "results"),
             open_rows=self.open_rows,
             survey=self.survey,
+            glance=self.glance if self._reads_once() else None,
             prepare=self.resolve.prepare,
             started=self.started,
             jobs=self.jobs,
@@ -207,6 +208,26 @@ class Import:
         else:
             locations = {self.settings.location_id or ""}
         return Survey(count, frozenset(locations))
+
+    def _reads_once(self) -> bool:
+        """Whether a dry run needs its rows only in the pass that judges them: one location
+        and association, ids as they are (no look-up, no record check, no relation read)."""
+        s = self.settings
+        return (
+            self.dry_run
+            and not self.checks.per_row
+            and self.checks.plain_ids
+            and not s.check_records
+            and not s.skip_existing
+            and self.mirror is None
+        )
+
+    def glance(self, header: tuple[str, ...]) -> frozenset[str]:
+        """A dry run's survey without its reading (see :meth:`_reads_once`): the header
+        checked; the id shapes are counted as the rows are judged (:meth:`jobs`)."""
+        self.checks.bind(header, self.duplicates)
+        self.checks.tally = True
+        return frozenset({self.settings.location_id or ""})
 
     def identity(self) -> Identity:
         """What a resume must find the same: the input, how it is read, where it goes."""
@@ -289,6 +310,9 @@ class Import:
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+        if self.checks.tally:  # read once: the survey's check of the order, now; nothing was sent
+            self.checks.count_shapes()
+            self.checks.check_order()
         if self.mirror is not None and self.resolve.association is not None:  # after every create
             location = self.settings.location_id or ""
             for job in self.mirror.jobs(
