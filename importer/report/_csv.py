@@ -38,6 +38,7 @@ _FORMULA_CHARACTERS = frozenset(_FORMULA_START)
 #: of the whole row (the regex starts with a literal: it is found by a fast scan) costs less
 #: than a look at each cell.
 _RISKY = re.compile(r",'*[=+\-@\t\r]")
+_VALID = str(Status.VALID)
 
 
 def _needs_quote(cell: str) -> bool:
@@ -164,20 +165,11 @@ class ResultWriter:
 
     def add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         """Write the row at input position ``seq`` (0, 1, 2, ...: each once, in order)."""
-        if seq != self._next:
-            raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
-        self._next = seq + 1
-        status = str(outcome.status)  # its value (a StrEnum), without enum's slow .value
-        counts = self._counts
-        counts[status] = counts.get(status, 0) + 1
-        cells = row.cells
-        if len(cells) != self._width:
-            cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
         http = outcome.http_status
-        line = (
-            *cells,
-            str(row.number),
-            status,
+        self._put(
+            seq,
+            row,
+            str(outcome.status),  # its value (a StrEnum), without enum's slow .value
             outcome.relation_id,
             outcome.first_id,
             outcome.second_id,
@@ -186,6 +178,23 @@ class ResultWriter:
             "" if http is None else str(http),
             str(outcome.attempts),
         )
+
+    def add_valid(self, seq: int, row: SourceRow, first_id: str, second_id: str) -> None:
+        """Write a row a dry run found plainly valid, without an :class:`Outcome` (a million
+        rows would make a million of them)."""
+        self._put(seq, row, _VALID, "", first_id, second_id, "", "", "", "0")
+
+    def _put(self, seq: int, row: SourceRow, status: str, *fields: str) -> None:
+        """The line of ``row`` with its ``status`` and relimport's other ``fields``."""
+        if seq != self._next:
+            raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
+        self._next = seq + 1
+        counts = self._counts
+        counts[status] = counts.get(status, 0) + 1
+        cells = row.cells
+        if len(cells) != self._width:
+            cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
+        line = (*cells, str(row.number), status, *fields)
         text = "," + ",".join(line)
         if (  # the fast path: no cell to neutralise, none that csv would quote
             text.count(",") == len(line)

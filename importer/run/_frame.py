@@ -36,6 +36,7 @@ from importer.models import (
     IN_DOUBT,
     OUTSIDE_RANGE,
     Outcome,
+    Pair,
     RowWindow,
     SourceRow,
     Status,
@@ -124,13 +125,13 @@ class Book:
         self._run = run
         self._entries = Entries(journal.entries())
         self._direct = direct
+        self._on_row = run.hooks.on_row
+        #: ``selected(seq, row)``: the row is in ``--rows`` / ``--limit`` (see ``DurableRun``)
+        self.selected = run.selected
 
     def entry(self, seq: int) -> Entry | None:
         """The journal's entry of row ``seq`` (asked in increasing ``seq``)."""
         return self._entries.at(seq)
-
-    def selected(self, seq: int, row: SourceRow) -> bool:
-        return self._run.selected(seq, row)
 
     def settled(self, entry: Entry | None) -> bool:
         """True when the journal already has this row's final outcome (a resume skips it)."""
@@ -146,6 +147,13 @@ class Book:
         if self._direct is not None:
             self._direct.done(seq, row, outcome)
         self._run.hooks.on_row(outcome.status)
+
+    def valid(self, seq: int, row: SourceRow, pair: Pair) -> None:
+        """A dry run's plainly valid row, its ids its cells: not journalled (the result file
+        written from the journal says so of a row it does not hold, ``Steps.fill``)."""
+        if self._direct is not None:
+            self._direct.valid(seq, row, pair)
+        self._on_row(Status.VALID)
 
 
 class DurableRun:
@@ -612,11 +620,23 @@ class _Direct:
         self.whole = True
 
     def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if self._pending is None or self._pending[0] != seq:  # not the row fed: give up
+        if self._fed(seq):
+            self._add(seq, row, outcome)
+
+    def valid(self, seq: int, row: SourceRow, pair: Pair) -> None:
+        if self._fed(seq) and not self._broken:
+            try:
+                self.writer.add_valid(seq, row, pair.first_id, pair.second_id)
+            except (OSError, ValueError):
+                self._broken = True
+
+    def _fed(self, seq: int) -> bool:
+        """Whether row ``seq`` is the one fed (else the file is given up)."""
+        if self._pending is None or self._pending[0] != seq:
             self._broken = True
-            return
+            return False
         self._pending = None
-        self._add(seq, row, outcome)
+        return True
 
     def _add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         if self._broken:

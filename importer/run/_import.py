@@ -269,25 +269,26 @@ class Import:
         without a request (``book.done``), or yielded as the job the sender sends."""
         checks, lookups = self.checks, self.resolve.lookups
         assert lookups is not None
+        judge, entry_at, selected = checks.judge, book.entry, book.selected  # once, not per row
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
-            entry = book.entry(seq)
+            entry = entry_at(seq)
             if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
-                if book.selected(seq, row):  # else not counted: outside --rows / --limit
+                if selected(seq, row):  # else not counted: outside --rows / --limit
                     book.settled(entry)
                 continue
-            if not book.selected(seq, row):  # --rows / --limit: not_sent, not journalled
+            if not selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
-            judged = checks.judge(row, lookups)
+            judged = judge(row, lookups)
             location, association, pair = judged.location, judged.association, judged.pair
             if judged.outcome is not None:
                 book.done(seq, row, judged.outcome)
                 continue
             assert pair is not None and association is not None
             in_doubt = row.in_doubt or (entry is not None and entry.intent)
-            note = self._warn(row, judged.warnings)
+            note = self._warn(row, judged.warnings) if judged.warnings else ""
             # a row in doubt may have been linked by an earlier run of ours: the sender judges
             linked = None if in_doubt else self._linked(location, association.id, pair)
             if linked is not None:
@@ -298,7 +299,7 @@ class Import:
                     valid = Outcome(Status.VALID, error=note)
                     book.done(seq, row, with_ids(valid, pair))
                 else:
-                    self.hooks.on_row(Status.VALID)
+                    book.valid(seq, row, pair)
             else:
                 yield Job(
                     seq,
@@ -350,8 +351,6 @@ class Import:
             self.checks.validator(key, association).settle(row.number, pair)
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
-        if not warnings:
-            return ""
         self.warnings += 1
         messages = [warning.message for warning in warnings]
         if self.warnings <= 5:
