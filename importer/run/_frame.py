@@ -4,13 +4,14 @@ A run reads its input three times, each time streaming: a survey (the whole file
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
 in input order, however the run ended. A dry run, which sends nothing, writes its result file
-in the sending pass (``_Direct``) and so reads twice, unless that pass is cut short; and once
+in the sending pass (:mod:`importer.run._direct`) and so reads twice, unless that pass is cut
+short; and once
 when its steps can ``glance`` at the header instead of surveying the rows (nothing about them
 is asked of the API before the pass: the survey's checks come with the pass, and a failed one
 leaves no result file).
 Re-running the same command resumes: final rows cost no request, rows in doubt are looked up
 first. What a row is and what to send for it, the run is told by its :class:`Steps`, plain
-callables (see :mod:`importer.run._import` for an import's).
+callables (:mod:`importer.run._steps`; see :mod:`importer.run._import` for an import's).
 """
 
 from __future__ import annotations
@@ -20,23 +21,21 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, AsyncExitStack, ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from importer.api import Client, RateLimiter, RetryPolicy, connect, limiter_for
+from importer.api import Client, RetryPolicy, connect, limiter_for
 from importer.config import Settings
 from importer.errors import BudgetExhaustedError, ConfigError, InputError, NothingToDo
 from importer.models import (
-    IMPORT_OK,
     IN_DOUBT,
     OUTSIDE_RANGE,
     Outcome,
-    Pair,
     RowWindow,
     SourceRow,
     Status,
@@ -49,9 +48,9 @@ from importer.report import (
     check_writable,
     unwritten_message,
 )
+from importer.run._direct import DirectResults
 from importer.run._interrupts import Interrupts
 from importer.run._journal import (
-    Entry,
     Identity,
     Journal,
     file_digest,
@@ -60,100 +59,12 @@ from importer.run._journal import (
 from importer.run._locks import hold_run_locks
 from importer.run._out import check_out, free_result_path, set_aside
 from importer.run._sender import Job, Sender
+from importer.run._steps import Book, Entries, Rows, Steps
 from importer.state import Ledgers, open_ledgers
 from importer.timing import Clock, Sleep
 
 PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 WORKERS = 32  # workers in all, about, when a run spans many locations
-Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
-
-
-@dataclass(frozen=True, slots=True)
-class Survey:
-    """What the first reading found: the rows to process and the locations they write in."""
-
-    rows: int
-    locations: frozenset[str]
-
-
-async def _nothing_to_ask(client: Client, journal: Journal | None) -> None:
-    return None
-
-
-def _as_is(row: SourceRow, outcome: Outcome) -> Outcome:
-    return outcome
-
-
-@dataclass(frozen=True, kw_only=True)
-class Steps:
-    """What a run does with its rows, as plain callables (the way tenacity takes ``stop`` and
-    ``wait``); :class:`DurableRun` does the rest. In the order the frame calls them:"""
-
-    kind: str  # "import", "undo": the journal's and the summary's word
-    identity: Identity  # what a resume must find the same (size and sha256 are the frame's)
-    result_path: Path  # the result file when no --out is given
-    ok: frozenset[Status] = IMPORT_OK  # the statuses of rows that need nothing more
-    #: read: open the input (notices, header, rows), each time the frame reads it
-    open_rows: Callable[[], tuple[Rows, AbstractContextManager[object]]]
-    #: the first reading: check the header (InputError), count the rows, note their locations
-    survey: Callable[[tuple[str, ...], Iterator[SourceRow]], Survey]
-    #: a dry run that needs its rows only in the pass that judges them: check the header and
-    #: say where the run writes, without reading the rows (``jobs`` then does the survey's
-    #: checks as it goes). None: ``survey`` reads them first.
-    glance: Callable[[tuple[str, ...]], frozenset[str]] | None = None
-    #: resolve: ask the API what the run needs before it writes (journal: None when new)
-    prepare: Callable[[Client, Journal | None], Awaitable[None]] = _nothing_to_ask
-    #: the journal is open: keep in it what a resume must not ask again
-    started: Callable[[Journal], None] = lambda journal: None
-    #: validate: each row's job to send, or its outcome without a request (``Book.done``)
-    jobs: Callable[[Iterator[SourceRow], Book], AsyncIterator[Job]]
-    sender: type[Sender] = Sender  # send: a Sender, or one that deletes (undo)
-    #: record: an outcome the API confirmed, before the journal has it (the ledger's)
-    confirmed: Callable[[Job, Outcome], None] = lambda job, outcome: None
-    #: a row the journal does not hold, as the result file shows it
-    fill: Callable[[SourceRow, Outcome], Outcome] = _as_is
-    #: the summary completed (title, plan, purposes...) once the results are written
-    sum_up: Callable[[RunSummary, RateLimiter], RunSummary] = lambda summary, limiter: summary
-
-
-class Book:
-    """What ``Steps.jobs`` is given: each row's journal entry, in step with the rows, and the
-    outcomes found without a request."""
-
-    def __init__(self, run: DurableRun, journal: Journal, direct: _Direct | None = None) -> None:
-        self.journal = journal
-        self._run = run
-        self._entries = Entries(journal.entries())
-        self._direct = direct
-        self._on_row = run.hooks.on_row
-        #: ``selected(seq, row)``: the row is in ``--rows`` / ``--limit`` (see ``DurableRun``)
-        self.selected = run.selected
-
-    def entry(self, seq: int) -> Entry | None:
-        """The journal's entry of row ``seq`` (asked in increasing ``seq``)."""
-        return self._entries.at(seq)
-
-    def settled(self, entry: Entry | None) -> bool:
-        """True when the journal already has this row's final outcome (a resume skips it)."""
-        if entry is None or entry.outcome is None or not entry.final:
-            return False
-        self._run.resumed += 1
-        self._run.hooks.on_row(entry.outcome.status)
-        return True
-
-    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        """Record an outcome found without a request (cheap to find again: batched)."""
-        self.journal.record(seq, row.number, outcome, durable=False)
-        if self._direct is not None:
-            self._direct.done(seq, row, outcome)
-        self._run.hooks.on_row(outcome.status)
-
-    def valid(self, seq: int, row: SourceRow, pair: Pair) -> None:
-        """A dry run's plainly valid row, its ids its cells: not journalled (the result file
-        written from the journal says so of a row it does not hold, ``Steps.fill``)."""
-        if self._direct is not None:
-            self._direct.valid(seq, row, pair)
-        self._on_row(Status.VALID)
 
 
 class DurableRun:
@@ -509,16 +420,21 @@ class DurableRun:
                 self.hooks.on_row(outcome.status)
 
             if not self.dry_run:
-                await sender.run(self.steps.jobs(rows, Book(self, journal)), record)
+                book = self._book(journal)
+                await sender.run(self.steps.jobs(rows, book), record)
+                self.resumed += book.resumed
                 return None
-            direct = _Direct(self, ResultWriter(self.out, header))
+            direct = DirectResults(
+                ResultWriter(self.out, header),
+                selected=self.selected,
+                fill=self.steps.fill,
+                outside=self.outside_outcome(),
+            )
             try:
-                await sender.run(
-                    self.steps.jobs(
-                        direct.feed(rows, lambda: sender.interrupted), Book(self, journal, direct)
-                    ),
-                    record,
-                )
+                book = self._book(journal, direct)
+                fed = direct.feed(rows, lambda: sender.interrupted)
+                await sender.run(self.steps.jobs(fed, book), record)
+                self.resumed += book.resumed
                 if self.one_pass and direct.whole and not direct.writer.written:
                     self._no_rows()  # the survey's check, with the pass
             except BaseException:  # a check of the pass failed (InputError), or worse
@@ -531,6 +447,9 @@ class DurableRun:
                 return None
             self.outside += direct.outside
             return dict(direct.writer.counts)
+
+    def _book(self, journal: Journal, direct: DirectResults | None = None) -> Book:
+        return Book(journal, selected=self.selected, on_row=self.hooks.on_row, direct=direct)
 
     def outside_outcome(self) -> Outcome:
         """The outcome of a row outside ``--rows`` / ``--limit``."""
@@ -581,90 +500,6 @@ class DurableRun:
         return dict(writer.counts)
 
 
-class _Direct:
-    """A dry run's result file, written in the pass that judges the rows: nothing is sent, so
-    each row's outcome is known when the pass reaches it, and the input is not read again for
-    it. Kept only when the pass ends whole; else the file is written from the journal, as
-    after any run (``Book.done`` journals the outcomes either way)."""
-
-    def __init__(self, run: DurableRun, writer: ResultWriter) -> None:
-        self._run, self.writer = run, writer
-        self._pending: tuple[int, SourceRow] | None = None  # the row the steps are at
-        self.whole = False  # every row was fed and written
-        self.outside = 0
-        try:
-            writer.__enter__()
-            self._opened, self._broken = True, False
-        except OSError:  # said by the writing from the journal, which meets it too
-            self._opened, self._broken = False, True
-
-    def feed(self, rows: Iterator[SourceRow], stop: Callable[[], bool]) -> Iterator[SourceRow]:
-        """The rows for the steps; a row they leave without an outcome is plainly valid (or
-        outside ``--rows`` / ``--limit``), written as the next one is asked for. ``stop``
-        (Ctrl-C: nothing is sent, so no sender stops the pass) ends it, unfinished."""
-        run = self._run
-        selected, fill = run.selected, run.steps.fill  # once, not per row
-        valid, outside = Outcome(Status.VALID), run.outside_outcome()
-        for seq, row in enumerate(rows):
-            if seq % 256 == 0 and stop():
-                return
-            self._pending = (seq, row)
-            yield row
-            if self._pending is not None:
-                self._pending = None
-                if selected(seq, row):
-                    self._add(seq, row, fill(row, valid))
-                else:
-                    self.outside += 1
-                    self._add(seq, row, outside)
-        self.whole = True
-
-    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if self._fed(seq):
-            self._add(seq, row, outcome)
-
-    def valid(self, seq: int, row: SourceRow, pair: Pair) -> None:
-        if self._fed(seq) and not self._broken:
-            try:
-                self.writer.add_valid(seq, row, pair.first_id, pair.second_id)
-            except (OSError, ValueError):
-                self._broken = True
-
-    def _fed(self, seq: int) -> bool:
-        """Whether row ``seq`` is the one fed (else the file is given up)."""
-        if self._pending is None or self._pending[0] != seq:
-            self._broken = True
-            return False
-        self._pending = None
-        return True
-
-    def _add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if self._broken:
-            return
-        try:
-            self.writer.add(seq, row, outcome)
-        except (OSError, ValueError):
-            self._broken = True
-
-    def close(self, kept: bool) -> bool:
-        """Put the file in place when it is whole and ``kept`` (the run was not stopped); else
-        leave no file. True when the result file is written."""
-        whole = kept and self.whole and not self._broken
-        if self._opened:
-            try:
-                if whole:
-                    self.writer.__exit__(None, None, None)
-                else:
-                    self.writer.__exit__(_Discarded, _Discarded(), None)
-            except OSError:
-                return False
-        return whole
-
-
-class _Discarded(Exception):
-    """A dry run's result file left unfinished (written from the journal instead)."""
-
-
 class Stopped(Exception):
     """The reading of the input was stopped (Ctrl-C before anything was sent)."""
 
@@ -675,16 +510,3 @@ def _stoppable(rows: Iterator[SourceRow], stop: threading.Event) -> Iterator[Sou
         if index % 512 == 0 and stop.is_set():
             raise Stopped
         yield row
-
-
-class Entries:
-    """Walks the journal's entries in step with the input's rows (both in input order)."""
-
-    def __init__(self, entries: Iterator[Entry]) -> None:
-        self._entries = entries
-        self._next = next(entries, None)
-
-    def at(self, seq: int) -> Entry | None:
-        while self._next is not None and self._next.seq < seq:
-            self._next = next(self._entries, None)
-        return self._next if self._next is not None and self._next.seq == seq else None

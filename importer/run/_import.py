@@ -52,11 +52,12 @@ from importer.report import (
     result_name,
 )
 from importer.run._drift import known_outcome, made_by
-from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
+from importer.run._frame import DurableRun
 from importer.run._journal import Identity, Journal, doubt_times, journal_path
 from importer.run._mirror import Mirror, MirrorSender
 from importer.run._resolve import Resolve
 from importer.run._sender import Job, Sender
+from importer.run._steps import Book, Rows, Steps, Survey
 from importer.state import EXISTING
 from importer.timing import Clock, Sleep
 from importer.validate import (
