@@ -4,11 +4,10 @@ A run reads its input three times, each time streaming: a survey (the whole file
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
 in input order, however the run ended. A dry run, which sends nothing, writes its result file
-in the sending pass (:mod:`importer.run._direct`) and so reads twice, unless that pass is cut
-short; and once
-when its steps can ``glance`` at the header instead of surveying the rows (nothing about them
-is asked of the API before the pass: the survey's checks come with the pass, and a failed one
-leaves no result file).
+in the sending pass (:mod:`importer.run._direct`), so it reads its input twice; once when its
+steps can ``glance`` at the header instead of surveying the rows (nothing about them is asked
+of the API before the pass: the survey's checks come with the pass, and a failed one leaves no
+result file). A pass cut short leaves the result file to the rendering, as in any run.
 Re-running the same command resumes: final rows cost no request, rows in doubt are looked up
 first. What a row is and what to send for it, the run is told by its :class:`Steps`, plain
 callables (:mod:`importer.run._steps`; see :mod:`importer.run._import` for an import's).
