@@ -158,6 +158,7 @@ class Import:
         self.known = 0  # rows the ledger settled (no request)
         self.warnings = 0  # rows sent with a warning
         self.journal: Journal | None = None  # once the run has opened it
+        self.surveyed = True  # the first reading was a survey (else: glance())
         self.mirror = Mirror(settings) if settings.mirror else None
         self.resolve = Resolve(self.run, self.checks, self.mirror, self.open_rows)
         self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
@@ -167,7 +168,7 @@ class Import:
             result_path=result_name(path, "dry-run" if dry_run else "results"),
             open_rows=self.open_rows,
             survey=self.survey,
-            glance=self.glance if self._reads_once() else None,
+            glance=self.glance if self._needs_no_survey() else None,
             prepare=self.resolve.prepare,
             started=self.started,
             jobs=self.jobs,
@@ -210,24 +211,20 @@ class Import:
             locations = {self.settings.location_id or ""}
         return Survey(count, frozenset(locations))
 
-    def _reads_once(self) -> bool:
-        """Whether a dry run needs its rows only in the pass that judges them: one location
-        and association, ids as they are (no look-up, no record check, no relation read)."""
-        s = self.settings
-        return (
-            self.dry_run
-            and not self.checks.per_row
-            and self.checks.plain_ids
-            and not s.check_records
-            and not s.skip_existing
-            and self.mirror is None
-        )
+    def _needs_no_survey(self) -> bool:
+        """Whether a dry run can do without the first reading: it sends nothing, so its
+        checks of the whole file may come after the pass; its one location and association
+        are known before any row is read; and no --mirror (its deletions are numbered after
+        the rows). It reads its file once, or twice with questions about the rows (look-ups,
+        record checks, --skip-existing: read before the pass, see ``Resolve``)."""
+        return self.dry_run and not self.checks.per_row and self.mirror is None
 
     def glance(self, header: tuple[str, ...]) -> frozenset[str]:
-        """A dry run's survey without its reading (see :meth:`_reads_once`): the header
+        """A dry run's survey without its reading (see :meth:`_needs_no_survey`): the header
         checked; the id shapes are counted as the rows are judged (:meth:`jobs`)."""
         self.checks.bind(header, self.duplicates)
-        self.checks.tally = True
+        self.checks.count_as_judged()
+        self.surveyed = False
         return frozenset({self.settings.location_id or ""})
 
     def identity(self) -> Identity:
@@ -312,7 +309,7 @@ class Import:
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
-        if self.checks.tally:  # read once: the survey's check of the order, now; nothing was sent
+        if not self.surveyed:  # the survey's check of the order, now: nothing was sent
             self.checks.count_shapes()
             self.checks.check_order()
         if self.mirror is not None and self.resolve.association is not None:  # after every create

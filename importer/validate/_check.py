@@ -75,8 +75,8 @@ class Checks:
         #: Both columns hold ids (nothing to resolve).
         self.plain_ids = all(lookup == ID for _, lookup in settings.sides())
         #: Rows per scope and id shape of the two cells (the shape's regex, or ""): the survey
-        #: counts them, so the order can be judged without reading the file again; or, when
-        #: ``tally`` is set (a run that reads its file once), :meth:`judge` does.
+        #: counts them, so the order can be judged without reading the file again; or, for a
+        #: run without a survey, :meth:`judge` does (:meth:`count_as_judged`).
         self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
         self.tally = False
         self._fresh = 0  # rows judged valid at a glance (their shapes are their sides')
@@ -130,6 +130,7 @@ class Checks:
         count = 0
         first, second = self._at
         shapes = self.plain_ids and self.settings.order_check  # else the shapes tell nothing
+        # (count_as_judged, for a run without this reading, counts under the same condition)
         fixed = None if self.per_row else self._key(SourceRow(0, ()))
         for row in rows:
             count += 1
@@ -145,6 +146,11 @@ class Checks:
                         "association_column: they should name a few locations and associations."
                     )
         return count, keys
+
+    def count_as_judged(self) -> None:
+        """Count the id shapes as :meth:`judge` meets the rows, as :meth:`scope_keys` would
+        (then :meth:`count_shapes` and :meth:`check_order` after the last row)."""
+        self.tally = self.plain_ids and self.settings.order_check
 
     def _key(self, row: SourceRow) -> ScopeKey:
         s = self.settings
@@ -396,11 +402,10 @@ class Checks:
             if pair is not None:
                 self._fresh += 1
                 return Judgement(quick[0], quick[1], pair=pair)
-            if self.tally:
-                first, second = self._at
-                key = (quick[0], self.settings.association or "")
-                self.shapes[key, id_shape(row.cells[first]), id_shape(row.cells[second])] += 1
         key, association, problem = self.scope(row)
+        if self.tally:  # the survey's count, for a run that reads its file once
+            first, second = self._at
+            self.shapes[key, id_shape(row.cells[first]), id_shape(row.cells[second])] += 1
         if problem is not None or association is None:
             return Judgement(key[0], None, outcome=problem)
         validator = self.validator(key, association)
