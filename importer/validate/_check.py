@@ -78,7 +78,7 @@ class Checks:
         #: counts them, so the order can be judged without reading the file again; or, for a
         #: run without a survey, :meth:`judge` does (:meth:`count_as_judged`).
         self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
-        self.tally = False
+        self.tally = False  # judge() counts them (count_as_judged)
         self._fresh = 0  # rows judged valid at a glance (their shapes are their sides')
         #: (location, association, validator) of a run whose rows need no resolution: one
         #: scope, ids not checked. Found at the first row judged (the association is known).
