@@ -448,7 +448,13 @@ class DurableRun:
             return dict(direct.writer.counts)
 
     def _book(self, journal: Journal, direct: DirectResults | None = None) -> Book:
-        return Book(journal, selected=self.selected, on_row=self.hooks.on_row, direct=direct)
+        return Book(
+            journal,
+            selected=self.selected,
+            windowed=self.window is not None,
+            on_row=self.hooks.on_row,
+            direct=direct,
+        )
 
     def outside_outcome(self) -> Outcome:
         """The outcome of a row outside ``--rows`` / ``--limit``."""

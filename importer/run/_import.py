@@ -268,16 +268,17 @@ class Import:
         checks, lookups = self.checks, self.resolve.lookups
         assert lookups is not None
         judge, entry_at, selected = checks.judge, book.entry, book.selected  # once, not per row
+        resuming, windowed = book.resuming, book.windowed  # else no row needs those calls
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
-            entry = entry_at(seq)
+            entry = entry_at(seq) if resuming else None
             if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
                 if selected(seq, row):  # else not counted: outside --rows / --limit
                     book.settled(entry)
                 continue
-            if not selected(seq, row):  # --rows / --limit: not_sent, not journalled
+            if windowed and not selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
             judged = judge(row, lookups)
             location, association, pair = judged.location, judged.association, judged.pair

@@ -81,14 +81,18 @@ class Book:
         journal: Journal,
         *,
         selected: Callable[[int, SourceRow], bool],
+        windowed: bool,
         on_row: Callable[[Status], None],
         direct: DirectResults | None = None,
     ) -> None:
-        """``selected(seq, row)``: the row is in ``--rows`` / ``--limit``; ``on_row``: a row
-        is done (the progress); ``direct``: a dry run's result file, written as it goes."""
+        """``selected(seq, row)``: the row is in ``--rows`` / ``--limit`` (``windowed``: some
+        rows may not be; else every row is); ``on_row``: a row is done (the progress);
+        ``direct``: a dry run's result file, written as it goes."""
         self.journal = journal
-        self.selected = selected
+        self.selected, self.windowed = selected, windowed
         self._entries = Entries(journal.entries())
+        #: The journal holds rows (a resumed run's); else every ``entry()`` is None.
+        self.resuming = self._entries.pending
         self._direct = direct
         self._on_row = on_row
         self.resumed = 0  # rows an earlier run settled
@@ -126,6 +130,7 @@ class Entries:
     def __init__(self, entries: Iterator[Entry]) -> None:
         self._entries = entries
         self._next = next(entries, None)
+        self.pending = self._next is not None  # (at first) some entry is still to be met
 
     def at(self, seq: int) -> Entry | None:
         while self._next is not None and self._next.seq < seq:
