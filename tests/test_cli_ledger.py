@@ -138,3 +138,31 @@ def test_status_with_json_prints_one_object(in_repo: Path, sandbox: tuple[Sandbo
         "made_by_relimport": 18,
     }
     assert datetime.fromisoformat(oldest).tzinfo is not None
+
+
+def test_verify_and_forget_with_json_print_one_object(
+    in_repo: Path, sandbox: tuple[Sandbox, str]
+) -> None:
+    server, url = sandbox
+    assert invoke("run", "samples/relations.csv", "--base-url", url)[0] == 0
+    delete(server, server.relations(DEMO_LOCATION)[0]["id"])
+    code, out, err = invoke("ledger", "verify", "--base-url", url, "--json")
+    assert (code, err, out.count("\n")) == (0, "", 1)
+    assert json.loads(out) == {
+        "exit_code": 0,
+        "target": url,
+        "location": DEMO_LOCATION,
+        "records": 8,
+        "confirmed": 19,
+        "forgotten": 1,
+        "refused": 0,
+    }
+    code, out, _ = invoke(
+        "ledger", "forget", "--base-url", url, "--location", DEMO_LOCATION, "--json"
+    )
+    assert (code, json.loads(out)) == (
+        0,
+        {"exit_code": 0, "location": DEMO_LOCATION, "association": None, "forgotten": 19},
+    )
+    code, out, _ = invoke("ledger", "forget", "--base-url", url, "--location", "x", "--json")
+    assert code == 2 and json.loads(out)["exit_code"] == 2

@@ -211,3 +211,33 @@ async def test_without_rate_limit_headers_the_configured_limits_are_said() -> No
             "location.",
         ),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_lookup_the_side_cannot_take_is_a_problem() -> None:
+    """Students (a custom object) are found by id or a property, never by email: the same
+    check a run makes before its first look-up."""
+    findings = await diagnose(settings(first_lookup="email"), Sandbox().transport())
+    (lookups,) = [finding for finding in findings if finding.check == "lookups"]
+    assert not lookups.ok
+    assert lookups.message.startswith(
+        "first_lookup is 'email', but the first side of association student_teacher holds "
+        "custom_objects.students records"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_lookup_that_fits_says_so() -> None:
+    findings = await diagnose(
+        settings(first_column="Student email", first_lookup="student_email"),
+        Sandbox().transport(),
+    )
+    assert (
+        Finding(
+            "lookups",
+            True,
+            "first_lookup 'student_email' fits custom_objects.students records and second_lookup "
+            "'id' fits contact records.",
+        )
+        in findings
+    )

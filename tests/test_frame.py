@@ -37,6 +37,9 @@ class Recorder:
     def survey(self, header: tuple[str, ...], rows: Iterator[SourceRow]) -> Survey:
         return Survey(sum(1 for _ in rows), frozenset({"loc"}))
 
+    def glance(self, header: tuple[str, ...]) -> frozenset[str]:
+        return frozenset({"loc"})
+
     async def jobs(self, rows: Iterator[SourceRow], book: Book) -> AsyncIterator[Job]:
         for seq, _ in enumerate(rows):
             if seq % 3 == 0:
@@ -47,7 +50,7 @@ class Recorder:
         yield  # an async generator that sends nothing
 
 
-def frame(tmp_path: Path, recorder: Recorder, *, dry_run: bool) -> DurableRun:
+def frame(tmp_path: Path, recorder: Recorder, *, dry_run: bool, glance: bool = False) -> DurableRun:
     settings = demo_settings(tmp_path)
     path = tmp_path / "input.csv"
     run = DurableRun(path, settings, dry_run=dry_run, restart=False, hooks=Hooks())
@@ -58,6 +61,7 @@ def frame(tmp_path: Path, recorder: Recorder, *, dry_run: bool) -> DurableRun:
         result_path=tmp_path / "results.csv",
         open_rows=recorder.open_rows,
         survey=recorder.survey,
+        glance=recorder.glance if glance else None,
         jobs=recorder.jobs,
     )
     return run
@@ -74,6 +78,23 @@ def test_a_dry_run_reads_its_input_twice_and_writes_every_row_once(tmp_path: Pat
         "invalid" if seq % 3 == 0 else "valid" for seq in range(len(ROWS))
     ]
     assert summary.counts == {Status.INVALID: 4, Status.VALID: 6}
+
+
+def test_a_dry_run_that_glances_at_its_header_reads_its_input_once(tmp_path: Path) -> None:
+    recorder = Recorder()
+    summary = asyncio.run(frame(tmp_path, recorder, dry_run=True, glance=True).execute())
+    assert recorder.readings == 1  # the header seen, then the one pass on the same opening
+    rows = read_results(summary.result_path)
+    assert [row["row"] for row in rows] == [str(row.number) for row in ROWS]
+    assert summary.counts == {Status.INVALID: 4, Status.VALID: 6}
+
+
+def test_a_real_run_surveys_its_input_even_when_its_steps_could_glance(tmp_path: Path) -> None:
+    """Sending needs the whole file checked first: a real run never skips the survey."""
+    recorder = Recorder()
+    run = frame(tmp_path, recorder, dry_run=False, glance=True)
+    asyncio.run(run.execute(transport=Sandbox().transport()))
+    assert recorder.readings == 3  # survey, send, render
 
 
 def test_steps_that_record_another_row_fall_back_to_the_journal(tmp_path: Path) -> None:

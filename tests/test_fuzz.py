@@ -378,6 +378,29 @@ def test_the_result_file_reads_back_as_the_neutralised_rows(
     assert back[1:] == [[neutralise(c) for c in result_cells(*row)] for row in rows]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    written=written_results(formula_text, formula_text), ids=st.tuples(formula_text, formula_text)
+)
+def test_a_valid_line_is_the_line_of_its_outcome(written: Written, ids: tuple[str, str]) -> None:
+    """add_valid (a dry run's plainly valid row, written in one piece) writes the bytes that
+    add writes for the same row with a valid outcome, whatever the cells hold."""
+    header, rows = written
+    with folder() as tmp:
+        files = []
+        for name, valid in (("add.csv", False), ("add_valid.csv", True)):
+            with ResultWriter(tmp / name, tuple(header)) as writer:
+                for seq, (row, _) in enumerate(rows):
+                    if valid:
+                        writer.add_valid(seq, row, *ids)
+                    else:
+                        outcome = Outcome(Status.VALID, first_id=ids[0], second_id=ids[1])
+                        writer.add(seq, row, outcome)
+            files.append((tmp / name).read_bytes())
+            assert writer.counts == ({Status.VALID: len(rows)} if rows else {})
+    assert files[0] == files[1]
+
+
 #: Cells as the reader makes them: stripped, no NUL.
 reader_cell = st.text(
     NO_SURROGATES.filter(lambda c: c != "\0") | st.sampled_from("=+-@'\",;|\t\r\n"), max_size=12

@@ -295,6 +295,39 @@ def test_init_on_a_file_of_natural_keys_looks_them_up(in_repo: Path) -> None:
     assert (settings.first_lookup, settings.second_lookup) == ("student_email", "phone")
 
 
+def test_init_guesses_the_columns_of_natural_keys_when_no_column_holds_ids(
+    in_repo: Path,
+) -> None:
+    """No flag but the location: the only association whose sides the columns fit, the
+    students by a column titled with their label, the teachers (contacts) by phone."""
+    args = ("init", "samples/students-by-email.csv", *FLAGS, "--out", "keys.yaml")
+    code, out, err = invoke(*args)
+    assert (code, err) == (0, "")
+    assert out.startswith(
+        "Wrote keys.yaml: location ldwDemoLocation00001, association student_teacher, "
+        "first_column 'Student email', second_column 'Teacher phone'."
+    )
+    settings = load_settings(config_path=in_repo / "keys.yaml", environ={})
+    assert (settings.first_lookup, settings.second_lookup) == ("student_email", "phone")
+
+
+def test_ids_are_proposed_before_natural_keys() -> None:
+    """A side with a column of its ids takes it, not a column of keys beside it."""
+    samples = Samples(
+        ("Student email", "Student ID", "Teacher email"),
+        {
+            "Student email": ("ana.ruiz@example.edu",),
+            "Student ID": (student_id(1),),
+            "Teacher email": ("t1@example.edu",),
+        },
+    )
+    proposals = propose(samples, [STUDENT_TEACHER])
+    assert {p.first_column for p in proposals} == {"Student ID"}
+    guess = best(proposals)  # either e-mail column fits the contacts: the one titled Teacher
+    assert guess is not None
+    assert (guess.first_column, guess.second_column) == ("Student ID", "Teacher email")
+
+
 def test_a_column_no_property_is_named_after_lists_the_properties(in_repo: Path) -> None:
     write_csv(in_repo / "kids.csv", [["Kid", "Teacher ID"], ["Ana Ruiz", teacher_id(1)]])
     args = ("init", "kids.csv", *FLAGS, "--association", "student_teacher", "--out", "k.yaml")

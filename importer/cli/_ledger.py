@@ -101,13 +101,27 @@ def verify(
     try:
         settings = load(config_path, **flags)
         scope = verify_scope(settings, location, association)
-        say(
-            f"Verifying the ledger of {scope.target}, location {scope.location}: "
-            f"{scope.records} records to read, at least {scope.requests} requests."
-        )
+        if not json_output():
+            say(
+                f"Verifying the ledger of {scope.target}, location {scope.location}: "
+                f"{scope.records} records to read, at least {scope.requests} requests."
+            )
         done = verify_ledger(settings, scope)
     except RelimportError as error:
         fail(error)
+        return
+    if json_output():  # what the lines below say, for a script
+        print_json(
+            {
+                "exit_code": EXIT_OK,
+                "target": scope.target,
+                "location": scope.location,
+                "records": done.records,
+                "confirmed": done.confirmed,
+                "forgotten": done.forgotten,
+                "refused": done.refused,
+            }
+        )
         return
     say(
         f"Verified: {done.records} records read; {done.confirmed} pairs confirmed, "
@@ -129,6 +143,16 @@ def forget(config_path: Path | None, location: str, association: str | None, **f
         dropped = forget_ledger(load(config_path, **flags), location, association)
     except RelimportError as error:
         fail(error)
+        return
+    if json_output():
+        print_json(
+            {
+                "exit_code": EXIT_OK,
+                "location": location,
+                "association": association,  # null: every association
+                "forgotten": dropped,
+            }
+        )
         return
     what = f"the association {association}" if association else "every association"
     say(f"Forgot {dropped} pairs of {what} in location {location}.")

@@ -74,7 +74,8 @@ def execute(
             bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
     def on_phase(name: str, total: int | None) -> None:
-        open_bar(name, total, "row" if name in ("reading", "writing results") else "request")
+        rows = name in ("reading", "checking", "writing results")
+        open_bar(name, total, "row" if rows else "request")
 
     def on_progress(done: int) -> None:
         if bar is not None:

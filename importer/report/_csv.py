@@ -38,6 +38,20 @@ _FORMULA_CHARACTERS = frozenset(_FORMULA_START)
 #: of the whole row (the regex starts with a literal: it is found by a fast scan) costs less
 #: than a look at each cell.
 _RISKY = re.compile(r",'*[=+\-@\t\r]")
+_VALID = str(Status.VALID)
+
+
+def _as_is(text: str, cells: int) -> bool:
+    """Whether a line of ``cells`` cells, each after a comma (``text``), can be written as it
+    is: no cell to neutralise, none that csv would quote."""
+    return (
+        text.count(",") == cells
+        and '"' not in text
+        and "\r" not in text
+        and "\n" not in text
+        and "\0" not in text
+        and _RISKY.search(text) is None
+    )
 
 
 def _needs_quote(cell: str) -> bool:
@@ -134,6 +148,7 @@ class ResultWriter:
     def __init__(self, path: Path, input_header: tuple[str, ...]) -> None:
         self.path = path
         self._counts: dict[str, int] = {}  # by status value: an enum member hashes slowly
+        self._valid = 0  # lines add_valid wrote in one piece (the others are in _counts)
         self._width = len(input_header)
         self._header = result_header(input_header)
         # this process's own: two dry runs of one input (they take no lock) never share it
@@ -156,7 +171,10 @@ class ResultWriter:
     @property
     def counts(self) -> Counter[Status]:
         """The rows written, by status."""
-        return Counter({Status(value): n for value, n in self._counts.items()})
+        counts = Counter({Status(value): n for value, n in self._counts.items()})
+        if self._valid:  # (add_valid's count)
+            counts[Status.VALID] += self._valid
+        return counts
 
     @property
     def written(self) -> int:
@@ -164,20 +182,11 @@ class ResultWriter:
 
     def add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         """Write the row at input position ``seq`` (0, 1, 2, ...: each once, in order)."""
-        if seq != self._next:
-            raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
-        self._next = seq + 1
-        status = str(outcome.status)  # its value (a StrEnum), without enum's slow .value
-        counts = self._counts
-        counts[status] = counts.get(status, 0) + 1
-        cells = row.cells
-        if len(cells) != self._width:
-            cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
         http = outcome.http_status
-        line = (
-            *cells,
-            str(row.number),
-            status,
+        self._put(
+            seq,
+            row,
+            str(outcome.status),  # its value (a StrEnum), without enum's slow .value
             outcome.relation_id,
             outcome.first_id,
             outcome.second_id,
@@ -186,15 +195,34 @@ class ResultWriter:
             "" if http is None else str(http),
             str(outcome.attempts),
         )
+
+    def add_valid(self, seq: int, row: SourceRow, first_id: str, second_id: str) -> None:
+        """Write a row a dry run found plainly valid, without an :class:`Outcome` (a million
+        rows would make a million of them): most lines of a large dry run, so its line is
+        made in one piece when nothing in it needs care."""
+        cells = row.cells
+        if seq == self._next and len(cells) == self._width:
+            text = f",{','.join(cells)},{row.number},{_VALID},,{first_id},{second_id},,,,0"
+            if _as_is(text, self._width + 9):
+                self._next = seq + 1
+                self._valid += 1
+                self._line(text[1:] + "\r\n")  # as csv.writer writes cells without quotes
+                return
+        self._put(seq, row, _VALID, "", first_id, second_id, "", "", "", "0")
+
+    def _put(self, seq: int, row: SourceRow, status: str, *fields: str) -> None:
+        """The line of ``row`` with its ``status`` and relimport's other ``fields``."""
+        if seq != self._next:
+            raise ValueError(f"row sequence {seq} out of order (expected {self._next})")
+        self._next = seq + 1
+        counts = self._counts
+        counts[status] = counts.get(status, 0) + 1
+        cells = row.cells
+        if len(cells) != self._width:
+            cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
+        line = (*cells, str(row.number), status, *fields)
         text = "," + ",".join(line)
-        if (  # the fast path: no cell to neutralise, none that csv would quote
-            text.count(",") == len(line)
-            and '"' not in text
-            and "\r" not in text
-            and "\n" not in text
-            and "\0" not in text
-            and _RISKY.search(text) is None
-        ):
+        if _as_is(text, len(line)):
             self._line(text[1:] + "\r\n")  # as csv.writer writes cells without quotes
             return
         at = len(cells) + 2  # the relation id's column, then the ids, the code, the error

@@ -38,7 +38,8 @@ class Hooks:
     #: What a person must see even when notices are not wanted (a file that could not be
     #: written). Unset, errors go where notices go.
     on_error: Callable[[str], None] | None = None
-    #: A phase before sending begins ("reading", "look-ups", "record checks"), with its number
+    #: A phase before sending begins ("reading", "look-ups", "record checks"; "checking": a
+    #: dry run's one reading, its rows counted by ``on_row``), with its number
     #: of steps when known; ``on_progress(n)``: n more of them are done. ``on_total`` says how
     #: many rows there are to send once the file is read (the checks may come after it), and
     #: ``on_row`` counts them.

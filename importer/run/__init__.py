@@ -5,13 +5,14 @@ bottom) and an undo (``run_undo``).
 
 from importer.run._dispatch import INTENT_GROUP, dispatch
 from importer.run._drift import Repair, repair
-from importer.run._frame import Book, DurableRun, Steps, Survey
+from importer.run._frame import DurableRun
 from importer.run._import import Import, import_file, run_import
 from importer.run._interrupts import Interrupts
 from importer.run._journal import OUTCOME_GROUP, Identity, Journal, file_digest, is_final, peek
 from importer.run._locks import RunLock, location_lock_path
 from importer.run._mirror import Mirror, plan_deletions
 from importer.run._sender import Job, Sender
+from importer.run._steps import Book, Steps, Survey
 from importer.run._undo import run_undo
 
 __all__ = [

@@ -4,10 +4,13 @@ A run reads its input three times, each time streaming: a survey (the whole file
 its rows counted and hashed) before any request; the sending itself, every outcome going to the
 journal first; and the rendering of the result file from the journal, every input row once and
 in input order, however the run ended. A dry run, which sends nothing, writes its result file
-in the sending pass (``_Direct``) and so reads twice, unless that pass is cut short.
+in the sending pass (:mod:`importer.run._direct`), so it reads its input twice; once when its
+steps can ``glance`` at the header instead of surveying the rows (nothing about them is asked
+of the API before the pass: the survey's checks come with the pass, and a failed one leaves no
+result file). A pass cut short leaves the result file to the rendering, as in any run.
 Re-running the same command resumes: final rows cost no request, rows in doubt are looked up
 first. What a row is and what to send for it, the run is told by its :class:`Steps`, plain
-callables (see :mod:`importer.run._import` for an import's).
+callables (:mod:`importer.run._steps`; see :mod:`importer.run._import` for an import's).
 """
 
 from __future__ import annotations
@@ -17,19 +20,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, AsyncExitStack, ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from importer.api import Client, RateLimiter, RetryPolicy, connect, limiter_for
+from importer.api import Client, RetryPolicy, connect, limiter_for
 from importer.config import Settings
 from importer.errors import BudgetExhaustedError, ConfigError, InputError, NothingToDo
 from importer.models import (
-    IMPORT_OK,
     IN_DOUBT,
     OUTSIDE_RANGE,
     Outcome,
@@ -45,9 +47,9 @@ from importer.report import (
     check_writable,
     unwritten_message,
 )
+from importer.run._direct import DirectResults
 from importer.run._interrupts import Interrupts
 from importer.run._journal import (
-    Entry,
     Identity,
     Journal,
     file_digest,
@@ -56,89 +58,12 @@ from importer.run._journal import (
 from importer.run._locks import hold_run_locks
 from importer.run._out import check_out, free_result_path, set_aside
 from importer.run._sender import Job, Sender
+from importer.run._steps import Book, Entries, Rows, Steps
 from importer.state import Ledgers, open_ledgers
 from importer.timing import Clock, Sleep
 
 PROGRESS_STEP = 500  # rows read between two reports of a reading phase
 WORKERS = 32  # workers in all, about, when a run spans many locations
-Rows = tuple[tuple[str, ...], tuple[str, ...], Iterator[SourceRow]]  # notices, header, rows
-
-
-@dataclass(frozen=True, slots=True)
-class Survey:
-    """What the first reading found: the rows to process and the locations they write in."""
-
-    rows: int
-    locations: frozenset[str]
-
-
-async def _nothing_to_ask(client: Client, journal: Journal | None) -> None:
-    return None
-
-
-def _as_is(row: SourceRow, outcome: Outcome) -> Outcome:
-    return outcome
-
-
-@dataclass(frozen=True, kw_only=True)
-class Steps:
-    """What a run does with its rows, as plain callables (the way tenacity takes ``stop`` and
-    ``wait``); :class:`DurableRun` does the rest. In the order the frame calls them:"""
-
-    kind: str  # "import", "undo": the journal's and the summary's word
-    identity: Identity  # what a resume must find the same (size and sha256 are the frame's)
-    result_path: Path  # the result file when no --out is given
-    ok: frozenset[Status] = IMPORT_OK  # the statuses of rows that need nothing more
-    #: read: open the input (notices, header, rows), each time the frame reads it
-    open_rows: Callable[[], tuple[Rows, AbstractContextManager[object]]]
-    #: the first reading: check the header (InputError), count the rows, note their locations
-    survey: Callable[[tuple[str, ...], Iterator[SourceRow]], Survey]
-    #: resolve: ask the API what the run needs before it writes (journal: None when new)
-    prepare: Callable[[Client, Journal | None], Awaitable[None]] = _nothing_to_ask
-    #: the journal is open: keep in it what a resume must not ask again
-    started: Callable[[Journal], None] = lambda journal: None
-    #: validate: each row's job to send, or its outcome without a request (``Book.done``)
-    jobs: Callable[[Iterator[SourceRow], Book], AsyncIterator[Job]]
-    sender: type[Sender] = Sender  # send: a Sender, or one that deletes (undo)
-    #: record: an outcome the API confirmed, before the journal has it (the ledger's)
-    confirmed: Callable[[Job, Outcome], None] = lambda job, outcome: None
-    #: a row the journal does not hold, as the result file shows it
-    fill: Callable[[SourceRow, Outcome], Outcome] = _as_is
-    #: the summary completed (title, plan, purposes...) once the results are written
-    sum_up: Callable[[RunSummary, RateLimiter], RunSummary] = lambda summary, limiter: summary
-
-
-class Book:
-    """What ``Steps.jobs`` is given: each row's journal entry, in step with the rows, and the
-    outcomes found without a request."""
-
-    def __init__(self, run: DurableRun, journal: Journal, direct: _Direct | None = None) -> None:
-        self.journal = journal
-        self._run = run
-        self._entries = Entries(journal.entries())
-        self._direct = direct
-
-    def entry(self, seq: int) -> Entry | None:
-        """The journal's entry of row ``seq`` (asked in increasing ``seq``)."""
-        return self._entries.at(seq)
-
-    def selected(self, seq: int, row: SourceRow) -> bool:
-        return self._run.selected(seq, row)
-
-    def settled(self, entry: Entry | None) -> bool:
-        """True when the journal already has this row's final outcome (a resume skips it)."""
-        if entry is None or entry.outcome is None or not entry.final:
-            return False
-        self._run.resumed += 1
-        self._run.hooks.on_row(entry.outcome.status)
-        return True
-
-    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        """Record an outcome found without a request (cheap to find again: batched)."""
-        self.journal.record(seq, row.number, outcome, durable=False)
-        if self._direct is not None:
-            self._direct.done(seq, row, outcome)
-        self._run.hooks.on_row(outcome.status)
 
 
 class DurableRun:
@@ -176,6 +101,7 @@ class DurableRun:
         self.clock: Clock = time.monotonic
         self.ledgers: Ledgers | None = None  # the known relations, while the run executes
         self.locations: frozenset[str] = frozenset()  # where it writes (the survey's)
+        self._opened: tuple[Rows, AbstractContextManager[object]] | None = None  # glance()'s
 
     def make_sender(self, client: Client, journal: Journal, sleep: Sleep) -> Sender:
         """Workers per location: ``concurrency`` for a few locations; for many, fewer each (at
@@ -255,15 +181,43 @@ class DurableRun:
                 rows = _stoppable(rows, stop)
             found = self.steps.survey(header, rows if self.window is None else self._windowed(rows))
         count, self.locations = found.rows, found.locations
-        if count == 0 and self.only is not None:
+        if count == 0:
+            self._no_rows()
+        return count, self.path.stat().st_size, file_digest(self.path)
+
+    def _no_rows(self) -> None:
+        if self.only is not None:
             statuses = ", ".join(sorted(self.only))
             raise NothingToDo(f"{self.path}: no row has the status {statuses}: nothing to do.")
-        if count == 0:
-            raise InputError(
-                f"{self.path}: there are no rows to process under the header. "
-                "Check that this is the right file (or sheet, or --only statuses)."
-            )
-        return count, self.path.stat().st_size, file_digest(self.path)
+        raise InputError(
+            f"{self.path}: there are no rows to process under the header. "
+            "Check that this is the right file (or sheet, or --only statuses)."
+        )
+
+    @property
+    def one_pass(self) -> bool:
+        """A dry run of the whole file that its steps can judge in one reading (``glance``)."""
+        return self.dry_run and self.window is None and self.steps.glance is not None
+
+    def glance(self, reading: ExitStack) -> tuple[int, str]:
+        """A one-pass run's look at its input before the pass: the header checked and where
+        the run writes (its rows stay unread; the input stays open for the pass, in
+        ``reading``: a large workbook takes seconds to open); the input's size and sha256."""
+        assert self.steps.glance is not None
+        self.hooks.on_phase("checking", None)  # before opening: a workbook takes seconds
+        reading.callback(self._release)
+        self._opened = self.steps.open_rows()
+        (_, header, _), _ = self._opened
+        self.locations = self.steps.glance(header)
+        return self.path.stat().st_size, file_digest(self.path)
+
+    def _release(self) -> None:
+        """Close the input :meth:`glance` opened, if the run stopped before its pass."""
+        if self._opened is not None:
+            _, stack = self._opened
+            self._opened = None
+            with stack:
+                pass
 
     def _journal(self, out: Path, identity: Identity, stack: ExitStack) -> Journal:
         if self.ephemeral:  # a throw-away journal: one code path, nothing left behind
@@ -300,9 +254,28 @@ class DurableRun:
     ) -> RunSummary:
         started = time.monotonic()
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        stop = interrupts.stop_reading if interrupts is not None else None
-        total, size, digest = await asyncio.to_thread(self.survey, stop)
-        self.hooks.on_total(total)
+        with ExitStack() as reading:  # the input, when it is read once and kept open
+            if self.one_pass:
+                size, digest = await asyncio.to_thread(self.glance, reading)
+            else:
+                stop = interrupts.stop_reading if interrupts is not None else None
+                total, size, digest = await asyncio.to_thread(self.survey, stop)
+                self.hooks.on_total(total)
+            return await self._surveyed(
+                size, digest, started, started_at, transport, sleep, interrupts
+            )
+
+    async def _surveyed(
+        self,
+        size: int,
+        digest: str,
+        started: float,
+        started_at: str,
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Sleep,
+        interrupts: Interrupts | None,
+    ) -> RunSummary:
+        """The run once its input is known: where its results go, its locks, the rest."""
         identity = replace(self.steps.identity, size=size, sha256=digest)
         # a sandbox made for this run vanishes with it: nothing to resume, ever
         self.ephemeral = self.dry_run or (self.settings.is_sandbox and transport is None)
@@ -422,7 +395,8 @@ class DurableRun:
     async def _send(self, journal: Journal, sender: Sender) -> dict[Status, int] | None:
         """Send the jobs of every row. A dry run writes its result file in the same pass and
         returns its counts (None: the file is to be written from the journal)."""
-        (notices, header, rows), stack = self.steps.open_rows()
+        (notices, header, rows), stack = self._opened or self.steps.open_rows()
+        self._opened = None
         with stack:
             for line in notices:  # the reader names the file: by the path given, once
                 name = self.path.name
@@ -445,24 +419,42 @@ class DurableRun:
                 self.hooks.on_row(outcome.status)
 
             if not self.dry_run:
-                await sender.run(self.steps.jobs(rows, Book(self, journal)), record)
+                book = self._book(journal)
+                await sender.run(self.steps.jobs(rows, book), record)
+                self.resumed += book.resumed
                 return None
-            direct = _Direct(self, ResultWriter(self.out, header))
+            direct = DirectResults(
+                ResultWriter(self.out, header),
+                selected=self.selected,
+                fill=self.steps.fill,
+                outside=self.outside_outcome(),
+            )
             try:
-                await sender.run(
-                    self.steps.jobs(
-                        direct.feed(rows, lambda: sender.interrupted), Book(self, journal, direct)
-                    ),
-                    record,
-                )
-            finally:
-                whole = direct.close(
-                    sender.fatal is None and not sender.interrupted and not sender.stopped_locations
-                )
+                book = self._book(journal, direct)
+                fed = direct.feed(rows, lambda: sender.interrupted)
+                await sender.run(self.steps.jobs(fed, book), record)
+                self.resumed += book.resumed
+                if self.one_pass and direct.whole and not direct.writer.written:
+                    self._no_rows()  # the survey's check, with the pass
+            except BaseException:  # a check of the pass failed (InputError), or worse
+                direct.close(False)
+                raise
+            whole = direct.close(
+                sender.fatal is None and not sender.interrupted and not sender.stopped_locations
+            )
             if not whole:
                 return None
             self.outside += direct.outside
             return dict(direct.writer.counts)
+
+    def _book(self, journal: Journal, direct: DirectResults | None = None) -> Book:
+        return Book(
+            journal,
+            selected=self.selected,
+            windowed=self.window is not None,
+            on_row=self.hooks.on_row,
+            direct=direct,
+        )
 
     def outside_outcome(self) -> Outcome:
         """The outcome of a row outside ``--rows`` / ``--limit``."""
@@ -513,78 +505,6 @@ class DurableRun:
         return dict(writer.counts)
 
 
-class _Direct:
-    """A dry run's result file, written in the pass that judges the rows: nothing is sent, so
-    each row's outcome is known when the pass reaches it, and the input is not read again for
-    it. Kept only when the pass ends whole; else the file is written from the journal, as
-    after any run (``Book.done`` journals the outcomes either way)."""
-
-    def __init__(self, run: DurableRun, writer: ResultWriter) -> None:
-        self._run, self.writer = run, writer
-        self._pending: tuple[int, SourceRow] | None = None  # the row the steps are at
-        self._whole = False  # every row was fed and written
-        self.outside = 0
-        try:
-            writer.__enter__()
-            self._opened, self._broken = True, False
-        except OSError:  # said by the writing from the journal, which meets it too
-            self._opened, self._broken = False, True
-
-    def feed(self, rows: Iterator[SourceRow], stop: Callable[[], bool]) -> Iterator[SourceRow]:
-        """The rows for the steps; a row they leave without an outcome is plainly valid (or
-        outside ``--rows`` / ``--limit``), written as the next one is asked for. ``stop``
-        (Ctrl-C: nothing is sent, so no sender stops the pass) ends it, unfinished."""
-        run = self._run
-        selected, fill = run.selected, run.steps.fill  # once, not per row
-        valid, outside = Outcome(Status.VALID), run.outside_outcome()
-        for seq, row in enumerate(rows):
-            if seq % 256 == 0 and stop():
-                return
-            self._pending = (seq, row)
-            yield row
-            if self._pending is not None:
-                self._pending = None
-                if selected(seq, row):
-                    self._add(seq, row, fill(row, valid))
-                else:
-                    self.outside += 1
-                    self._add(seq, row, outside)
-        self._whole = True
-
-    def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if self._pending is None or self._pending[0] != seq:  # not the row fed: give up
-            self._broken = True
-            return
-        self._pending = None
-        self._add(seq, row, outcome)
-
-    def _add(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
-        if self._broken:
-            return
-        try:
-            self.writer.add(seq, row, outcome)
-        except (OSError, ValueError):
-            self._broken = True
-
-    def close(self, kept: bool) -> bool:
-        """Put the file in place when it is whole and ``kept`` (the run was not stopped); else
-        leave no file. True when the result file is written."""
-        whole = kept and self._whole and not self._broken
-        if self._opened:
-            try:
-                if whole:
-                    self.writer.__exit__(None, None, None)
-                else:
-                    self.writer.__exit__(_Discarded, _Discarded(), None)
-            except OSError:
-                return False
-        return whole
-
-
-class _Discarded(Exception):
-    """A dry run's result file left unfinished (written from the journal instead)."""
-
-
 class Stopped(Exception):
     """The reading of the input was stopped (Ctrl-C before anything was sent)."""
 
@@ -595,16 +515,3 @@ def _stoppable(rows: Iterator[SourceRow], stop: threading.Event) -> Iterator[Sou
         if index % 512 == 0 and stop.is_set():
             raise Stopped
         yield row
-
-
-class Entries:
-    """Walks the journal's entries in step with the input's rows (both in input order)."""
-
-    def __init__(self, entries: Iterator[Entry]) -> None:
-        self._entries = entries
-        self._next = next(entries, None)
-
-    def at(self, seq: int) -> Entry | None:
-        while self._next is not None and self._next.seq < seq:
-            self._next = next(self._entries, None)
-        return self._next if self._next is not None and self._next.seq == seq else None

@@ -52,11 +52,12 @@ from importer.report import (
     result_name,
 )
 from importer.run._drift import known_outcome, made_by
-from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
+from importer.run._frame import DurableRun
 from importer.run._journal import Identity, Journal, doubt_times, journal_path
 from importer.run._mirror import Mirror, MirrorSender
 from importer.run._resolve import Resolve
 from importer.run._sender import Job, Sender
+from importer.run._steps import Book, Rows, Steps, Survey
 from importer.state import EXISTING
 from importer.timing import Clock, Sleep
 from importer.validate import (
@@ -157,6 +158,7 @@ class Import:
         self.known = 0  # rows the ledger settled (no request)
         self.warnings = 0  # rows sent with a warning
         self.journal: Journal | None = None  # once the run has opened it
+        self.surveyed = True  # the first reading was a survey (else: glance())
         self.mirror = Mirror(settings) if settings.mirror else None
         self.resolve = Resolve(self.run, self.checks, self.mirror, self.open_rows)
         self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
@@ -166,6 +168,7 @@ class Import:
             result_path=result_name(path, "dry-run" if dry_run else "results"),
             open_rows=self.open_rows,
             survey=self.survey,
+            glance=self.glance if self._needs_no_survey() else None,
             prepare=self.resolve.prepare,
             started=self.started,
             jobs=self.jobs,
@@ -208,6 +211,22 @@ class Import:
             locations = {self.settings.location_id or ""}
         return Survey(count, frozenset(locations))
 
+    def _needs_no_survey(self) -> bool:
+        """Whether a dry run can do without the first reading: it sends nothing, so its
+        checks of the whole file may come after the pass; its one location and association
+        are known before any row is read; and no --mirror (its deletions are numbered after
+        the rows). It reads its file once, or twice with questions about the rows (look-ups,
+        record checks, --skip-existing: read before the pass, see ``Resolve``)."""
+        return self.dry_run and not self.checks.per_row and self.mirror is None
+
+    def glance(self, header: tuple[str, ...]) -> frozenset[str]:
+        """A dry run's survey without its reading (see :meth:`_needs_no_survey`): the header
+        checked; the id shapes are counted as the rows are judged (:meth:`jobs`)."""
+        self.checks.bind(header, self.duplicates)
+        self.checks.count_as_judged()
+        self.surveyed = False
+        return frozenset({self.settings.location_id or ""})
+
     def identity(self) -> Identity:
         """What a resume must find the same: the input, how it is read, where it goes."""
         s = self.settings
@@ -248,25 +267,27 @@ class Import:
         without a request (``book.done``), or yielded as the job the sender sends."""
         checks, lookups = self.checks, self.resolve.lookups
         assert lookups is not None
+        judge, entry_at, selected = checks.judge, book.entry, book.selected  # once, not per row
+        resuming, windowed = book.resuming, book.windowed  # else no row needs those calls
         for seq, row in enumerate(rows):
             if seq % 256 == 0:
                 await asyncio.sleep(0)  # let the workers run while rows are read
-            entry = book.entry(seq)
+            entry = entry_at(seq) if resuming else None
             if entry is not None and entry.outcome is not None and entry.final:
                 self._seen(row, entry.outcome)  # so that duplicates stay exact
-                if book.selected(seq, row):  # else not counted: outside --rows / --limit
+                if selected(seq, row):  # else not counted: outside --rows / --limit
                     book.settled(entry)
                 continue
-            if not book.selected(seq, row):  # --rows / --limit: not_sent, not journalled
+            if windowed and not selected(seq, row):  # --rows / --limit: not_sent, not journalled
                 continue
-            judged = checks.judge(row, lookups)
+            judged = judge(row, lookups)
             location, association, pair = judged.location, judged.association, judged.pair
             if judged.outcome is not None:
                 book.done(seq, row, judged.outcome)
                 continue
             assert pair is not None and association is not None
             in_doubt = row.in_doubt or (entry is not None and entry.intent)
-            note = self._warn(row, judged.warnings)
+            note = self._warn(row, judged.warnings) if judged.warnings else ""
             # a row in doubt may have been linked by an earlier run of ours: the sender judges
             linked = None if in_doubt else self._linked(location, association.id, pair)
             if linked is not None:
@@ -277,7 +298,7 @@ class Import:
                     valid = Outcome(Status.VALID, error=note)
                     book.done(seq, row, with_ids(valid, pair))
                 else:
-                    self.hooks.on_row(Status.VALID)
+                    book.valid(seq, row, pair)
             else:
                 yield Job(
                     seq,
@@ -289,6 +310,9 @@ class Import:
                     doubt_since=(entry.intent_at if entry is not None else None) or row.doubt_since,
                     note=note,
                 )
+        if not self.surveyed:  # the survey's check of the order, now: nothing was sent
+            self.checks.count_shapes()
+            self.checks.check_order()
         if self.mirror is not None and self.resolve.association is not None:  # after every create
             location = self.settings.location_id or ""
             for job in self.mirror.jobs(
@@ -326,8 +350,6 @@ class Import:
             self.checks.validator(key, association).settle(row.number, pair)
 
     def _warn(self, row: SourceRow, warnings: tuple[Issue, ...]) -> str:
-        if not warnings:
-            return ""
         self.warnings += 1
         messages = [warning.message for warning in warnings]
         if self.warnings <= 5:

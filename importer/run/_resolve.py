@@ -25,9 +25,10 @@ from importer.api import (
 from importer.errors import AuthError, ConfigError
 from importer.models import Association, Pair, SourceRow
 from importer.run._drift import made_by, repair_scopes
-from importer.run._frame import DurableRun, Entries, Rows
+from importer.run._frame import DurableRun
 from importer.run._journal import Journal
 from importer.run._mirror import Mirror
+from importer.run._steps import Entries, Rows
 from importer.validate import (
     CACHE_NAME,
     AnswerCache,

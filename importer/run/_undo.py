@@ -23,9 +23,10 @@ from importer.errors import ConfigError, RejectedError
 from importer.models import Outcome, Pair, SourceRow, Status
 from importer.read import open_table
 from importer.report import Hooks, RunSummary, finish_run, result_columns, result_name
-from importer.run._frame import Book, DurableRun, Rows, Steps, Survey
+from importer.run._frame import DurableRun
 from importer.run._journal import Identity, Journal
 from importer.run._sender import UNVERIFIED, Interrupted, Job, Sender, Tally
+from importer.run._steps import Book, Rows, Steps, Survey
 from importer.timing import Clock, Sleep
 
 

@@ -44,7 +44,7 @@ from importer.errors import (
 )
 from importer.models import Association, Pair
 from importer.timing import Sleep
-from importer.validate import examine_properties
+from importer.validate import Checks, examine_properties
 
 __all__ = ["Finding", "diagnose", "session"]
 
@@ -179,6 +179,8 @@ async def _examine(open_session: Session, settings: Settings) -> tuple[bool, lis
             create_nothing,
         ),
     )
+    if found is not None and any(lookup != "id" for _, lookup in settings.sides()):
+        findings.append(_check_lookups(settings, found))  # a lookup the side's kind refuses
     try:  # a property lookup the object lacks: a run would stop
         findings += await _check_properties(open_session, settings, found) if found else []
     except RetryableError as error:  # no answer at all
@@ -222,6 +224,24 @@ async def _check_association(
     except ConfigError as error:
         return Finding("association", False, str(error)), None
     return Finding("association", True, describe(found)), found
+
+
+def _check_lookups(settings: Settings, association: Association) -> Finding:
+    """first_lookup / second_lookup against the kinds of records on the association's sides,
+    as a run checks them before its first look-up."""
+    checks = Checks(settings, "config")
+    checks.associations[(settings.location_id or "", settings.association or "")] = association
+    try:
+        checks.check_lookups()
+    except ConfigError as error:
+        return Finding("lookups", False, str(error))
+    (_, first), (_, second) = settings.sides()
+    return Finding(
+        "lookups",
+        True,
+        f"first_lookup '{first}' fits {association.first_object_key} records and second_lookup "
+        f"'{second}' fits {association.second_object_key} records.",
+    )
 
 
 async def _check_properties(

@@ -145,13 +145,20 @@ def propose(
 ) -> list[Proposal]:
     """Every association and pair of columns whose ids fit the two sides, best named first.
 
-    A column given by the user is taken whatever its ids look like.
+    A column given by the user is taken whatever its ids look like. A side no column holds
+    ids of takes the columns of natural keys it can be looked up by: e-mail addresses or
+    phone numbers of contacts, or a custom object's property named in the column's title
+    with the side's label ("Student email"); ``_choose_property`` then names the property.
     """
 
-    def columns(given: str | None, object_key: str) -> list[str]:
+    def columns(given: str | None, object_key: str, label: str) -> list[str]:
         if given is not None:
             return [given]
-        return [name for name in samples.header if fits(samples.values[name], object_key)]
+        values = samples.values
+        ids = [name for name in samples.header if fits(values[name], object_key)]
+        return ids or [
+            name for name in samples.header if _holds_keys(name, values[name], object_key, label)
+        ]
 
     found = [
         Proposal(
@@ -162,8 +169,12 @@ def propose(
             + _mentions(second, association.second_object_label, association.second_object_key),
         )
         for association in associations
-        for first in columns(first_column, association.first_object_key)
-        for second in columns(second_column, association.second_object_key)
+        for first in columns(
+            first_column, association.first_object_key, association.first_object_label
+        )
+        for second in columns(
+            second_column, association.second_object_key, association.second_object_label
+        )
         if first != second
     ]
     return sorted(found, key=lambda proposal: -proposal.named)  # stable: listing order next
@@ -174,6 +185,19 @@ def best(proposals: Sequence[Proposal]) -> Proposal | None:
     if len(proposals) == 1 or (proposals and proposals[0].named > proposals[1].named):
         return proposals[0]
     return None
+
+
+def _holds_keys(column: str, values: tuple[str, ...], object_key: str, label: str) -> bool:
+    """Whether a column holds natural keys of the side (see :func:`propose`)."""
+    if not values:
+        return False
+    if object_key == "contact":
+        return propose_lookup(values, object_key) != "id"
+    return (
+        object_key.startswith("custom_objects.")
+        and not holds_ids(values, object_key)
+        and bool(_mentions(column, label, object_key))
+    )
 
 
 def _mentions(column: str, label: str, object_key: str) -> int:

@@ -75,8 +75,15 @@ class Checks:
         #: Both columns hold ids (nothing to resolve).
         self.plain_ids = all(lookup == ID for _, lookup in settings.sides())
         #: Rows per scope and id shape of the two cells (the shape's regex, or ""): the survey
-        #: counts them, so the order can be judged without reading the file again.
+        #: counts them, so the order can be judged without reading the file again; or, for a
+        #: run without a survey, :meth:`judge` does (:meth:`count_as_judged`).
         self.shapes: Counter[tuple[ScopeKey, str, str]] = Counter()
+        self.tally = False  # judge() counts them (count_as_judged)
+        self._fresh = 0  # rows judged valid at a glance (their shapes are their sides')
+        #: (location, association, validator) of a run whose rows need no resolution: one
+        #: scope, ids not checked. Found at the first row judged (the association is known).
+        self._quick: tuple[str, Association, RowValidator] | None = None
+        self._quick_found = False
 
     @property
     def per_row(self) -> bool:
@@ -123,6 +130,7 @@ class Checks:
         count = 0
         first, second = self._at
         shapes = self.plain_ids and self.settings.order_check  # else the shapes tell nothing
+        # (count_as_judged, for a run without this reading, counts under the same condition)
         fixed = None if self.per_row else self._key(SourceRow(0, ()))
         for row in rows:
             count += 1
@@ -138,6 +146,11 @@ class Checks:
                         "association_column: they should name a few locations and associations."
                     )
         return count, keys
+
+    def count_as_judged(self) -> None:
+        """Count the id shapes as :meth:`judge` meets the rows, as :meth:`scope_keys` would
+        (then :meth:`count_shapes` and :meth:`check_order` after the last row)."""
+        self.tally = self.plain_ids and self.settings.order_check
 
     def _key(self, row: SourceRow) -> ScopeKey:
         s = self.settings
@@ -296,9 +309,17 @@ class Checks:
         return list(keys), list(records)
 
     def count_shapes(self) -> None:
-        """Evidence of the order from the id shapes the survey counted (ids on both sides)."""
+        """Evidence of the order from the id shapes the survey (or :meth:`judge`) counted
+        (ids on both sides)."""
         if not self.plain_ids:
             return
+        if self._fresh and self._quick is not None:  # valid at a glance: their sides' shapes
+            location, _, validator = self._quick
+            shapes = [shape_of(side.object_key) for side in validator.sides]
+            if shapes[0] is not None and shapes[1] is not None:
+                key = (location, self.settings.association or "")
+                self.shapes[key, shapes[0][0].pattern, shapes[1][0].pattern] += self._fresh
+            self._fresh = 0
         for (key, first, second), rows in self.shapes.items():
             association = self.associations.get(key)
             if association is None:
@@ -375,7 +396,16 @@ class Checks:
         """One row, as the run sends it: its scope, its cells, its ids resolved, duplicates.
 
         Either ``pair`` is set (send it) or ``outcome`` is the row's without a request."""
+        quick = self._quick if self._quick_found else self._quick_path()
+        if quick is not None:
+            pair = quick[2].fresh(row)
+            if pair is not None:
+                self._fresh += 1
+                return Judgement(quick[0], quick[1], pair=pair)
         key, association, problem = self.scope(row)
+        if self.tally:  # the survey's count, for a run that reads its file once
+            first, second = self._at
+            self.shapes[key, id_shape(row.cells[first]), id_shape(row.cells[second])] += 1
         if problem is not None or association is None:
             return Judgement(key[0], None, outcome=problem)
         validator = self.validator(key, association)
@@ -391,6 +421,17 @@ class Checks:
             outcome = with_ids(settled, resolved)
             return Judgement(key[0], association, outcome=outcome, warnings=warnings)
         return Judgement(key[0], association, pair=resolved, warnings=warnings)
+
+    def _quick_path(self) -> tuple[str, Association, RowValidator] | None:
+        """The scope of every row, when no row needs resolving (see ``_quick``)."""
+        s = self.settings
+        self._quick, self._quick_found = None, True
+        if not self.per_row and self.plain_ids and not s.check_records:
+            key = (s.location_id or "", s.association or "")
+            association = self.associations.get(key)
+            if association is not None:
+                self._quick = (key[0], association, self.validator(key, association))
+        return self._quick
 
     def resolve(
         self, location: str, validator: RowValidator, values: Pair, lookups: Lookups

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from array import array
-from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 __all__ = ["LIMIT", "SeenPairs"]
 
@@ -93,7 +91,10 @@ class SeenPairs:
 
     def _spill(self) -> None:
         """Sorted, so that each partition (the top bits of the key) is a slice: one blob of
-        keys and one of rows per partition."""
+        keys and one of rows per partition. numpy does it (sorting, the Bloom filter's bits):
+        a loop in Python over every key cost a second per million rows."""
+        import numpy as np  # here: a run of fewer pairs than the limit never needs it
+
         if self._db is None:
             self._db = self._connect()
             self._db.execute("PRAGMA journal_mode=OFF")
@@ -101,16 +102,28 @@ class SeenPairs:
             self._db.execute(_SCHEMA)
             self._db.execute("CREATE INDEX moved_part ON moved (part)")
             self._bloom = bytearray(BLOOM_BITS // 8)
-        bloom = self._bloom
-        assert bloom is not None
+        assert self._bloom is not None
         recent = self._recent
-        keys = array("q", sorted(recent))
-        rows = array("q", map(recent.__getitem__, keys))
-        for key in keys:
-            bit = key & _BLOOM_MASK
-            bloom[bit >> 3] |= 1 << (bit & 7)
+        keys = np.fromiter(recent, dtype=np.int64, count=len(recent))
+        rows = np.fromiter(recent.values(), dtype=np.int64, count=len(recent))
+        order = np.argsort(keys)
+        keys, rows = keys[order], rows[order]
+        bits = keys & _BLOOM_MASK  # as first() reads them: the key's low bits
+        bloom = np.frombuffer(self._bloom, dtype=np.uint8)  # a view: it writes the filter
+        np.bitwise_or.at(bloom, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
+        # the partition of each key (its top bits as an unsigned number): sorted as the keys
+        parts = (keys.view(np.uint64) ^ np.uint64(_SIGN)) >> np.uint64(_PART_SHIFT)
+        bounds = np.searchsorted(parts, np.arange(PARTITIONS + 1, dtype=np.uint64))
+        slices = [
+            (
+                part,
+                keys[bounds[part] : bounds[part + 1]].tobytes(),
+                rows[bounds[part] : bounds[part + 1]].tobytes(),
+            )
+            for part in np.flatnonzero(np.diff(bounds)).tolist()
+        ]
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT INTO moved VALUES (?, ?, ?)", _slices(keys, rows))
+        self._db.executemany("INSERT INTO moved VALUES (?, ?, ?)", slices)
         self._db.execute("COMMIT")
         self._recent = {}
 
@@ -119,21 +132,6 @@ def _temporary() -> sqlite3.Connection:
     return sqlite3.connect("", isolation_level=None)  # "": a private temporary file
 
 
-def _slices(keys: array[int], rows: array[int]) -> Iterator[tuple[int, bytes, bytes]]:
-    """(partition, its keys, their rows) of sorted keys, for each partition that has some."""
-    few = len(keys) < PARTITIONS  # (a test's small limit)
-    for part in sorted({_part(key) for key in keys}) if few else range(PARTITIONS):
-        start = bisect_left(keys, _lowest(part))
-        end = bisect_left(keys, _lowest(part + 1), start)
-        if start < end:
-            yield part, keys[start:end].tobytes(), rows[start:end].tobytes()
-
-
 def _part(key: int) -> int:
     """A key's partition: its top bits (of the key as an unsigned number)."""
     return (key + _SIGN) >> _PART_SHIFT
-
-
-def _lowest(part: int) -> int:
-    """The lowest key of a partition."""
-    return (part << _PART_SHIFT) - _SIGN
