@@ -117,3 +117,38 @@ def test_one_pass_judges_every_row_as_a_surveyed_dry_run_does(
             return
         once = dry_run(path, folder, surveyed=False, check_records=check_records)[1]
         assert once == surveyed
+
+
+def test_row_warnings_are_said_after_the_order_check(tmp_path: Path) -> None:
+    """Swapped columns warn of every row's shape: a run without a survey holds the row
+    warnings until its order check passes, so the error comes alone, as after a survey."""
+    swapped = write_csv(
+        tmp_path / "swapped.csv", [HEADER, *[[teacher_id(n), student_id(n)] for n in range(1, 7)]]
+    )
+    mixed = write_csv(
+        tmp_path / "mixed.csv",
+        [
+            HEADER,
+            *[[student_id(n), teacher_id(n)] for n in range(1, 4)],
+            [teacher_id(9), teacher_id(8)],
+        ],
+    )
+    for path, stops in ((swapped, True), (mixed, False)):
+        notices: list[str] = []
+        try:
+            run_import(
+                path,
+                demo_settings(tmp_path, out=str(tmp_path / f"{path.stem}-out.csv")),
+                dry_run=True,
+                transport=Sandbox().transport(),
+                hooks=Hooks(on_notice=notices.append),
+            )
+        except InputError:
+            assert stops
+        else:
+            assert not stops
+        warned = [line for line in notices if ": warning: " in line]
+        if stops:
+            assert warned == []
+        else:
+            assert len(warned) == 1 and warned[0].startswith(f"{mixed}: row 5: warning: ")

@@ -33,6 +33,7 @@ class DirectResults:
         self._selected, self._fill, self._outside = selected, fill, outside
         self._pending: tuple[int, SourceRow] | None = None  # the row the steps are at
         self.whole = False  # every row was fed and written
+        self.rows = 0  # the rows fed, once every one was
         self.outside = 0  # rows written as outside --rows / --limit
         try:
             writer.__enter__()
@@ -46,6 +47,7 @@ class DirectResults:
         (Ctrl-C: nothing is sent, so no sender stops the pass) ends it, unfinished."""
         selected, fill, outside = self._selected, self._fill, self._outside  # not per row
         valid = Outcome(Status.VALID)
+        seq = -1
         for seq, row in enumerate(rows):
             if seq % 256 == 0 and stop():
                 return
@@ -58,7 +60,7 @@ class DirectResults:
                 else:
                     self.outside += 1
                     self._add(seq, row, outside)
-        self.whole = True
+        self.whole, self.rows = True, seq + 1
 
     def done(self, seq: int, row: SourceRow, outcome: Outcome) -> None:
         if self._fed(seq):

@@ -434,7 +434,7 @@ class DurableRun:
                 fed = direct.feed(rows, lambda: sender.interrupted)
                 await sender.run(self.steps.jobs(fed, book), record)
                 self.resumed += book.resumed
-                if self.one_pass and direct.whole and not direct.writer.written:
+                if self.one_pass and direct.whole and not direct.rows:
                     self._no_rows()  # the survey's check, with the pass
             except BaseException:  # a check of the pass failed (InputError), or worse
                 direct.close(False)

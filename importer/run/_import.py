@@ -159,6 +159,7 @@ class Import:
         self.warnings = 0  # rows sent with a warning
         self.journal: Journal | None = None  # once the run has opened it
         self.surveyed = True  # the first reading was a survey (else: glance())
+        self.held: list[str] = []  # warnings of a run without a survey, until its order check
         self.mirror = Mirror(settings) if settings.mirror else None
         self.resolve = Resolve(self.run, self.checks, self.mirror, self.open_rows)
         self.duplicates: Mapping[str, tuple[int, ...]] = {}  # titles shared by columns
@@ -313,6 +314,8 @@ class Import:
         if not self.surveyed:  # the survey's check of the order, now: nothing was sent
             self.checks.count_shapes()
             self.checks.check_order()
+            for line in self.held:
+                self.hooks.on_notice(line)
         if self.mirror is not None and self.resolve.association is not None:  # after every create
             location = self.settings.location_id or ""
             for job in self.mirror.jobs(
@@ -353,7 +356,11 @@ class Import:
         self.warnings += 1
         messages = [warning.message for warning in warnings]
         if self.warnings <= 5:
-            self.hooks.on_notice(f"{self.path}: row {row.number}: warning: {messages[0]}.")
+            line = f"{self.path}: row {row.number}: warning: {messages[0]}."
+            if self.surveyed:
+                self.hooks.on_notice(line)
+            else:  # said once the order is checked: swapped columns warn of every row
+                self.held.append(line)
         return "; ".join(f"warning: {m}" for m in messages)
 
     # -- 5. record: what the API confirmed, in the ledger before the journal ---------------
