@@ -117,6 +117,8 @@ class Ledger:
         #: The associations the ledger holds pairs of, once asked: a pair of any other is
         #: unknown without a query (a first run, a dry run: a million rows, no query each).
         self._holding: set[str] | None = None
+        #: (association id, key) written to the associations table by this process
+        self._keys: set[tuple[str, str]] = set()
         self._pending = 0  # confirmations not committed yet
         self._handle: asyncio.Handle | None = None
 
@@ -299,11 +301,12 @@ class Ledger:
             self._holding.add(association_id)
         if not self._db.in_transaction:
             self._db.execute("BEGIN")
-        if association_key:
-            self._db.execute(
+        if association_key and (association_id, association_key) not in self._keys:
+            self._db.execute(  # once per association and process: not on every confirmation
                 "INSERT OR REPLACE INTO associations VALUES (?, ?)",
                 (association_id, association_key),
             )
+            self._keys.add((association_id, association_key))
         self._db.execute(
             "INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (association, first_id, second_id) DO UPDATE SET "
