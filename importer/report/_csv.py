@@ -41,7 +41,7 @@ _RISKY = re.compile(r",'*[=+\-@\t\r]")
 _VALID = str(Status.VALID)
 
 
-def _as_is(text: str, cells: int) -> bool:
+def _writable_as_is(text: str, cells: int) -> bool:
     """Whether a line of ``cells`` cells, each after a comma (``text``), can be written as it
     is: no cell to neutralise, none that csv would quote."""
     return (
@@ -203,7 +203,7 @@ class ResultWriter:
         cells = row.cells
         if seq == self._next and len(cells) == self._width:
             text = f",{','.join(cells)},{row.number},{_VALID},,{first_id},{second_id},,,,0"
-            if _as_is(text, self._width + 9):
+            if _writable_as_is(text, self._width + 9):
                 self._next = seq + 1
                 self._valid += 1
                 self._line(text[1:] + "\r\n")  # as csv.writer writes cells without quotes
@@ -222,7 +222,7 @@ class ResultWriter:
             cells = (*cells[: self._width], *([""] * (self._width - len(cells))))
         line = (*cells, str(row.number), status, *fields)
         text = "," + ",".join(line)
-        if _as_is(text, len(line)):
+        if _writable_as_is(text, len(line)):
             self._line(text[1:] + "\r\n")  # as csv.writer writes cells without quotes
             return
         at = len(cells) + 2  # the relation id's column, then the ids, the code, the error

@@ -179,8 +179,8 @@ async def _examine(open_session: Session, settings: Settings) -> tuple[bool, lis
             create_nothing,
         ),
     )
-    if found is not None and any(lookup != "id" for _, lookup in settings.sides()):
-        findings.append(_check_lookups(settings, found))  # a lookup the side's kind refuses
+    if found is not None and (lookups := _check_lookups(settings, found)) is not None:
+        findings.append(lookups)  # a lookup the side's kind refuses, or that it fits
     try:  # a property lookup the object lacks: a run would stop
         findings += await _check_properties(open_session, settings, found) if found else []
     except RetryableError as error:  # no answer at all
@@ -226,10 +226,12 @@ async def _check_association(
     return Finding("association", True, describe(found)), found
 
 
-def _check_lookups(settings: Settings, association: Association) -> Finding:
+def _check_lookups(settings: Settings, association: Association) -> Finding | None:
     """first_lookup / second_lookup against the kinds of records on the association's sides,
-    as a run checks them before its first look-up."""
+    as a run checks them before its first look-up (None: both sides are ids)."""
     checks = Checks(settings, "config")
+    if checks.plain_ids:
+        return None
     checks.associations[(settings.location_id or "", settings.association or "")] = association
     try:
         checks.check_lookups()

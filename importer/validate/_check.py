@@ -129,8 +129,7 @@ class Checks:
         keys: set[ScopeKey] = set()
         count = 0
         first, second = self._at
-        shapes = self.plain_ids and self.settings.order_check  # else the shapes tell nothing
-        # (count_as_judged, for a run without this reading, counts under the same condition)
+        shapes = self._shapes_tell
         fixed = None if self.per_row else self._key(SourceRow(0, ()))
         for row in rows:
             count += 1
@@ -150,7 +149,12 @@ class Checks:
     def count_as_judged(self) -> None:
         """Count the id shapes as :meth:`judge` meets the rows, as :meth:`scope_keys` would
         (then :meth:`count_shapes` and :meth:`check_order` after the last row)."""
-        self.tally = self.plain_ids and self.settings.order_check
+        self.tally = self._shapes_tell
+
+    @property
+    def _shapes_tell(self) -> bool:
+        """Whether the id shapes can tell the order: ids on both sides, the check on."""
+        return self.plain_ids and self.settings.order_check
 
     def _key(self, row: SourceRow) -> ScopeKey:
         s = self.settings
